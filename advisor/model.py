@@ -1,0 +1,514 @@
+"""The plain data that flows between advisor's stages.
+
+capture  -> :class:`Execution` (one statement execution, or an aggregate row from
+            pg_stat_statements; ``calls`` says how many)
+parse    -> :class:`ParsedQuery` (grammar-checked, fingerprinted, structure extracted)
+schema   -> :class:`Schema` (tables, columns, keys, indexes, statistics)
+pipeline -> :class:`Workload` (one :class:`QueryShape` per fingerprint, and the per-scope
+            :class:`ScopeGroup` aggregates that N+1 detection reads)
+rules    -> :class:`Finding` / :class:`Note` (a reason why a query got no suggestion)
+suggest  -> :class:`IndexSuggestion` (verification filled in later by ``advisor.verify``)
+report   -> :class:`ScanResult`
+
+Everything here is a frozen dataclass: stages never mutate what they are given.
+Names of tables are always qualified (``"public.orders"``) once resolved against a schema.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "CallSite",
+    "Column",
+    "ColumnRef",
+    "Execution",
+    "Finding",
+    "ForeignKey",
+    "Index",
+    "IndexColumn",
+    "IndexKey",
+    "IndexSuggestion",
+    "JoinKey",
+    "Note",
+    "OrderItem",
+    "OrmLoad",
+    "ParsedQuery",
+    "Predicate",
+    "QueryShape",
+    "ScanResult",
+    "Schema",
+    "ScopeGroup",
+    "Severity",
+    "Skipped",
+    "Table",
+    "TableRef",
+    "TableStats",
+    "Verification",
+    "Workload",
+]
+
+
+# --------------------------------------------------------------------------- capture
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """A place in a file: an application line, or a statement's line in an input file."""
+
+    path: str
+    line: int | None = None
+    function: str | None = None
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return where if not self.function else f"{where} in {self.function}()"
+
+
+ScopeKind = Literal["test", "request", "manual", "process"]
+LoadKind = Literal["lazy", "column", "batched"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrmLoad:
+    """What the SQLAlchemy ORM said about a statement (from ``do_orm_execute``).
+
+    ``kind``: ``lazy`` for a real lazy load (``lazy_loaded_from`` set), ``column`` for a
+    deferred-column load, ``batched`` for selectinload/subqueryload/immediate loads.
+    ``parent`` is the mapped class that owns ``attribute`` (``Order`` / ``items``);
+    ``path`` is the whole loader path, e.g. ``("User", "orders", "Order", "items")``.
+    """
+
+    kind: LoadKind
+    parent: str | None = None
+    attribute: str | None = None
+    path: tuple[str, ...] = ()
+    direction: Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None = None
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One statement as a source saw it.
+
+    From capture: one execution (``calls == 1``) with its scope, call site and timing.
+    From a ``.sql`` file: one statement, ``source`` names the file and line.
+    From pg_stat_statements: one aggregate row (``calls``, ``total_ms``, ``rows``).
+    ``params_hash`` identifies the parameter values without keeping them, so that
+    "same query, same parameters" and "same query, differing parameters" differ.
+    """
+
+    sql: str
+    source: CallSite
+    calls: int = 1
+    total_ms: float | None = None
+    rows: int | None = None
+    scope: str | None = None
+    scope_kind: ScopeKind | None = None
+    seq: int | None = None
+    call_site: CallSite | None = None
+    origin: CallSite | None = None
+    params_hash: str | None = None
+    params_shape: str | None = None
+    executemany: bool = False
+    orm: OrmLoad | None = None
+    error: str | None = None
+
+
+# --------------------------------------------------------------------------- parse
+
+
+@dataclass(frozen=True, slots=True)
+class TableRef:
+    """A table a query reads or writes; ``table`` is qualified when found in the schema."""
+
+    table: str
+    alias: str | None = None
+    resolved: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnRef:
+    """A column, qualified by its (qualified) table when it could be resolved."""
+
+    table: str | None
+    column: str
+
+
+PredicateOp = Literal[
+    "eq", "in", "any", "range", "is_null", "is_not_null", "like_prefix", "neq", "other"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Predicate:
+    """One conjunct of a WHERE (or JOIN ... ON) clause that touches one table.
+
+    ``column`` is set for a plain column; ``expression`` (normalized SQL such as
+    ``lower(email)``) for an expression over one table's columns. ``constant`` holds the
+    literal text compared against (``'active'``) and is None for parameters;
+    ``in_size`` is the number of values of an ``IN`` list.
+    """
+
+    table: str | None
+    column: str | None
+    op: PredicateOp
+    expression: str | None = None
+    constant: str | None = None
+    parameterized: bool = False
+    in_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinKey:
+    """An equality between columns of two tables (``o.user_id = u.id``)."""
+
+    left: ColumnRef
+    right: ColumnRef
+
+
+@dataclass(frozen=True, slots=True)
+class OrderItem:
+    """One ORDER BY item; ``column`` is None for an expression."""
+
+    column: ColumnRef | None
+    descending: bool = False
+    nulls_first: bool | None = None
+    expression: str | None = None
+
+
+StatementKind = Literal["select", "insert", "update", "delete", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedQuery:
+    """One statement, parsed once and shared by every execution of its shape.
+
+    ``fingerprint`` comes from PostgreSQL's own grammar (pglast) and ignores literals;
+    ``batched`` is True for ``IN (a, b, ...)`` with more than one value or ``= ANY(...)``,
+    so that a per-row lookup and its batched fix never share a key (see :func:`key`).
+    ``star_tables`` lists the tables whose every column is fetched by ``*`` or ``t.*``.
+    ``unknown`` names tables or columns the schema does not have.
+    """
+
+    sql: str
+    fingerprint: str
+    batched: bool
+    kind: StatementKind
+    tables: tuple[TableRef, ...] = ()
+    star_tables: tuple[str, ...] = ()
+    selected: tuple[ColumnRef, ...] = ()
+    predicates: tuple[Predicate, ...] = ()
+    joins: tuple[JoinKey, ...] = ()
+    order_by: tuple[OrderItem, ...] = ()
+    group_by: tuple[ColumnRef, ...] = ()
+    limit: int | None = None
+    has_limit: bool = False
+    is_savepoint: bool = False
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The grouping key: the fingerprint plus the batched bit."""
+        return f"{self.fingerprint}:{'b' if self.batched else 'r'}"
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A table column; statistics (``avg_width`` ...) come from ``pg_stats`` when present."""
+
+    name: str
+    type: str
+    nullable: bool = True
+    avg_width: int | None = None
+    null_frac: float | None = None
+    n_distinct: float | None = None
+    default: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKey:
+    """One key of an index, in order: a column or an expression."""
+
+    column: str | None
+    expression: str | None = None
+    descending: bool = False
+    nulls_first: bool = False
+    opclass: str | None = None
+    collation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """An index as the catalog describes it.
+
+    ``constraint`` is ``"p"``, ``"u"`` or ``"x"`` when the index backs a primary-key,
+    unique or exclusion constraint (such an index is never proposed for dropping).
+    ``scans`` and ``size_bytes`` come from the statistics views (None when unknown).
+    """
+
+    name: str
+    table: str
+    keys: tuple[IndexKey, ...]
+    method: str = "btree"
+    include: tuple[str, ...] = ()
+    unique: bool = False
+    primary: bool = False
+    constraint: Literal["p", "u", "x"] | None = None
+    predicate: str | None = None
+    valid: bool = True
+    size_bytes: int | None = None
+    scans: int | None = None
+    definition: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    """A foreign key: ``columns`` of this table reference ``ref_columns`` of ``ref_table``."""
+
+    name: str
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TableStats:
+    """Write activity from ``pg_stat_user_tables`` (for the write-overhead model)."""
+
+    seq_scan: int = 0
+    idx_scan: int = 0
+    n_tup_ins: int = 0
+    n_tup_upd: int = 0
+    n_tup_hot_upd: int = 0
+    n_tup_del: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table with its columns, keys and indexes.
+
+    ``row_estimate`` is None when the table was never analyzed (a schema from DDL).
+    """
+
+    schema: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    unique_constraints: tuple[tuple[str, ...], ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    row_estimate: int | None = None
+    size_bytes: int | None = None
+    stats: TableStats | None = None
+
+    @property
+    def qualified(self) -> str:
+        """``schema.name``."""
+        return f"{self.schema}.{self.name}"
+
+    def column(self, name: str) -> Column | None:
+        """The column called ``name``, or None."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        return None
+
+
+SchemaSource = Literal["dsn", "ddl", "metadata", "capture", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """The database, as its catalog describes it; ``tables`` keyed by qualified name.
+
+    ``source`` says where it was read from; ``stats_since`` (ISO timestamp) is when the
+    statistics used by ADV006 started collecting, when known (live databases only).
+    """
+
+    tables: Mapping[str, Table] = field(default_factory=dict)
+    source: SchemaSource = "none"
+    server_version: int | None = None
+    search_path: tuple[str, ...] = ("public",)
+    stats_since: str | None = None
+
+    def find(self, name: str) -> Table | None:
+        """Resolve a table name as written (``orders``, ``public.orders``, quoted or not)."""
+        name = name.replace('"', "")
+        if "." in name:
+            return self.tables.get(name)
+        for schema in self.search_path:
+            table = self.tables.get(f"{schema}.{name}")
+            if table is not None:
+                return table
+        return None
+
+
+# --------------------------------------------------------------------------- workload
+
+
+@dataclass(frozen=True, slots=True)
+class QueryShape:
+    """Every execution of one query shape (one :attr:`ParsedQuery.key`), aggregated."""
+
+    query: ParsedQuery
+    calls: int
+    total_ms: float | None
+    rows: int | None
+    sources: tuple[CallSite, ...]
+    call_sites: tuple[CallSite, ...] = ()
+    from_pg_stat_statements: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeGroup:
+    """Executions of one shape from one call site inside one scope (a request, a test).
+
+    ``distinct_params`` counts differing parameter sets (capped at the cap the pipeline
+    uses); ``executemany`` counts executions that were bulk executemany calls.
+    """
+
+    scope: str
+    scope_kind: ScopeKind | None
+    key: str
+    call_site: CallSite | None
+    origin: CallSite | None
+    count: int
+    distinct_params: int
+    total_ms: float | None
+    first_seq: int | None
+    orm: OrmLoad | None = None
+    executemany: int = 0
+    rows: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An input or statement that was not scanned, and why."""
+
+    source: CallSite
+    reason: str
+    sql: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What the rules read: the shapes, the per-scope groups and what was skipped."""
+
+    shapes: Mapping[str, QueryShape]
+    groups: tuple[ScopeGroup, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    executions: int = 0
+
+
+# --------------------------------------------------------------------------- rules & suggestions
+
+
+class Severity(enum.Enum):
+    """How much a finding matters; ordered, so ``--fail-on`` can compare."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        """0 (info) to 3 (high)."""
+        return list(Severity).index(self)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexColumn:
+    """One key of a suggested index: a column or an expression, with its direction."""
+
+    column: str | None
+    expression: str | None = None
+    descending: bool = False
+    nulls_first: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The evidence from ``EXPLAIN (ANALYZE, BUFFERS)`` before and after an index."""
+
+    before_ms: float
+    after_ms: float
+    before_cost: float | None = None
+    after_cost: float | None = None
+    before_buffers: int | None = None
+    after_buffers: int | None = None
+    used: bool = False
+    verdict: Literal["helps", "no-gain", "not-used", "error"] = "helps"
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSuggestion:
+    """A suggested index: enough to write a migration and to verify it.
+
+    ``fingerprints`` are the query shapes it serves; ``sql`` is the CREATE INDEX statement.
+    """
+
+    table: str
+    columns: tuple[IndexColumn, ...]
+    name: str
+    sql: str
+    include: tuple[str, ...] = ()
+    where: str | None = None
+    method: str = "btree"
+    fingerprints: tuple[str, ...] = ()
+    reason: str = ""
+    verification: Verification | None = None
+    kind: Literal["index"] = "index"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem a rule found, with where, why, and what to write instead.
+
+    ``evidence`` holds the numbers behind it (count, time, calls ...) as JSON-ready values.
+    """
+
+    rule: str
+    name: str
+    severity: Severity
+    message: str
+    location: CallSite | None = None
+    fingerprint: str | None = None
+    sql: str | None = None
+    fix: str | None = None
+    origin: CallSite | None = None
+    evidence: Mapping[str, object] = field(default_factory=dict)
+    suggestion: IndexSuggestion | None = None
+    confidence: Literal["high", "medium", "low"] = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Why a query shape got no suggestion from a rule (dexter's "show_debug_info")."""
+
+    rule: str
+    fingerprint: str
+    reason: str
+    sql: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything one scan produced, in the order the report shows it."""
+
+    findings: tuple[Finding, ...]
+    suggestions: tuple[IndexSuggestion, ...]
+    notes: tuple[Note, ...]
+    skipped: tuple[Skipped, ...]
+    workload: Workload
+    schema: Schema
+    sandbox: str | None = None
+    sources: tuple[str, ...] = ()
