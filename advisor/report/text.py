@@ -1,0 +1,89 @@
+"""The terminal report: rich renderables, built here and printed by the CLI."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+
+from advisor.model import Finding, ScanResult, Severity
+from advisor.report.json import column_text
+
+__all__ = ["render"]
+
+_STYLE = {
+    Severity.HIGH: "bold red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+_MAX_SKIPPED = 10
+
+
+def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
+    """The whole report; ``verbose`` adds why each query got no suggestion."""
+    parts: list[RenderableType] = [_header(result)]
+    findings = sorted(result.findings, key=lambda f: (-f.severity.rank, f.rule))
+    parts.extend(_finding(f) for f in findings)
+    if result.suggestions:
+        parts.append(Text("\nSuggested indexes", style="bold"))
+        for s in result.suggestions:
+            cols = ", ".join(column_text(c) for c in s.columns)
+            parts.append(Text(f"  {s.table} ({cols})  serves {len(s.fingerprints)} query shape(s)"))
+            parts.append(Syntax(s.sql, "sql", word_wrap=True, background_color="default"))
+    if result.skipped:
+        parts.append(Text(f"\nSkipped {len(result.skipped)} input(s)", style="bold"))
+        for sk in result.skipped[: None if verbose else _MAX_SKIPPED]:
+            parts.append(Text(f"  {sk.source}: {sk.reason}", style="dim"))
+        if not verbose and len(result.skipped) > _MAX_SKIPPED:
+            parts.append(Text("  ... use --verbose to list them all", style="dim"))
+    if verbose and result.notes:
+        parts.append(Text("\nNo suggestion, and why", style="bold"))
+        for n in result.notes:
+            sql = _one_line(n.sql or n.fingerprint)
+            parts.append(Text(f"  [{n.rule}] {n.reason}: {sql}", style="dim"))
+    parts.append(_summary(result))
+    return Group(*parts)
+
+
+def _header(result: ScanResult) -> Text:
+    schema = result.schema
+    where = f"schema from {schema.source} ({len(schema.tables)} tables)"
+    if schema.source == "none":
+        where = "no schema (give --schema, --metadata or --dsn for schema-aware rules)"
+    line = f"advisor scan: {result.workload.executions} executions, "
+    line += f"{len(result.workload.shapes)} query shapes; {where}"
+    if result.sandbox:
+        line += f"; sandbox: {result.sandbox}"
+    return Text(line, style="dim")
+
+
+def _finding(f: Finding) -> Panel:
+    body: list[RenderableType] = [Text.from_markup(escape(f.message))]
+    if f.location is not None:
+        body.append(Text(f"at {f.location}", style="bold"))
+    if f.origin is not None:
+        body.append(Text(f"parent rows loaded at {f.origin}"))
+    if f.sql:
+        body.append(Syntax(_one_line(f.sql, 300), "sql", word_wrap=True, background_color="default"))
+    if f.fix:
+        body.append(Text(f"fix: {f.fix}", style="green"))
+    title = f"{f.rule} {f.name} [{f.severity.value}]"
+    if f.confidence != "high":
+        title += f" ({f.confidence} confidence)"
+    return Panel(Group(*body), title=title, title_align="left", border_style=_STYLE[f.severity])
+
+
+def _summary(result: ScanResult) -> Text:
+    if not result.findings:
+        return Text("\nNo findings.", style="green")
+    counts = {s: sum(1 for f in result.findings if f.severity is s) for s in Severity}
+    text = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    return Text(f"\n{len(result.findings)} finding(s): {text}", style="bold")
+
+
+def _one_line(sql: str, limit: int = 160) -> str:
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
