@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import InputError
-from advisor.model import Execution, Finding, Note, ScanResult, Schema, Skipped
+from advisor.model import CallSite, Execution, Finding, Note, ScanResult, Schema, Skipped
 
 __all__ = ["ScanOptions", "iter_source", "load_schema", "scan"]
 
@@ -99,30 +99,40 @@ def load_schema(options: ScanOptions) -> tuple[Schema, str | None]:
         if _is_capture(source):
             from advisor.capture.jsonl import read_header
 
-            header = read_header(source)
+            try:
+                header = read_header(source)
+            except InputError:
+                continue  # reported as skipped when the source itself is read
             if header.schema is not None:
                 return header.schema, None
     return Schema(), None
 
 
 def iter_source(source: str, stdin_text: str | None = None) -> Iterator[Item]:
-    """The executions of one input: a ``.sql`` file, a capture ``.jsonl`` file, or ``-``."""
+    """The executions of one input: a ``.sql`` file, a capture ``.jsonl`` file, or ``-``.
+
+    An input that turns out unreadable part-way (a wrong capture header, an I/O error)
+    ends as one :class:`Skipped` entry naming it; the other inputs are still scanned.
+    """
+    try:
+        yield from _read_source(source, stdin_text)
+    except InputError as exc:
+        yield Skipped(source=CallSite(source), reason=str(exc))
+
+
+def _read_source(source: str, stdin_text: str | None) -> Iterator[Item]:
     if source == "-":
-        text = stdin_text or ""
-        if text.lstrip().startswith("{"):
-            raise InputError("-: capture files must be given by path, not on stdin")
         from advisor.capture.sqlfile import read_sql
 
-        yield from read_sql("-", text)
-        return
-    if _is_capture(source):
+        yield from read_sql("-", stdin_text or "")
+    elif _is_capture(source):
         from advisor.capture.jsonl import read_capture
 
         yield from read_capture(source)
-        return
-    from advisor.capture.sqlfile import read_sql
+    else:
+        from advisor.capture.sqlfile import read_sql
 
-    yield from read_sql(source)
+        yield from read_sql(source)
 
 
 def _all_items(options: ScanOptions) -> Iterable[Item]:
