@@ -99,6 +99,8 @@ class Execution:
     From pg_stat_statements: one aggregate row (``calls``, ``total_ms``, ``rows``).
     ``params_hash`` identifies the parameter values without keeping them, so that
     "same query, same parameters" and "same query, differing parameters" differ.
+    ``scope_id`` tells apart two instances of one scope name (two concurrent requests
+    to ``GET /users/{user_id}`` share the name, never the id); unique within a file.
     """
 
     sql: str
@@ -116,6 +118,7 @@ class Execution:
     executemany: bool = False
     orm: OrmLoad | None = None
     error: str | None = None
+    scope_id: int | None = None
 
 
 # --------------------------------------------------------------------------- parse

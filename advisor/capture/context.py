@@ -1,0 +1,99 @@
+"""Scopes: the unit of work (a request, a test) that a captured statement belongs to.
+
+A :class:`~contextvars.ContextVar` carries the current scope, so concurrent asyncio
+tasks and threads never see each other's scope.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from advisor.model import ScopeKind
+
+__all__ = [
+    "Scope",
+    "activate",
+    "current_scope",
+    "fallback_scope",
+    "reset_scope",
+    "scope",
+    "set_fallback_scope",
+    "set_scope",
+]
+
+
+_IDS = itertools.count(1)
+
+
+class Scope:
+    """A named unit of work; ``name`` may be resolved lazily (see :class:`RequestScope`).
+
+    ``id`` is unique in the process: concurrent requests to one route share a name
+    (``GET /users/{user_id}``), never an id.
+    """
+
+    __slots__ = ("id", "kind", "name")
+
+    def __init__(self, name: str, kind: ScopeKind) -> None:
+        self.name: str = name
+        self.kind: ScopeKind = kind
+        self.id: int = next(_IDS)
+
+    def resolve(self) -> str:
+        """The scope's name (subclasses compute it on first use)."""
+        return self.name
+
+
+_CURRENT: ContextVar[Scope | None] = ContextVar("advisor_capture_scope", default=None)
+_FALLBACK: list[Scope | None] = [None]
+
+
+def current_scope() -> Scope | None:
+    """The innermost active scope, or the process-wide fallback scope, or None."""
+    found = _CURRENT.get()
+    return found if found is not None else _FALLBACK[0]
+
+
+def fallback_scope() -> Scope | None:
+    """The scope used when no scope is active, or None."""
+    return _FALLBACK[0]
+
+
+def set_fallback_scope(fallback: Scope | None) -> None:
+    """Set the scope used when no scope is active (the whole process, in zero-code capture)."""
+    _FALLBACK[0] = fallback
+
+
+@contextmanager
+def activate(active: Scope) -> Iterator[Scope]:
+    """Make ``active`` the current scope inside the block (restored on exit)."""
+    token = _CURRENT.set(active)
+    try:
+        yield active
+    finally:
+        _CURRENT.reset(token)
+
+
+@contextmanager
+def scope(name: str, kind: ScopeKind = "manual") -> Iterator[Scope]:
+    """Group the statements executed inside the block under ``name``.
+
+    >>> with scope("nightly-report"):
+    ...     pass
+    """
+    with activate(Scope(name, kind)) as active:
+        yield active
+
+
+def set_scope(active: Scope | None) -> Any:
+    """Set the current scope; returns a token for :func:`reset_scope` (for hook pairs)."""
+    return _CURRENT.set(active)
+
+
+def reset_scope(token: Any) -> None:
+    """Undo :func:`set_scope`."""
+    _CURRENT.reset(token)

@@ -1,0 +1,106 @@
+"""Call sites: the first frame of application code above a SQLAlchemy event.
+
+Walks ``sys._getframe()`` (never ``inspect.stack()``, which reads source files) and
+caches, per code object, whether it belongs to the application. Inside SQLAlchemy's
+async greenlet there is no application frame: the walk goes on at the parent
+greenlet's suspended frame, where the ``await`` chain leads back to the app.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from types import CodeType, FrameType
+
+__all__ = ["Site", "SiteFinder"]
+
+# (path, line, function): a tuple, cheap to build on the hot path.
+Site = tuple[str, int, str]
+
+_LIBRARY_PACKAGES = ("sqlalchemy", "asyncpg", "psycopg", "psycopg2", "greenlet", "advisor")
+
+
+def _library_dirs() -> tuple[str, ...]:
+    """Directories whose code is never application code."""
+    dirs: set[str] = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            dirs.add(os.path.realpath(path))
+    dirs.add(os.path.realpath(os.path.dirname(os.__file__)))
+    for name in _LIBRARY_PACKAGES:
+        module = sys.modules.get(name)
+        file = getattr(module, "__file__", None) if module else None
+        if file:
+            dirs.add(os.path.realpath(os.path.dirname(file)))
+    import advisor
+
+    dirs.add(os.path.realpath(os.path.dirname(advisor.__file__ or "")))
+    return tuple(sorted(d.rstrip(os.sep) + os.sep for d in dirs))
+
+
+class SiteFinder:
+    """Finds the first application frame; results cached per code object and per file."""
+
+    def __init__(self, root: str | None = None, max_depth: int = 64) -> None:
+        self.root = os.path.realpath(root or os.getcwd())
+        self.max_depth = max_depth
+        self._skip_dirs = _library_dirs()
+        # code object -> relative path, or None when the code is library code
+        self._code: dict[CodeType, str | None] = {}
+        self._greenlet: object | None = None
+
+    def refresh(self) -> None:
+        """Forget cached decisions (call after new libraries were imported)."""
+        self._skip_dirs = _library_dirs()
+        self._code.clear()
+
+    def _classify(self, code: CodeType) -> str | None:
+        filename = code.co_filename
+        if not filename or filename.startswith("<"):
+            return None
+        real = os.path.realpath(filename)
+        if real.startswith(self._skip_dirs) or (
+            os.sep + "site-packages" + os.sep in real or os.sep + "dist-packages" + os.sep in real
+        ):
+            return None
+        try:
+            rel = os.path.relpath(real, self.root)
+        except ValueError:
+            return real
+        return real if rel.startswith("..") else rel
+
+    def find(self, frame: FrameType | None = None) -> Site | None:
+        """The first application frame above the caller, as ``(path, line, function)``."""
+        if frame is None:
+            frame = sys._getframe(1)
+        cache = self._code
+        depth = self.max_depth
+        jumped = False
+        while True:
+            while frame is not None and depth > 0:
+                code = frame.f_code
+                try:
+                    rel = cache[code]
+                except KeyError:
+                    rel = cache[code] = self._classify(code)
+                if rel is not None:
+                    return (rel, frame.f_lineno, code.co_name)
+                frame = frame.f_back
+                depth -= 1
+            if jumped:
+                return None
+            jumped = True
+            frame = self._parent_greenlet_frame()
+
+    def _parent_greenlet_frame(self) -> FrameType | None:
+        module = sys.modules.get("greenlet")
+        if module is None:
+            return None
+        try:
+            parent = module.getcurrent().parent
+        except Exception:
+            return None
+        frame = getattr(parent, "gr_frame", None) if parent is not None else None
+        return frame if isinstance(frame, FrameType) else None

@@ -1,0 +1,103 @@
+"""pytest plugin: ``pytest --advisor-capture=capture.jsonl`` records one scope per test.
+
+Registered as the ``advisor`` pytest11 entry point. Without ``--advisor-capture`` (and
+outside ``advisor capture -- pytest``) it only adds its options and does nothing else:
+it imports neither SQLAlchemy nor the capture machinery. Each test (setup, call and
+teardown) is a scope named by its node id, kind ``test``. Under pytest-xdist each worker
+writes ``FILE.<worker>.part`` and the controller merges them into ``FILE`` at the end.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+__all__ = ["pytest_addoption", "pytest_configure"]
+
+_NAME = "advisor-capture-session"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--advisor-capture=FILE`` and ``--advisor-keep-params``."""
+    group = parser.getgroup("advisor", "advisor query capture")
+    group.addoption(
+        "--advisor-capture",
+        metavar="FILE",
+        default=None,
+        help="record every SQLAlchemy statement, one scope per test, into FILE (JSON Lines)",
+    )
+    group.addoption(
+        "--advisor-keep-params",
+        action="store_true",
+        default=False,
+        help="keep parameter values in the capture (redacted by default)",
+    )
+
+
+class _Session:
+    """The active part of the plugin, registered only when capture is on."""
+
+    def __init__(self, output: str | None, keep_params: bool, worker: str | None) -> None:
+        self.output = output
+        self.worker = worker
+        self.keep_params = keep_params
+        self.capture: Any = None
+        if output is not None:
+            from advisor.capture import instrument
+
+            path = f"{output}.{worker}.part" if worker else output
+            self.capture = instrument(output=path, keep_params=keep_params)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Any) -> Generator[None]:
+        """Run the whole test protocol inside the test's scope."""
+        from advisor.capture.context import Scope, fallback_scope, set_fallback_scope
+
+        # The process-wide fallback, not the ContextVar: async test runners may run the
+        # test in a task whose context was copied before this test started.
+        previous = fallback_scope()
+        set_fallback_scope(Scope(item.nodeid, "test"))
+        try:
+            return (yield)
+        finally:
+            set_fallback_scope(previous)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Complete the file; the xdist controller merges the workers' parts."""
+        if self.capture is not None:
+            self.capture.uninstrument()
+        if self.output is not None and self.worker is None:
+            parts = sorted(glob.glob(glob.escape(self.output) + ".*.part"))
+            if parts:
+                from advisor.capture.merge import merge_parts
+
+                merged = self.output + ".merging"
+                merge_parts([self.output, *parts], merged, keep_params=self.keep_params)
+                os.replace(merged, self.output)
+                for part in parts:
+                    os.remove(part)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start capture when asked; otherwise do nothing at all."""
+    output = config.getoption("advisor_capture", None)
+    zero_code = False
+    if output is None:
+        from advisor.capture import zerocode
+
+        zero_code = zerocode.active() or bool(os.environ.get(zerocode.ENV_DIR))
+    if output is None and not zero_code:
+        return
+    worker_input = getattr(config, "workerinput", None)
+    worker = worker_input.get("workerid") if isinstance(worker_input, dict) else None
+    from advisor.errors import CaptureError
+
+    try:
+        session = _Session(output, bool(config.getoption("advisor_keep_params", False)), worker)
+    except CaptureError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    config.pluginmanager.register(session, _NAME)

@@ -1,0 +1,116 @@
+"""Zero-code capture: run any command with every SQLAlchemy engine in it instrumented.
+
+The child gets advisor's ``sitecustomize`` bootstrap first on its ``PYTHONPATH`` and the
+capture settings in environment variables; each Python process it starts writes its own
+part file into a private directory, and the parts are merged into ``output`` when the
+command has exited (also after SIGINT/SIGTERM, which are forwarded to the child).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import importlib.metadata
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+from advisor.capture import zerocode
+from advisor.capture.merge import merge_parts
+from advisor.capture.writer import open_output
+from advisor.errors import CaptureError
+
+__all__ = ["child_environment", "plugin_installed", "run_command"]
+
+_BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap")
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PLUGIN = "advisor.capture.pytest_plugin"
+
+
+def plugin_installed() -> bool:
+    """True when the pytest11 entry point already loads advisor's plugin."""
+    try:
+        points = importlib.metadata.entry_points(group="pytest11")
+    except Exception:
+        return False
+    return any(point.value == _PLUGIN for point in points)
+
+
+def child_environment(
+    parts_dir: str, *, keep_params: bool, call_sites: bool, root: str | None = None
+) -> dict[str, str]:
+    """The environment of the captured command."""
+    env = dict(os.environ)
+    paths = [_BOOTSTRAP, _PACKAGE_PARENT]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env[zerocode.ENV_DIR] = parts_dir
+    env[zerocode.ENV_KEEP_PARAMS] = "1" if keep_params else "0"
+    env[zerocode.ENV_CALL_SITES] = "1" if call_sites else "0"
+    env[zerocode.ENV_ROOT] = root or os.getcwd()
+    if not plugin_installed():
+        plugins = [p for p in env.get("PYTEST_PLUGINS", "").split(",") if p.strip()]
+        if _PLUGIN not in plugins:
+            env["PYTEST_PLUGINS"] = ",".join([*plugins, _PLUGIN])
+    return env
+
+
+@contextlib.contextmanager
+def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Forward SIGINT (to the child's process group, like a terminal) and SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if signum == signal.SIGINT:
+                os.killpg(proc.pid, signum)
+            else:
+                proc.send_signal(signum)
+
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, forward)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_command(
+    output: str, argv: list[str], *, keep_params: bool = False, call_sites: bool = True
+) -> int:
+    """Run ``argv`` with zero-code capture into ``output``; returns the child's exit code.
+
+    Raises :class:`CaptureError` before starting anything when ``output`` is not writable
+    or the command cannot be started. A child killed by a signal gives ``128 + signal``.
+    """
+    if not argv:
+        raise CaptureError("no command to capture; give one after `--`, e.g. -- pytest")
+    open_output(output).close()
+    parts_dir = tempfile.mkdtemp(prefix="advisor-capture-")
+    try:
+        env = child_environment(parts_dir, keep_params=keep_params, call_sites=call_sites)
+        try:
+            # Own process group: a terminal's Ctrl-C reaches the child once, through us.
+            proc = subprocess.Popen(argv, env=env, process_group=0)
+        except OSError as exc:
+            raise CaptureError(
+                f"{argv[0]}: cannot start the command ({exc.strerror}); check its name"
+            ) from exc
+        with _forward_signals(proc):
+            code = proc.wait()
+        parts = sorted(glob.glob(os.path.join(parts_dir, "part-*.jsonl")))
+        merge_parts(parts, output, keep_params=keep_params)
+    finally:
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    return 128 - code if code < 0 else code

@@ -1,0 +1,95 @@
+"""The ``schema`` line: server version and schema snapshot of the first engine seen.
+
+Introspection runs in a background thread on its own read-only connection (never on the
+application's), through helper modules ``advisor.schema.introspect`` and
+``advisor.schema.snapshot`` when they are importable. A failure leaves the snapshot null
+and is counted in the trailer (``schema_errors``); it never reaches the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import threading
+from typing import Any
+
+from advisor.capture.writer import CaptureWriter
+
+__all__ = ["SchemaProbe", "introspect_dsn", "server_version_number"]
+
+
+def server_version_number(info: tuple[int, ...] | None) -> int | None:
+    """``(15, 18)`` as PostgreSQL's ``server_version_num`` (150018)."""
+    if not info:
+        return None
+    major = info[0]
+    minor = info[1] if len(info) > 1 else 0
+    if major >= 10:
+        return major * 10000 + minor
+    patch = info[2] if len(info) > 2 else 0
+    return major * 10000 + minor * 100 + patch
+
+
+async def _introspect(dsn: str) -> dict[str, Any] | None:
+    try:
+        introspect_mod = importlib.import_module("advisor.schema.introspect")
+        snapshot_mod = importlib.import_module("advisor.schema.snapshot")
+    except ImportError:
+        return None
+    from advisor.db import connect
+
+    conn = await connect(dsn, readonly=True)
+    try:
+        schema = await introspect_mod.introspect(conn, source="capture")
+    finally:
+        await conn.close()
+    result: dict[str, Any] = snapshot_mod.schema_to_dict(schema)
+    return result
+
+
+def introspect_dsn(dsn: str) -> dict[str, Any] | None:
+    """The schema snapshot (as a dict) of the database at ``dsn``; None when unavailable."""
+    return asyncio.run(_introspect(dsn))
+
+
+class SchemaProbe:
+    """Introspects each engine once, in a thread, and submits a ``schema`` line."""
+
+    def __init__(self, writer: CaptureWriter) -> None:
+        self.writer = writer
+        self._threads: list[threading.Thread] = []
+        self._urls: set[str] = set()
+
+    def engine_seen(self, engine: Any) -> None:
+        """Called on an engine's first statement; must stay cheap and never raise."""
+        dialect = engine.dialect
+        if dialect.name != "postgresql":
+            return
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        if dsn in self._urls:
+            return
+        self._urls.add(dsn)
+        line = {
+            "type": "schema",
+            "server_version": server_version_number(dialect.server_version_info),
+            "dialect": dialect.name,
+            "driver": dialect.driver,
+        }
+        thread = threading.Thread(
+            target=self._run, args=(dsn, line), name="advisor-capture-schema", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _run(self, dsn: str, line: dict[str, Any]) -> None:
+        try:
+            line["schema"] = introspect_dsn(dsn)
+        except Exception:
+            line["schema"] = None
+            self.writer.schema_errors += 1
+        self.writer.submit(line)
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Wait for pending introspections (called before the trailer is written)."""
+        for thread in self._threads:
+            thread.join(timeout)

@@ -1,0 +1,216 @@
+"""The capture file writer: a background thread fed by a bounded buffer.
+
+The application thread only appends a tuple to a deque (no lock, no I/O); the writer
+thread formats and writes JSON Lines. When the buffer is full the event is dropped and
+counted, so capture never blocks the application and never grows memory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import datetime
+import json
+import os
+import threading
+from typing import IO, Any
+
+from advisor import __version__
+from advisor.capture.context import Scope
+from advisor.capture.params import params_hash, params_shape, to_json_value
+from advisor.errors import CaptureError
+
+__all__ = ["FORMAT", "VERSION", "CaptureWriter", "QueryEvent", "open_output"]
+
+FORMAT = "advisor-capture"
+VERSION = 1
+
+# (seq, scope, sql, params, executemany, duration_ms, rows, call_site, origin, orm, error,
+#  server_side); a plain tuple because it is built on the application's hot path.
+QueryEvent = tuple[
+    int,
+    Scope | None,
+    str,
+    Any,
+    bool,
+    float | None,
+    int | None,
+    tuple[str, int, str] | None,
+    tuple[str, int, str] | None,
+    dict[str, Any] | None,
+    str | None,
+    bool,
+]
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with a ``Z``."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def open_output(path: str) -> IO[str]:
+    """Open ``path`` for writing or raise :class:`CaptureError` with a one-line message."""
+    try:
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise CaptureError(
+                f"{path}: cannot write the capture file (directory {parent} does not exist); "
+                "create it or choose another --output"
+            )
+        return open(path, "w", encoding="utf-8", buffering=1 << 16)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CaptureError(
+            f"{path}: cannot write the capture file ({reason}); choose a writable path"
+        ) from exc
+
+
+def _site(site: tuple[str, int, str] | None) -> dict[str, Any] | None:
+    if site is None:
+        return None
+    return {"path": site[0], "line": site[1], "function": site[2]}
+
+
+def encode_query(event: QueryEvent, keep_params: bool) -> dict[str, Any]:
+    """The JSON object of one query line (see docs/capture-format.md)."""
+    seq, scope, sql, params, many, duration, rows, site, origin, orm, error, server_side = event
+    line: dict[str, Any] = {
+        "type": "query",
+        "seq": seq,
+        "scope": scope.resolve() if scope is not None else None,
+        "scope_kind": scope.kind if scope is not None else None,
+        "scope_id": scope.id if scope is not None else None,
+        "sql": sql,
+        "params_shape": params_shape(params, many),
+        "params_hash": params_hash(params),
+        "duration_ms": None if duration is None else round(duration, 4),
+        "rows": rows,
+        "executemany": many,
+        "call_site": _site(site),
+        "origin": _site(origin),
+        "orm": orm,
+        "error": error,
+    }
+    if server_side:
+        line["server_side"] = True
+    if keep_params and params is not None:
+        line["params"] = to_json_value(params)
+    return line
+
+
+class CaptureWriter:
+    """Writes the header now, query lines from a background thread, the trailer at close."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        keep_params: bool = False,
+        max_pending: int = 100_000,
+        header: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.keep_params = keep_params
+        self.max_pending = max_pending
+        self.written = 0
+        self.dropped = 0
+        self.internal_errors = 0
+        self.schema_errors = 0
+        self._pending: collections.deque[QueryEvent | dict[str, Any]] = collections.deque()
+        self._wake = threading.Event()
+        self._stop = False
+        self._closed = False
+        self._lock = threading.Lock()
+        self._file = open_output(path)
+        first = {
+            "type": "header",
+            "format": FORMAT,
+            "version": VERSION,
+            "advisor_version": __version__,
+            "created_at": now_iso(),
+            "server_version": None,
+            "dialect": None,
+            "driver": None,
+            "redacted": not keep_params,
+            "schema": None,
+            "pid": os.getpid(),
+        }
+        first.update(header or {})
+        try:
+            self._file.write(json.dumps(first) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            raise CaptureError(
+                f"{path}: cannot write the capture file ({exc}); choose a writable path"
+            ) from exc
+        self._thread = threading.Thread(target=self._run, name="advisor-capture", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def submit(self, event: QueryEvent | dict[str, Any]) -> None:
+        """Queue one event; drop and count it when the buffer is full (never blocks)."""
+        if self._stop or len(self._pending) >= self.max_pending:
+            self.dropped += 1
+            return
+        self._pending.append(event)
+
+    def _drain(self) -> None:
+        pending = self._pending
+        out = self._file
+        keep = self.keep_params
+        while pending:
+            event = pending.popleft()
+            try:
+                if type(event) is dict:
+                    out.write(json.dumps(event, default=str) + "\n")
+                    continue
+                line = encode_query(event, keep)  # type: ignore[arg-type]
+                out.write(json.dumps(line, default=str) + "\n")
+                self.written += 1
+            except Exception:
+                self.internal_errors += 1
+        out.flush()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(0.05)
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception:
+                self.internal_errors += 1
+            if self._stop and not self._pending:
+                return
+
+    def abandon(self) -> None:
+        """In a forked child: forget this writer without touching the parent's file."""
+        with self._lock:
+            self._closed = True
+        self._stop = True
+        self._pending.clear()
+        atexit.unregister(self.close)
+
+    def close(self) -> None:
+        """Flush everything, write the trailer and close the file (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+        try:
+            self._drain()
+            trailer = {
+                "type": "trailer",
+                "events": self.written,
+                "dropped": self.dropped,
+                "internal_errors": self.internal_errors,
+                "schema_errors": self.schema_errors,
+                "ended_at": now_iso(),
+            }
+            self._file.write(json.dumps(trailer) + "\n")
+            self._file.close()
+        except (OSError, ValueError):
+            pass
+        atexit.unregister(self.close)

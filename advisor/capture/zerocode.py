@@ -1,0 +1,151 @@
+"""Zero-code capture inside a child process started by :func:`advisor.capture.run.run_command`.
+
+The ``sitecustomize`` bootstrap calls :func:`start` at interpreter start-up. Nothing is
+imported eagerly: an import hook waits for ``sqlalchemy`` (then every engine is
+instrumented, writing this process's own part file) and for Starlette/FastAPI (then
+every application gets :class:`~advisor.capture.asgi.AdvisorMiddleware`). The process
+is one scope (kind ``process``) unless a test or a request scope is active.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType, ModuleType
+from typing import Any
+
+__all__ = ["ENV_CALL_SITES", "ENV_DIR", "ENV_KEEP_PARAMS", "ENV_ROOT", "active", "start"]
+
+ENV_DIR = "ADVISOR_CAPTURE_DIR"
+ENV_KEEP_PARAMS = "ADVISOR_CAPTURE_KEEP_PARAMS"
+ENV_CALL_SITES = "ADVISOR_CAPTURE_CALL_SITES"
+ENV_ROOT = "ADVISOR_CAPTURE_ROOT"
+
+_STATE: dict[str, Any] = {"started": False, "capture": None}
+
+
+def active() -> bool:
+    """True when zero-code capture is recording in this process."""
+    return _STATE["capture"] is not None
+
+
+class _PostImportHook(importlib.abc.MetaPathFinder):
+    """Runs a callback right after a watched module has been executed."""
+
+    def __init__(self, callbacks: dict[str, Callable[[ModuleType], None]]) -> None:
+        self.callbacks = callbacks
+        self._busy: set[str] = set()
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """Find the real spec, then wrap its loader's ``exec_module``."""
+        if fullname not in self.callbacks or fullname in self._busy:
+            return None
+        self._busy.add(fullname)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._busy.discard(fullname)
+        loader = spec.loader if spec is not None else None
+        if spec is None or loader is None or not hasattr(loader, "exec_module"):
+            return None
+        callback = self.callbacks.pop(fullname)
+        original = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            original(module)
+            # Capture must never break the application's imports.
+            with contextlib.suppress(Exception):
+                callback(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _process_scope_name() -> str:
+    argv0 = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    return f"{argv0} [pid {os.getpid()}]"
+
+
+def _start_capture(_module: ModuleType | None = None) -> None:
+    from advisor.capture import instrument
+    from advisor.capture.context import Scope, set_fallback_scope
+
+    directory = os.environ[ENV_DIR]
+    path = os.path.join(directory, f"part-{time.time_ns()}-{os.getpid()}.jsonl")
+    _STATE["capture"] = instrument(
+        output=path,
+        keep_params=os.environ.get(ENV_KEEP_PARAMS) == "1",
+        call_sites=os.environ.get(ENV_CALL_SITES, "1") == "1",
+        root=os.environ.get(ENV_ROOT) or None,
+    )
+    set_fallback_scope(Scope(_process_scope_name(), "process"))
+
+
+def _after_fork_in_child() -> None:
+    inherited = _STATE["capture"]
+    if inherited is None:
+        return
+    # The parent's writer thread did not survive the fork: leave its file to the parent.
+    inherited.recorder.detach()
+    inherited.recorder.writer.abandon()
+    _start_capture()
+
+
+def _wrap_build_middleware_stack(cls: Any) -> None:
+    from advisor.capture.asgi import AdvisorMiddleware
+
+    original = cls.build_middleware_stack
+    if getattr(original, "_advisor_wrapped", False):
+        return
+
+    def build_middleware_stack(self: Any) -> Any:
+        app = original(self)
+        return app if isinstance(app, AdvisorMiddleware) else AdvisorMiddleware(app)
+
+    build_middleware_stack._advisor_wrapped = True  # type: ignore[attr-defined]
+    cls.build_middleware_stack = build_middleware_stack
+
+
+def _patch_starlette(module: ModuleType) -> None:
+    _wrap_build_middleware_stack(module.Starlette)
+
+
+def _patch_fastapi(module: ModuleType) -> None:
+    _wrap_build_middleware_stack(module.FastAPI)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Default SIGTERM kills without atexit; exiting normally lets the trailer be written.
+    raise SystemExit(128 + signum)
+
+
+def start() -> None:
+    """Arm zero-code capture (idempotent); does nothing without ``ADVISOR_CAPTURE_DIR``."""
+    if _STATE["started"] or not os.environ.get(ENV_DIR):
+        return
+    _STATE["started"] = True
+    watched: dict[str, Callable[[ModuleType], None]] = {
+        "sqlalchemy": _start_capture,
+        "starlette.applications": _patch_starlette,
+        "fastapi.applications": _patch_fastapi,
+    }
+    for name in list(watched):
+        if name in sys.modules:
+            watched.pop(name)(sys.modules[name])
+    sys.meta_path.insert(0, _PostImportHook(watched))
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)

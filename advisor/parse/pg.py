@@ -1,0 +1,130 @@
+"""PostgreSQL's own grammar, through pglast: validation, fingerprint, batched bit, kind.
+
+This is the ONLY module of advisor that imports pglast (GPL-licensed libpg_query
+bindings): keep it that way, so that the dependency stays in one replaceable place.
+
+pglast's ``fingerprint`` ignores literals and parameters and merges ``IN (1)`` with
+``IN (1, 2, 3)`` and ``= $1`` with ``= ANY($1)``. A per-row lookup and its batched
+fix must not share a grouping key, so :func:`analyze` also reports whether the
+statement is *batched*: an ``IN`` list of more than one value, or ``= ANY(...)``.
+The parse tree comes back as JSON (a tenth of the cost of pglast's Python node
+objects); it is decoded only when it can hold such an expression.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pglast import parser as _pg
+
+from advisor.errors import ParseError
+from advisor.model import StatementKind
+
+__all__ = ["PgStatement", "analyze"]
+
+_KINDS: dict[str, StatementKind] = {
+    "SelectStmt": "select",
+    "InsertStmt": "insert",
+    "UpdateStmt": "update",
+    "DeleteStmt": "delete",
+}
+_FIRST_NODE = re.compile(r'"stmts":\[\{"stmt":\{"(\w+)":(\{"kind":"(\w+)")?')
+_EXCERPT = 60
+
+
+@dataclass(frozen=True, slots=True)
+class PgStatement:
+    """What PostgreSQL's grammar says about one (possibly multi-statement) text.
+
+    ``kind`` is the first statement's; ``transaction_control`` is True for BEGIN,
+    COMMIT, ROLLBACK, SAVEPOINT, RELEASE and friends (an ORM's bookkeeping, never a
+    query to optimize).
+    """
+
+    fingerprint: str
+    batched: bool
+    kind: StatementKind
+    transaction_control: bool
+    statements: int
+
+
+def analyze(sql: str) -> PgStatement:
+    """Validate ``sql`` (``$n`` placeholders only) with PostgreSQL's grammar.
+
+    Raises :class:`ParseError` with PostgreSQL's message and the error position.
+    """
+    try:
+        tree = _pg.parse_sql_json(sql)
+        fingerprint = _pg.fingerprint(sql)
+    except _pg.ParseError as exc:
+        raise ParseError(_message(sql, exc)) from exc
+    except Exception as exc:  # the C extension also raises plain errors on odd input
+        raise ParseError(f"cannot parse statement: {exc}".splitlines()[0]) from exc
+    statements = tree.count('{"stmt":')
+    if statements == 0:
+        raise ParseError("no SQL statement (only comments or whitespace); nothing to scan")
+    first = _FIRST_NODE.search(tree)
+    node = first.group(1) if first else ""
+    control = node == "TransactionStmt"
+    return PgStatement(
+        fingerprint=fingerprint,
+        batched=_batched(tree),
+        kind=_KINDS.get(node, "other"),
+        transaction_control=control,
+        statements=statements,
+    )
+
+
+def _message(sql: str, exc: Exception) -> str:
+    """PostgreSQL's message on one line, with its 1-based position and an excerpt."""
+    args = exc.args
+    text = str(args[0]) if args else str(exc)
+    text = " ".join(text.split())
+    offset = args[1] if len(args) > 1 and isinstance(args[1], int) else None
+    if offset is None or offset < 0:
+        return f"cannot parse statement: {text}"
+    offset = min(offset, len(sql))  # pglast counts from 0, PostgreSQL's position from 1
+    excerpt = " ".join(sql[max(0, offset - 20) : offset + _EXCERPT - 20].split())
+    return f"cannot parse statement: {text} at position {offset + 1} (near: {excerpt!r})"
+
+
+def _batched(tree: str) -> bool:
+    if '"AEXPR_OP_ANY"' not in tree and '"AEXPR_IN"' not in tree:
+        return False
+    return _walk_batched(json.loads(tree))
+
+
+def _walk_batched(node: Any) -> bool:
+    """True if an ``= ANY(...)`` or an ``IN`` list of 2+ values appears outside SELECT lists."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        expr = item.get("A_Expr")
+        if isinstance(expr, dict) and _is_batched_expr(expr):
+            return True
+        for key, value in item.items():
+            if key != "targetList" and isinstance(value, dict | list):
+                stack.append(value)
+    return False
+
+
+def _is_batched_expr(expr: dict[str, Any]) -> bool:
+    names = expr.get("name") or []
+    operator = names[-1].get("String", {}).get("sval") if names else None
+    if operator != "=":
+        return False
+    kind = expr.get("kind")
+    if kind == "AEXPR_OP_ANY":
+        return True
+    if kind == "AEXPR_IN":
+        items = expr.get("rexpr", {}).get("List", {}).get("items", [])
+        return len(items) > 1
+    return False

@@ -1,0 +1,204 @@
+"""One WHERE / JOIN ... ON conjunct -> a :class:`Predicate` or a :class:`JoinKey`.
+
+A conjunct that compares a column (or an expression over one table's columns, such
+as ``lower(email)``) with a value becomes a predicate with its operator; a value is a
+literal (``constant`` keeps its text), a parameter (``parameterized``) or an
+expression without columns (``now()``). ``a.x = b.y`` across two tables is a join key.
+Anything else touching one table is an ``other`` predicate; the rest is dropped.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from advisor.model import ColumnRef, JoinKey, Predicate, PredicateOp
+from advisor.parse.scope import Scope
+
+__all__ = ["conjuncts", "convert", "normalized_sql"]
+
+_RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)
+_LITERALS = (exp.Literal, exp.Boolean, exp.Null, exp.Neg, exp.Cast, exp.Tuple, exp.Paren)
+
+
+def conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
+    """The AND-ed parts of a condition, parentheses removed."""
+    out: list[exp.Expr] = []
+    stack = [node] if node is not None else []
+    while stack:
+        item = stack.pop()
+        while isinstance(item, exp.Paren):
+            item = item.this
+        if isinstance(item, exp.And):
+            stack.append(item.expression)
+            stack.append(item.this)
+        elif item is not None:
+            out.append(item)
+    return out
+
+
+def convert(cond: exp.Expr, scope: Scope) -> Predicate | JoinKey | None:
+    """The predicate or join key a conjunct stands for, or None if it touches no table."""
+    if isinstance(cond, exp.Not):
+        inner = _unparen(cond.this)
+        if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+            return _with_value(inner.this, None, "is_not_null", scope, cond)
+        return _other(cond, scope)
+    if isinstance(cond, exp.EQ):
+        return _equality(cond, scope)
+    if isinstance(cond, exp.NEQ):
+        return _compare(cond, "neq", scope)
+    if isinstance(cond, _RANGE):
+        return _compare(cond, "range", scope)
+    if isinstance(cond, exp.Between):
+        return _with_value(cond.this, [cond.args["low"], cond.args["high"]], "range", scope, cond)
+    if isinstance(cond, exp.Is) and isinstance(cond.expression, exp.Null):
+        op: PredicateOp = "is_not_null" if cond.args.get("negate") else "is_null"
+        return _with_value(cond.this, None, op, scope, cond)
+    if isinstance(cond, exp.In):
+        return _in(cond, scope)
+    if isinstance(cond, exp.Like) and _prefix(cond.expression):
+        return _with_value(cond.this, [cond.expression], "like_prefix", scope, cond)
+    return _other(cond, scope)
+
+
+def normalized_sql(node: exp.Expr) -> str:
+    """``node`` as PostgreSQL-style SQL without table qualifiers: ``lower(email)``."""
+    copy = _unparen(node).copy()
+    for column in copy.find_all(exp.Column):
+        column.set("table", None)
+        column.set("db", None)
+    for identifier in copy.find_all(exp.Identifier):
+        if not identifier.quoted:
+            identifier.set("this", str(identifier.this).lower())
+    return copy.sql(dialect="postgres", normalize_functions="lower")
+
+
+def _equality(cond: exp.EQ, scope: Scope) -> Predicate | JoinKey | None:
+    left, right = _unparen(cond.this), _unparen(cond.expression)
+    if isinstance(left, exp.Column) and isinstance(right, exp.Column):
+        a, b = scope.column(left), scope.column(right)
+        same_alias = left.table == right.table
+        if a.table and b.table and not (same_alias and a.table == b.table):
+            return JoinKey(a, b)
+        return _other(cond, scope)
+    if _is_value(left) and not _is_value(right):
+        left, right = right, left
+    if isinstance(right, exp.Any):
+        array = _unparen(right.this)
+        size = len(array.expressions) if isinstance(array, exp.Array) else None
+        pred = _with_value(left, [right], "any", scope, cond)
+        if isinstance(pred, Predicate) and pred.op == "any":
+            return _replace_in_size(pred, size)
+        return pred
+    return _with_value(left, [right], "eq", scope, cond)
+
+
+def _compare(cond: exp.Binary, op: PredicateOp, scope: Scope) -> Predicate | JoinKey | None:
+    left, right = _unparen(cond.this), _unparen(cond.expression)
+    if _is_value(left) and not _is_value(right):
+        left, right = right, left
+    return _with_value(left, [right], op, scope, cond)
+
+
+def _in(cond: exp.In, scope: Scope) -> Predicate | JoinKey | None:
+    target = _unparen(cond.this)
+    if cond.args.get("query") is not None and isinstance(target, exp.Column):
+        ref = scope.column(target)  # a semi-join: the column is looked up per subquery row
+        return Predicate(ref.table, ref.column, "in")
+    if cond.args.get("query") is not None or not cond.expressions:
+        return _other(cond, scope)
+    pred = _with_value(cond.this, list(cond.expressions), "in", scope, cond)
+    if isinstance(pred, Predicate) and pred.op == "in":
+        size = len(cond.expressions)
+        pred = _replace_in_size(pred, size)
+        if size > 1 and pred.constant is not None:
+            pred = Predicate(
+                pred.table, pred.column, "in", pred.expression, None, pred.parameterized, size
+            )
+    return pred
+
+
+def _with_value(
+    target: exp.Expr,
+    values: list[exp.Expr] | None,
+    op: PredicateOp,
+    scope: Scope,
+    cond: exp.Expr,
+) -> Predicate | JoinKey | None:
+    """``target op values``: a predicate on one column/expression, or ``other``."""
+    target = _unparen(target)
+    if values is not None and not all(_is_value(v) for v in values):
+        return _other(cond, scope)
+    parameterized = any(_has_parameter(v) for v in values or ())
+    constant = None
+    if values and len(values) == 1 and not parameterized and _is_literal(values[0]):
+        constant = _literal_text(values[0])
+    if isinstance(target, exp.Column):
+        ref = scope.column(target)
+        return Predicate(ref.table, ref.column, op, None, constant, parameterized)
+    table = _one_table(target, scope)
+    if table is None:
+        return None
+    return Predicate(table[0], None, op, normalized_sql(target), constant, parameterized)
+
+
+def _other(cond: exp.Expr, scope: Scope) -> Predicate | None:
+    found = _one_table(cond, scope)
+    if found is None:
+        return None
+    table, columns = found
+    names = {c.column for c in columns}
+    column = names.pop() if len(names) == 1 else None
+    return Predicate(table, column, "other", normalized_sql(cond))
+
+
+def _one_table(node: exp.Expr, scope: Scope) -> tuple[str, list[ColumnRef]] | None:
+    """The single table all columns of ``node`` belong to, with those columns."""
+    if node.find(exp.Query) is not None:
+        return None
+    refs = [scope.column(c) for c in node.find_all(exp.Column) if not isinstance(c.this, exp.Star)]
+    tables = {r.table for r in refs}
+    if len(tables) != 1 or None in tables:
+        return None
+    table = tables.pop()
+    assert table is not None
+    return table, refs
+
+
+def _is_value(node: exp.Expr) -> bool:
+    """No column and no subquery: a literal, a parameter or a column-free expression."""
+    return node.find(exp.Column) is None and node.find(exp.Query) is None
+
+
+def _has_parameter(node: exp.Expr) -> bool:
+    return node.find(exp.Parameter, exp.Placeholder) is not None
+
+
+def _is_literal(node: exp.Expr) -> bool:
+    return all(isinstance(n, (*_LITERALS, exp.DataType, exp.Identifier)) for n in node.walk())
+
+
+def _literal_text(node: exp.Expr) -> str:
+    return _unparen(node).sql(dialect="postgres")
+
+
+def _prefix(node: exp.Expr) -> bool:
+    """A constant ``'abc%'`` pattern: a literal prefix, one trailing ``%``, no ``_``."""
+    node = _unparen(node)
+    if not (isinstance(node, exp.Literal) and node.is_string):
+        return False
+    text = str(node.this)
+    head = text[:-1]
+    return len(text) > 1 and text.endswith("%") and not any(ch in head for ch in "%_\\")
+
+
+def _unparen(node: exp.Expr) -> exp.Expr:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node
+
+
+def _replace_in_size(pred: Predicate, size: int | None) -> Predicate:
+    return Predicate(
+        pred.table, pred.column, pred.op, pred.expression, pred.constant, pred.parameterized, size
+    )

@@ -1,0 +1,299 @@
+"""A statement's structure, read with sqlglot (dialect ``postgres``) against a schema.
+
+:func:`extract` walks every query level (CTE bodies, derived tables, subqueries,
+set-operation branches, the SELECT of an INSERT ... SELECT, UPDATE ... FROM and
+DELETE ... USING) and collects the tables read, the columns selected, the WHERE and
+JOIN ... ON conjuncts (:mod:`advisor.parse.predicates`), and the outermost ORDER BY,
+GROUP BY and LIMIT. Names resolve through :mod:`advisor.parse.scope`.
+
+PostgreSQL's grammar (pglast) is the judge of validity: sqlglot reading a valid
+statement differently or not at all must not lose the statement, so :func:`extract`
+never raises; it returns an empty :class:`Structure` with a note in ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from advisor.model import ColumnRef, JoinKey, OrderItem, Predicate, Schema, TableRef
+from advisor.parse.predicates import conjuncts, convert, normalized_sql
+from advisor.parse.scope import Scope, ident
+
+__all__ = ["Structure", "extract"]
+
+_Role = str  # "root" (its SELECT list is the output), "derived", "subquery", "write"
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """The structural fields of a :class:`~advisor.model.ParsedQuery`."""
+
+    tables: tuple[TableRef, ...] = ()
+    star_tables: tuple[str, ...] = ()
+    selected: tuple[ColumnRef, ...] = ()
+    predicates: tuple[Predicate, ...] = ()
+    joins: tuple[JoinKey, ...] = ()
+    order_by: tuple[OrderItem, ...] = ()
+    group_by: tuple[ColumnRef, ...] = ()
+    limit: int | None = None
+    has_limit: bool = False
+    unknown: tuple[str, ...] = ()
+
+
+def extract(sql: str, schema: Schema) -> Structure:
+    """The structure of the first statement of ``sql`` (``$n`` placeholders); never raises."""
+    try:
+        statements = sqlglot.parse(sql, read="postgres")
+    except Exception as exc:  # sqlglot's grammar is narrower than PostgreSQL's
+        return Structure(
+            unknown=(f"structure: sqlglot cannot read this statement ({_short(exc)})",)
+        )
+    root = next((s for s in statements if s is not None), None)
+    if root is None:
+        return Structure()
+    try:
+        return _Walker(schema).run(root)
+    except Exception as exc:
+        return Structure(unknown=(f"structure: not extracted ({_short(exc)})",))
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+@dataclass(slots=True)
+class _Walker:
+    schema: Schema
+    stars: list[str] = field(default_factory=list)
+    selected: list[ColumnRef] = field(default_factory=list)
+    predicates: list[Predicate] = field(default_factory=list)
+    joins: list[JoinKey] = field(default_factory=list)
+    order_by: list[OrderItem] = field(default_factory=list)
+    group_by: list[ColumnRef] = field(default_factory=list)
+    limit: int | None = None
+    has_limit: bool = False
+
+    def run(self, root: exp.Expr) -> Structure:
+        scope = Scope(self.schema)
+        if isinstance(root, exp.Query):
+            inner = self.query(root, scope, "root")
+            self.modifiers(root, inner)
+        elif isinstance(root, exp.Update | exp.Delete):
+            self.write(root, scope)
+        elif isinstance(root, exp.Insert):
+            self.insert(root, scope)
+        return Structure(
+            tables=tuple(scope.tables),
+            star_tables=tuple(dict.fromkeys(self.stars)),
+            selected=tuple(dict.fromkeys(self.selected)),
+            predicates=tuple(dict.fromkeys(self.predicates)),
+            joins=tuple(dict.fromkeys(self.joins)),
+            order_by=tuple(self.order_by),
+            group_by=tuple(self.group_by),
+            limit=self.limit,
+            has_limit=self.has_limit,
+            unknown=tuple(scope.unknown),
+        )
+
+    # ------------------------------------------------------------------ query levels
+
+    def query(self, node: exp.Expr, parent: Scope, role: _Role) -> Scope:
+        """Walk one query level (and everything nested in it); return its scope."""
+        ctes = _cte_names(node)
+        scope = parent.child(ctes)
+        with_ = node.args.get("with_")
+        if with_ is not None:
+            for cte in with_.expressions:
+                self.query(cte.this, scope, "derived")
+        if isinstance(node, exp.SetOperation):
+            left = self.query(node.left, scope, role)
+            self.query(node.right, scope, role)
+            return left
+        if isinstance(node, exp.Subquery):
+            return self.query(node.this, scope, role)
+        if not isinstance(node, exp.Select):
+            return scope
+        self.sources(node, scope)
+        self.conditions(node, scope)
+        self.select_list(node, scope, role)
+        return scope
+
+    def sources(self, node: exp.Expr, scope: Scope) -> None:
+        """Register FROM and JOIN sources, then walk derived tables."""
+        from_ = node.args.get("from_")
+        items = [from_.this] if from_ is not None else []
+        items += [join.this for join in node.args.get("joins") or ()]
+        for item in items:
+            self.source(item, scope)
+
+    def source(self, item: exp.Expr, scope: Scope) -> None:
+        if isinstance(item, exp.Table) and isinstance(item.this, exp.Identifier):
+            scope.add_table(item)
+            return
+        alias = item.args.get("alias")
+        scope.add_derived(ident(alias.this) if alias is not None and alias.this else None)
+        for sub in _queries(item):
+            self.query(sub, scope, "derived")
+
+    def conditions(self, node: exp.Expr, scope: Scope) -> None:
+        """WHERE and JOIN ... ON / USING conjuncts, and the subqueries inside them."""
+        for join in node.args.get("joins") or ():
+            self.condition(join.args.get("on"), scope)
+            for column in join.args.get("using") or ():
+                self.using(ident(column), join, scope)
+        where = node.args.get("where")
+        self.condition(where.this if where is not None else None, scope)
+
+    def condition(self, cond: exp.Expr | None, scope: Scope) -> None:
+        for part in conjuncts(cond):
+            found = convert(part, scope)
+            if isinstance(found, JoinKey):
+                self.joins.append(found)
+            elif found is not None:
+                self.predicates.append(found)
+            for sub in _queries(part):
+                self.query(sub, scope, "subquery")
+
+    def using(self, column: str, join: exp.Join, scope: Scope) -> None:
+        right = join.this
+        if not isinstance(right, exp.Table):
+            return
+        alias = right.args.get("alias")
+        right_key = ident(alias.this) if alias is not None else ident(right.this)
+        right_source = scope.sources.get(right_key)
+        for key, source in scope.sources.items():
+            if key == right_key or source.table is None or right_source is None:
+                continue
+            if source.table.column(column) is not None:
+                self.joins.append(
+                    JoinKey(ColumnRef(source.name, column), ColumnRef(right_source.name, column))
+                )
+                return
+
+    def select_list(self, node: exp.Select, scope: Scope, role: _Role) -> None:
+        for item in node.expressions:
+            target = item.this if isinstance(item, exp.Alias) else item
+            if isinstance(target, exp.Star):
+                if role != "subquery":
+                    self.stars.extend(s.name for s in scope.sources.values() if s.name)
+            elif isinstance(target, exp.Column) and isinstance(target.this, exp.Star):
+                source = scope.sources.get(ident(target.args.get("table")))
+                if role != "subquery" and source is not None and source.name:
+                    self.stars.append(source.name)
+            elif isinstance(target, exp.Column) and role == "root":
+                self.selected.append(scope.column(target))
+            for sub in _queries(item):
+                self.query(sub, scope, "subquery")
+        having = node.args.get("having")
+        for sub in _queries(having) if having is not None else ():
+            self.query(sub, scope, "subquery")
+
+    # ------------------------------------------------------------------ writes
+
+    def write(self, node: exp.Update | exp.Delete, scope: Scope) -> None:
+        target = node.this
+        if isinstance(target, exp.Table):
+            scope.add_table(target)
+        for item in node.args.get("using") or ():
+            self.source(item, scope)
+        from_ = node.args.get("from_")
+        if from_ is not None:
+            self.source(from_.this, scope)
+        for join in node.args.get("joins") or ():
+            self.source(join.this, scope)
+        where = node.args.get("where")
+        self.condition(where.this if where is not None else None, scope)
+        for item in node.expressions if isinstance(node, exp.Update) else ():
+            for sub in _queries(item):
+                self.query(sub, scope, "subquery")
+
+    def insert(self, node: exp.Insert, scope: Scope) -> None:
+        target = node.this.this if isinstance(node.this, exp.Schema) else node.this
+        if isinstance(target, exp.Table):
+            scope.add_table(target)
+        source = node.args.get("expression")
+        if isinstance(source, exp.Query):
+            self.query(source, scope.detached(), "write")
+        for sub in (
+            _queries(source) if source is not None and not isinstance(source, exp.Query) else ()
+        ):
+            self.query(sub, scope, "subquery")
+
+    # ------------------------------------------------------------------ outermost modifiers
+
+    def modifiers(self, node: exp.Expr, scope: Scope) -> None:
+        """ORDER BY, GROUP BY and LIMIT of the outermost query."""
+        outputs = _outputs(node)
+        order = node.args.get("order")
+        for item in order.expressions if order is not None else ():
+            self.order_by.append(self.order_item(item, outputs, scope))
+        group = node.args.get("group")
+        for item in group.expressions if group is not None else ():
+            target = _output_target(item, outputs)
+            if isinstance(target, exp.Column):
+                self.group_by.append(scope.column(target))
+        self.limit_of(node.args.get("limit"))
+
+    def order_item(self, item: exp.Expr, outputs: list[exp.Expr], scope: Scope) -> OrderItem:
+        ordered = item if isinstance(item, exp.Ordered) else exp.Ordered(this=item)
+        desc = bool(ordered.args.get("desc"))
+        nulls_first = bool(ordered.args.get("nulls_first"))
+        # None means PostgreSQL's default for the direction (NULLS FIRST iff DESC).
+        nulls = None if nulls_first == desc else nulls_first
+        target = _output_target(ordered.this, outputs)
+        if isinstance(target, exp.Column):
+            return OrderItem(scope.column(target), desc, nulls)
+        return OrderItem(None, desc, nulls, normalized_sql(target))
+
+    def limit_of(self, node: exp.Expr | None) -> None:
+        if node is None:
+            return
+        value = node.args.get("count") if isinstance(node, exp.Fetch) else node.expression
+        self.has_limit = True
+        if value is None and isinstance(node, exp.Fetch):
+            self.limit = 1
+        elif isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit():
+            self.limit = int(value.this)
+
+
+def _cte_names(node: exp.Expr) -> frozenset[str]:
+    with_ = node.args.get("with_")
+    if with_ is None:
+        return frozenset()
+    return frozenset(ident(cte.args["alias"].this) for cte in with_.expressions)
+
+
+def _queries(node: exp.Expr | None) -> Iterator[exp.Query]:
+    """The outermost queries nested in ``node`` (not ``node`` itself, not deeper ones)."""
+    if node is None:
+        return
+    for item in node.walk(prune=lambda n: isinstance(n, exp.Query) and n is not node):
+        if item is not node and isinstance(item, exp.Query):
+            yield item
+
+
+def _outputs(node: exp.Expr) -> list[exp.Expr]:
+    while isinstance(node, exp.SetOperation):
+        node = node.left
+    return list(node.expressions) if isinstance(node, exp.Select) else []
+
+
+def _output_target(item: exp.Expr, outputs: list[exp.Expr]) -> exp.Expr:
+    """Follow ``ORDER BY 2`` and ``ORDER BY alias`` to the select expression they name."""
+    if isinstance(item, exp.Literal) and not item.is_string and item.this.isdigit():
+        index = int(item.this) - 1
+        if 0 <= index < len(outputs):
+            output = outputs[index]
+            return output.this if isinstance(output, exp.Alias) else output
+    if isinstance(item, exp.Column) and not item.args.get("table"):
+        name = ident(item.this)
+        for output in outputs:
+            if isinstance(output, exp.Alias) and ident(output.args.get("alias")) == name:
+                target: exp.Expr = output.this
+                return target
+    return item

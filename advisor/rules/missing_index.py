@@ -1,0 +1,175 @@
+"""A filtered, joined or sorted query that no index serves (ADV003).
+
+## What it does
+For every query shape and every table it reads, builds the btree index that would
+serve it best: the equality columns (``=``, ``IN``, ``= ANY``, and the join columns of
+the inner side of a join) first, the most selective first when ``pg_stats`` knows
+``n_distinct``; then one range column, or the ORDER BY columns with their directions
+(preferred with a LIMIT, so the scan stops after the first rows). Constant conditions
+the code always sends (``deleted_at IS NULL``, ``status = 'active'`` beside parameters)
+make it a partial index; ``lower(email) = $1`` gives an expression index. It fires
+only when no valid existing index already serves the query (the keys lead an index
+with compatible directions, operator class, collation and predicate; or a unique
+index covers the equality columns).
+
+Every query that gets no suggestion gets a note that says why: covered by an existing
+index, a small table, no filter/join/sort columns, a low-selectivity boolean, an
+unknown table, or not a SELECT/UPDATE/DELETE.
+
+## Why is this bad?
+Without an index PostgreSQL reads the whole table (a sequential scan) and sorts what it
+found, on every execution: the cost grows with the table, not with the rows returned.
+A query that takes 1 ms on a developer's laptop takes seconds on production data.
+
+## Example
+```sql
+SELECT id, kind, created_at FROM events WHERE user_id = $1 ORDER BY created_at DESC LIMIT 20
+```
+
+## Use instead
+Add the index the finding suggests, in its own migration (``CONCURRENTLY`` does not
+lock writes); the query is then served by an index scan that stops after 20 rows:
+```sql
+CREATE INDEX ix_events_user_id_created_at ON events (user_id, created_at DESC);
+SELECT id, kind, created_at FROM events WHERE user_id = $1 ORDER BY created_at DESC LIMIT 20
+```
+
+## Options
+- ``min_rows`` (default 10000): tables with fewer estimated rows get a note instead (a
+  sequential scan of a small table is cheap). Unknown sizes (a schema read from DDL)
+  are judged by the query alone, and the message says so.
+- ``large_rows`` (default 1000000) and ``frequent_calls`` (default 1000): a table at
+  least this large read by a query called at least this often makes the finding high.
+- ``include_max_columns`` (default 0, off): when the query selects at most this many
+  other columns of the table, add them as ``INCLUDE`` columns (an index-only scan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+from advisor.model import Finding, Note, QueryShape, Schema, Severity, Table
+from advisor.rules.base import Outcome, Rule, RuleContext
+from advisor.suggest.candidates import Candidate, Rejection, plan_query
+from advisor.suggest.coverage import covering_index
+from advisor.suggest.sql import describe_column, make_suggestion
+
+__all__ = ["RULE", "check"]
+
+CODE = "ADV003"
+NAME = "missing-index"
+
+
+def _describe(candidate: Candidate) -> str:
+    parts = []
+    if candidate.equality:
+        parts.append(", ".join(describe_column(c) for c in candidate.equality) + " (equality)")
+    if candidate.tail_kind == "range":
+        parts.append(f"{describe_column(candidate.tail[0])} (range)")
+    elif candidate.tail_kind == "order":
+        parts.append("ORDER BY " + ", ".join(describe_column(c) for c in candidate.tail))
+    text = "; ".join(parts)
+    return text + (f" WHERE {candidate.where_sql}" if candidate.where_sql else "")
+
+
+def _severity(table: Table, shape: QueryShape, options: Mapping[str, Any]) -> Severity:
+    large = table.row_estimate is not None and table.row_estimate >= options["large_rows"]
+    if large and shape.calls >= options["frequent_calls"]:
+        return Severity.HIGH
+    return Severity.MEDIUM
+
+
+def _finding(
+    shape: QueryShape, table: Table, candidate: Candidate, options: Mapping[str, Any]
+) -> Finding:
+    query = shape.query
+    size = (
+        f"{table.row_estimate:,} rows"
+        if table.row_estimate is not None
+        else "table size unknown (no statistics), judged by the query alone"
+    )
+    reason = f"{table.qualified}: {_describe(candidate)}"
+    suggestion = make_suggestion(
+        table.qualified,
+        candidate.columns,
+        include=candidate.include,
+        where=candidate.where_sql,
+        fingerprints=(query.key,),
+        reason=reason,
+    )
+    confidence: Literal["high", "medium"] = "high" if table.row_estimate is not None else "medium"
+    location = shape.call_sites[0] if shape.call_sites else (shape.sources or (None,))[0]
+    return Finding(
+        rule=CODE,
+        name=NAME,
+        severity=_severity(table, shape, options),
+        message=(
+            f"no index serves {table.qualified} for {_describe(candidate)} ({size}); "
+            f"suggested {suggestion.name}"
+        ),
+        location=location,
+        fingerprint=query.fingerprint,
+        sql=query.sql,
+        fix=suggestion.sql,
+        evidence={
+            "table": table.qualified,
+            "row_estimate": table.row_estimate,
+            "calls": shape.calls,
+            "total_ms": shape.total_ms,
+            "rows": shape.rows,
+        },
+        suggestion=suggestion,
+        confidence=confidence,
+    )
+
+
+def _note(shape: QueryShape, reason: str) -> Note:
+    return Note(rule=CODE, fingerprint=shape.query.fingerprint, reason=reason, sql=shape.query.sql)
+
+
+def _check_candidate(
+    shape: QueryShape, schema: Schema, candidate: Candidate, options: Mapping[str, Any]
+) -> Outcome:
+    table = schema.tables[candidate.table]
+    index = covering_index(candidate, table)
+    if index is not None:
+        return _note(shape, f"covered by existing index {index.name} on {table.qualified}")
+    rows, min_rows = table.row_estimate, options["min_rows"]
+    if rows is not None and rows < min_rows:
+        return _note(
+            shape,
+            f"small table: {table.qualified} has {rows:,} rows < {min_rows:,} "
+            "(a sequential scan is cheap)",
+        )
+    return _finding(shape, table, candidate, options)
+
+
+def check(ctx: RuleContext) -> Iterator[Outcome]:
+    """Findings for query shapes no index serves; a note for every other one."""
+    for shape in ctx.workload.shapes.values():
+        planned = plan_query(
+            shape.query, ctx.schema, include_max_columns=ctx.options["include_max_columns"]
+        )
+        for item in planned:
+            if isinstance(item, Rejection):
+                where = f"{item.table}: " if item.table else ""
+                yield _note(shape, where + item.reason)
+            else:
+                yield _check_candidate(shape, ctx.schema, item, ctx.options)
+
+
+RULE = Rule(
+    code=CODE,
+    name=NAME,
+    severity=Severity.MEDIUM,
+    summary="A filtered, joined or sorted query that no index serves",
+    doc=__doc__ or "",
+    check=check,
+    options={
+        "min_rows": 10_000,
+        "large_rows": 1_000_000,
+        "frequent_calls": 1_000,
+        "include_max_columns": 0,
+    },
+)

@@ -1,0 +1,102 @@
+"""The same query with the same parameters, run again and again from one line (ADV007).
+
+## What it does
+Finds a SELECT that one call site ran several times inside one scope (a test, a request)
+with identical parameters each time: the answer cannot have changed in between, so every
+execution after the first is wasted. Like ADV001 it reports one finding per call site and
+query shape, with the number of scopes and the worst count.
+
+Not flagged: queries with differing parameters (that is ADV001 n-plus-one), batched or
+``executemany`` executions, savepoints and transaction control, writes, and queries that
+read no table (``SELECT 1`` connection pings).
+
+## Why is this bad?
+Each execution is a round trip and a plan/execute for a result the code already had. It
+often hides in helpers called inside a loop (``get_settings()``, ``current_tenant()``)
+and multiplies with traffic.
+
+## Example
+```sql
+SELECT id, email, name FROM users WHERE id = 42
+SELECT id, email, name FROM users WHERE id = 42
+SELECT id, email, name FROM users WHERE id = 42
+SELECT id, email, name FROM users WHERE id = 42
+SELECT id, email, name FROM users WHERE id = 42
+```
+
+## Use instead
+```sql
+SELECT id, email, name FROM users WHERE id = 42
+```
+
+Run it once before the loop and reuse the result, or cache it for the request
+(``functools.lru_cache`` on a per-request object, or the ORM session's identity map:
+``session.get(User, 42)`` does not query again for an object it already holds).
+
+## Options
+- ``min_repeats`` (default 5): identical executions from one line within one request or
+  process scope that are worth a finding.
+- ``min_repeats_in_tests`` (default 3): the same, inside a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from advisor.model import Finding, Severity
+from advisor.rules.base import Outcome, Rule, RuleContext
+from advisor.rules.n_plus_one import find_loops, shape_for, short_sql
+
+__all__ = ["RULE", "check"]
+
+CODE = "ADV007"
+NAME = "repeated-identical-query"
+
+
+def check(ctx: RuleContext) -> Iterator[Outcome]:
+    """Yield one finding per (call site, shape) that repeated with identical parameters."""
+    for loop in find_loops(ctx.workload, ctx.options, identical=True):
+        shape = shape_for(ctx.workload, loop.key)
+        if shape is None:
+            continue
+        query = shape.query
+        if query.kind != "select" or query.is_savepoint or not query.tables:
+            continue
+        where = f" in {loop.scopes} scopes (worst: {loop.worst_scope})" if loop.scopes > 1 else ""
+        timing = f", {loop.worst_ms:.1f} ms" if loop.worst_ms is not None else ""
+        yield Finding(
+            rule=CODE,
+            name=NAME,
+            severity=Severity.LOW,
+            message=(
+                f"the same query with the same parameters ran {loop.worst} times in one "
+                f"{loop.worst_kind or 'scope'}{timing}{where}: {short_sql(query.sql)}"
+            ),
+            location=loop.call_site or (shape.call_sites[0] if shape.call_sites else None),
+            fingerprint=query.fingerprint,
+            sql=query.sql,
+            fix=(
+                "run it once and reuse the result: hoist it out of the loop, or cache it for "
+                "the request (the ORM identity map answers `session.get()` without a query)"
+            ),
+            origin=loop.origin,
+            evidence={
+                "count": loop.worst,
+                "scopes": loop.scopes,
+                "worst_scope": loop.worst_scope,
+                "executions": loop.executions,
+                "worst_ms": loop.worst_ms,
+                "total_ms": loop.total_ms,
+            },
+        )
+
+
+RULE = Rule(
+    code=CODE,
+    name=NAME,
+    severity=Severity.LOW,
+    summary="The same query with the same parameters ran repeatedly from one line.",
+    doc=__doc__ or "",
+    check=check,
+    options={"min_repeats": 5, "min_repeats_in_tests": 3},
+)

@@ -1,0 +1,98 @@
+"""Load a schema from DDL text (a ``schema.sql``, a ``pg_dump --schema-only``) via a sandbox.
+
+The script is split into statements by :func:`advisor.capture.sqlfile.split_sql` (quotes,
+dollar quotes and comments respected; psql meta-commands dropped) so that a failing
+statement can be named by file and line. Statements run one at a time in autocommit, so
+``CREATE INDEX CONCURRENTLY`` works too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from advisor.capture.sqlfile import split_sql
+from advisor.db import connect, run
+from advisor.errors import InputError
+from advisor.model import Schema, SchemaSource
+from advisor.schema.introspect import introspect
+
+if TYPE_CHECKING:
+    from advisor.verify.sandbox import Sandbox
+
+__all__ = ["apply_statements", "load_ddl", "read_ddl", "schema_from_ddl"]
+
+
+def read_ddl(path_or_text: str | Path) -> tuple[str, str]:
+    """(text, name for messages): reads a file when given a path, else takes the text."""
+    if isinstance(path_or_text, Path) or (
+        "\n" not in path_or_text and len(path_or_text) < 4096 and Path(path_or_text).is_file()
+    ):
+        path = Path(path_or_text)
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read the schema file ({exc})") from exc
+    return path_or_text, "<ddl>"
+
+
+async def apply_statements(conn: asyncpg.Connection, text: str, *, name: str) -> int:
+    """Execute every statement of ``text``; InputError naming ``name:line`` on the first failure."""
+    statements = list(split_sql(text))
+    for start_line, sql in statements:
+        try:
+            await conn.execute(sql)
+        except asyncpg.PostgresError as exc:
+            line = start_line
+            position = getattr(exc, "position", None)
+            if position and str(position).isdigit():
+                line += sql.count("\n", 0, int(position) - 1)
+            first = sql.splitlines()[0][:80]
+            raise InputError(
+                f"{name}:{line}: {exc} (in statement: {first}); fix the DDL and run again"
+            ) from exc
+    return len(statements)
+
+
+def load_ddl(
+    dsn: str,
+    path_or_text: str | Path,
+    *,
+    source_name: str | None = None,
+    source: SchemaSource = "ddl",
+) -> Schema:
+    """Apply the DDL to the (empty) database at ``dsn`` and return its introspected schema."""
+    text, name = read_ddl(path_or_text)
+
+    async def go() -> Schema:
+        conn = await connect(dsn, readonly=False)
+        try:
+            await apply_statements(conn, text, name=source_name or name)
+        finally:
+            await conn.close()
+        # A new session: the script may have changed this one's search_path (pg_dump does).
+        conn = await connect(dsn, readonly=True)
+        try:
+            return await introspect(conn, source=source)
+        finally:
+            await conn.close()
+
+    return run(go())
+
+
+def schema_from_ddl(path_or_text: str | Path, sandbox: Sandbox | str) -> Schema:
+    """The schema the DDL describes, read back from a scratch database of ``sandbox``.
+
+    ``sandbox`` is a :class:`Sandbox` or the DSN of a server advisor may create databases on.
+    """
+    from advisor.verify.sandbox import create_database, drop_database
+
+    name = f"advisor_ddl_{uuid.uuid4().hex[:12]}"
+    dsn = create_database(sandbox, name)
+    try:
+        return load_ddl(dsn, path_or_text)
+    finally:
+        drop_database(sandbox, name)

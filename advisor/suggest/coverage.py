@@ -1,0 +1,144 @@
+"""Does an existing index already serve a candidate?
+
+A btree serves a candidate when the candidate's keys are a prefix of the index's keys:
+the equality columns, in any order, lead the index; then the range column, or the
+ORDER BY columns in the same directions (or all flipped: a btree scans backwards too).
+Keys must use the default operator class and collation (``text_pattern_ops`` and a
+``COLLATE "C"`` index do not serve an ordinary comparison or sort; the pattern classes
+still answer equality). A partial index serves only queries that imply its predicate,
+matched conjunct by conjunct on normalized text. A UNIQUE index whose every key is an
+equality column of the query already finds the one row. Hash, GIN and GiST indexes
+never count for a btree candidate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from advisor.model import Index, IndexColumn, IndexKey, Table
+from advisor.suggest.candidates import Candidate
+
+__all__ = ["covering_index", "key_id", "normalize_sql", "predicate_conjuncts"]
+
+_QUOTED = re.compile(r"('(?:[^']|'')*')")
+_CAST = re.compile(
+    r"::\s*(?:character varying|timestamp(?: with(?:out)? time zone)?|"
+    r"time(?: with(?:out)? time zone)?|double precision|bit varying|"
+    r"[a-z_][a-z0-9_]*)(?:\s*\(\s*\d+(?:\s*,\s*\d+)?\s*\))?(?:\[\])*"
+)
+_PATTERN_OPCLASS = re.compile(r"_pattern_ops$")
+_DEFAULT_COLLATIONS = {None, "", "default", "pg_catalog.default"}
+
+
+def normalize_sql(text: str) -> str:
+    """Comparable text of an expression or predicate.
+
+    Lower case outside string literals, no identifier quotes, no casts, no
+    parentheses, single spaces: ``(lower((email)::text))`` -> ``lower email``.
+    """
+    out: list[str] = []
+    for i, part in enumerate(_QUOTED.split(text)):
+        if i % 2:
+            out.append(part)
+            continue
+        part = _CAST.sub("", part.lower().replace('"', ""))
+        out.append(part.replace("(", " ").replace(")", " "))
+    return " ".join("".join(out).split())
+
+
+def predicate_conjuncts(text: str) -> frozenset[str]:
+    """The normalized ``AND`` conjuncts of a predicate (an ``and`` inside a string
+    literal does not split)."""
+    parts: list[str] = [""]
+    for i, piece in enumerate(_QUOTED.split(normalize_sql(text))):
+        if i % 2:
+            parts[-1] += piece
+            continue
+        first, *rest = piece.split(" and ")
+        parts[-1] += first
+        parts.extend(rest)
+    return frozenset(part.strip() for part in parts if part.strip())
+
+
+def key_id(column: str | None, expression: str | None) -> str:
+    """Identity of a key: ``c:<column>`` or ``e:<normalized expression>``."""
+    if column is not None:
+        return f"c:{column}"
+    return f"e:{normalize_sql(expression or '')}"
+
+
+def _col_id(col: IndexColumn) -> str:
+    return key_id(col.column, col.expression)
+
+
+def _idx_id(key: IndexKey) -> str:
+    return key_id(key.column, key.expression)
+
+
+def _plain(key: IndexKey) -> bool:
+    """Default operator class and collation: serves ranges and sorts."""
+    return (key.opclass is None or not _PATTERN_OPCLASS.search(key.opclass)) and (
+        key.collation in _DEFAULT_COLLATIONS
+    )
+
+
+def _serves_equality(key: IndexKey) -> bool:
+    return key.collation in _DEFAULT_COLLATIONS
+
+
+def _direction(descending: bool, nulls_first: bool | None) -> tuple[bool, bool]:
+    return descending, descending if nulls_first is None else nulls_first
+
+
+def _order_matches(keys: Iterable[IndexKey], wanted: Iterable[IndexColumn]) -> bool:
+    pairs = [
+        (_direction(k.descending, k.nulls_first), _direction(w.descending, w.nulls_first))
+        for k, w in zip(keys, wanted, strict=True)
+    ]
+    same = all(have == want for have, want in pairs)
+    flipped = all(have == (not want[0], not want[1]) for have, want in pairs)
+    return same or flipped
+
+
+def _predicate_ok(index: Index, candidate: Candidate) -> bool:
+    if index.predicate is None:
+        return True
+    implied = frozenset(normalize_sql(text) for text in candidate.implied)
+    return predicate_conjuncts(index.predicate) <= implied
+
+
+def _unique_on_equality(index: Index, candidate: Candidate) -> bool:
+    if not (index.unique or index.primary) or not index.keys:
+        return False
+    eq_ids = {_col_id(col) for col in candidate.equality}
+    return all(_idx_id(k) in eq_ids and _serves_equality(k) for k in index.keys)
+
+
+def _prefix_serves(index: Index, candidate: Candidate) -> bool:
+    n_eq, tail = len(candidate.equality), candidate.tail
+    if len(index.keys) < n_eq + len(tail):
+        return False
+    lead = index.keys[:n_eq]
+    if {_idx_id(k) for k in lead} != {_col_id(c) for c in candidate.equality}:
+        return False
+    if not all(_serves_equality(k) for k in lead):
+        return False
+    rest = index.keys[n_eq : n_eq + len(tail)]
+    if [_idx_id(k) for k in rest] != [_col_id(c) for c in tail]:
+        return False
+    if not all(_plain(k) for k in rest):
+        return False
+    return candidate.tail_kind != "order" or _order_matches(rest, tail)
+
+
+def covering_index(candidate: Candidate, table: Table) -> Index | None:
+    """The first valid btree index of ``table`` that already serves ``candidate``."""
+    for index in table.indexes:
+        if not index.valid or index.method != "btree":
+            continue
+        if not _predicate_ok(index, candidate):
+            continue
+        if _unique_on_equality(index, candidate) or _prefix_serves(index, candidate):
+            return index
+    return None

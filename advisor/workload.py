@@ -1,0 +1,255 @@
+"""Executions -> :class:`~advisor.model.Workload`: one shape per query key, N+1 groups.
+
+:func:`build_workload` streams its input once. Memory grows with the number of
+distinct shapes, not of executions:
+
+- Each distinct statement is parsed once. Exact texts are cached first (the cache is
+  cleared past 100,000 entries); a new text whose string and number literals are the
+  only difference from a known one (``WHERE id = 7`` / ``WHERE id = 8``) reuses that
+  one's result; otherwise PostgreSQL's grammar gives its key, and sqlglot reads the
+  structure only for the first text of a key.
+- A statement that does not parse yields one :class:`Skipped` per distinct failing
+  statement (literals aside), with PostgreSQL's reason and the first place seen.
+- Scope groups (one per scope, key and call site) live while their scope is open; when
+  more than 2,048 scopes are open the least recently seen one is closed, and only
+  groups of at least ``min_group_count`` executions are kept (a single execution is
+  never a repeat). A scope seen again after being closed starts new groups.
+
+Choices, documented because rules depend on them:
+
+- ``Workload.executions`` sums ``calls`` of every execution read (parsed or not).
+- Executions with ``error`` set count in their shape, but not in scope groups (a
+  failing statement retried is not an N+1 loop); neither do transaction-control
+  statements (SAVEPOINT/RELEASE pairs repeat inside any ORM unit of work).
+- ``distinct_params`` counts distinct ``params_hash`` values (capped at 64). An
+  execution without one is identified by its SQL text instead: texts with inlined
+  literal values differ when their values differ; the same text without a hash counts once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from advisor.errors import ParseError
+from advisor.model import (
+    CallSite,
+    Execution,
+    OrmLoad,
+    ParsedQuery,
+    QueryShape,
+    Schema,
+    ScopeGroup,
+    ScopeKind,
+    Skipped,
+    Workload,
+)
+from advisor.parse import complete, prepare
+
+__all__ = ["PARAMS_CAP", "build_workload"]
+
+PARAMS_CAP = 64
+_TEXT_CACHE_LIMIT = 100_000
+_OPEN_SCOPES = 2_048
+_SITES_CAP = 5
+_PG_STAT_STATEMENTS = "pg_stat_statements"
+
+# Literal-insensitive cache key, used only where literals cannot hide anything else:
+# no comments, quoted identifiers, backslashes or dollar quotes.
+_UNSAFE = re.compile(r"""--|/\*|"|\\|\$(?!\d)""")
+_LITERAL = re.compile(r"'[^']*(?:''[^']*)*'|(?<![\w$.])\d+(?:\.\d+)?(?![\w.])")
+
+
+@dataclass(slots=True)
+class _Shape:
+    query: ParsedQuery
+    calls: int = 0
+    total_ms: float | None = None
+    rows: int | None = None
+    sources: list[CallSite] = field(default_factory=list)
+    call_sites: list[CallSite] = field(default_factory=list)
+    pgss: bool = False
+
+
+@dataclass(slots=True)
+class _Group:
+    scope_kind: ScopeKind | None
+    first_seq: int | None
+    count: int = 0
+    params: set[object] = field(default_factory=set)
+    total_ms: float | None = None
+    orm: OrmLoad | None = None
+    origin: CallSite | None = None
+    executemany: int = 0
+    rows: int | None = None
+
+
+@dataclass(slots=True)
+class _Failed:
+    """A cached parse failure: its executions are skipped without parsing again."""
+
+    reason: str
+
+
+_Entry = _Shape | _Failed
+_GroupKey = tuple[str, CallSite | None]
+
+
+@dataclass(slots=True)
+class _Builder:
+    schema: Schema
+    min_group_count: int
+    shapes: dict[str, _Shape] = field(default_factory=dict)
+    texts: dict[str, _Entry] = field(default_factory=dict)
+    literal_keys: dict[str, _Entry] = field(default_factory=dict)
+    scopes: OrderedDict[str, dict[_GroupKey, _Group]] = field(default_factory=OrderedDict)
+    groups: list[ScopeGroup] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    executions: int = 0
+
+    def add(self, item: Execution) -> None:
+        self.executions += item.calls
+        entry = self.texts.get(item.sql)
+        if entry is None:
+            entry = self._resolve(item)
+            if len(self.texts) >= _TEXT_CACHE_LIMIT:
+                self.texts.clear()
+            self.texts[item.sql] = entry
+        if isinstance(entry, _Failed):
+            return
+        _count(entry, item)
+        if item.scope is not None and item.error is None and not entry.query.is_savepoint:
+            self._group(entry.query.key, item)
+
+    def _resolve(self, item: Execution) -> _Entry:
+        sql = item.sql
+        literal_key = _literal_key(sql)
+        entry = self.literal_keys.get(literal_key)
+        if entry is not None:
+            return entry
+        try:
+            prepared = prepare(sql)
+        except ParseError as exc:
+            entry = _Failed(str(exc))
+            self.skipped.append(Skipped(item.source, str(exc), sql))
+        else:
+            shape = self.shapes.get(prepared.key)
+            if shape is None:
+                shape = self.shapes[prepared.key] = _Shape(complete(prepared, self.schema))
+            entry = shape
+        if len(self.literal_keys) >= _TEXT_CACHE_LIMIT:
+            self.literal_keys.clear()
+        self.literal_keys[literal_key] = entry
+        return entry
+
+    def _group(self, key: str, item: Execution) -> None:
+        scope = item.scope
+        assert scope is not None
+        groups = self.scopes.get(scope)
+        if groups is None:
+            if len(self.scopes) >= _OPEN_SCOPES:
+                self._close(*self.scopes.popitem(last=False))
+            groups = self.scopes[scope] = {}
+        else:
+            self.scopes.move_to_end(scope)
+        group_key = (key, item.call_site)
+        group = groups.get(group_key)
+        if group is None:
+            group = groups[group_key] = _Group(item.scope_kind, item.seq)
+        group.count += item.calls
+        if len(group.params) < PARAMS_CAP:
+            group.params.add(item.params_hash if item.params_hash is not None else (item.sql,))
+        if item.total_ms is not None:
+            group.total_ms = (group.total_ms or 0.0) + item.total_ms
+        if item.rows is not None:
+            group.rows = (group.rows or 0) + item.rows
+        if item.executemany:
+            group.executemany += 1
+        if group.orm is None:
+            group.orm = item.orm
+        if group.origin is None:
+            group.origin = item.origin
+        if group.first_seq is None:
+            group.first_seq = item.seq
+
+    def _close(self, scope: str, groups: dict[_GroupKey, _Group]) -> None:
+        for (key, call_site), g in groups.items():
+            if g.count < self.min_group_count:
+                continue
+            self.groups.append(
+                ScopeGroup(
+                    scope=scope,
+                    scope_kind=g.scope_kind,
+                    key=key,
+                    call_site=call_site,
+                    origin=g.origin,
+                    count=g.count,
+                    distinct_params=len(g.params),
+                    total_ms=g.total_ms,
+                    first_seq=g.first_seq,
+                    orm=g.orm,
+                    executemany=g.executemany,
+                    rows=g.rows,
+                )
+            )
+
+    def finish(self) -> Workload:
+        while self.scopes:
+            self._close(*self.scopes.popitem(last=False))
+        shapes = {key: _freeze(shape) for key, shape in self.shapes.items()}
+        groups = sorted(self.groups, key=lambda g: (g.first_seq is None, g.first_seq or 0))
+        return Workload(shapes, tuple(groups), tuple(self.skipped), self.executions)
+
+
+def build_workload(
+    items: Iterable[Execution | Skipped], schema: Schema, *, min_group_count: int = 2
+) -> Workload:
+    """Aggregate executions into shapes and scope groups; see the module docstring.
+
+    ``Skipped`` items from the reader are passed through to ``Workload.skipped``.
+    Never raises for a statement: a bad one becomes a :class:`Skipped`.
+    """
+    builder = _Builder(schema, min_group_count)
+    for item in items:
+        if isinstance(item, Skipped):
+            builder.skipped.append(item)
+        else:
+            builder.add(item)
+    return builder.finish()
+
+
+def _count(shape: _Shape, item: Execution) -> None:
+    shape.calls += item.calls
+    if item.total_ms is not None:
+        shape.total_ms = (shape.total_ms or 0.0) + item.total_ms
+    if item.rows is not None:
+        shape.rows = (shape.rows or 0) + item.rows
+    sources = shape.sources
+    if len(sources) < _SITES_CAP and item.source not in sources:
+        sources.append(item.source)
+    if not shape.pgss and item.source.path == _PG_STAT_STATEMENTS:
+        shape.pgss = True
+    site = item.call_site
+    if site is not None and len(shape.call_sites) < _SITES_CAP and site not in shape.call_sites:
+        shape.call_sites.append(site)
+
+
+def _freeze(shape: _Shape) -> QueryShape:
+    return QueryShape(
+        query=shape.query,
+        calls=shape.calls,
+        total_ms=shape.total_ms,
+        rows=shape.rows,
+        sources=tuple(shape.sources),
+        call_sites=tuple(shape.call_sites),
+        from_pg_stat_statements=shape.pgss,
+    )
+
+
+def _literal_key(sql: str) -> str:
+    """``sql`` with string and number literals blanked, when that is safe; else ``sql``."""
+    if _UNSAFE.search(sql) is not None:
+        return sql
+    return "\x00" + _LITERAL.sub("?", sql)

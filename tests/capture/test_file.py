@@ -1,0 +1,183 @@
+"""The capture file: writer limits, redaction, internal errors, and the reader's verdicts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+import advisor.capture as capture
+from advisor.capture.jsonl import read_capture, read_header
+from advisor.capture.merge import merge_parts
+from advisor.capture.params import params_hash, params_shape
+from advisor.errors import CaptureError, InputError
+from advisor.model import Execution, Skipped
+
+from .conftest import url
+
+Read = Callable[[Path], list[Execution]]
+
+
+@pytest.fixture()
+def engine(shop_dsn: str) -> Iterator[Engine]:
+    eng = create_engine(url(shop_dsn, "psycopg"))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_header_queries_trailer(engine: Engine, capture_file: Path) -> None:
+    with capture.instrument(engine, output=str(capture_file)), engine.connect() as conn:
+        conn.execute(text("SELECT :a, :b"), {"a": 1, "b": [1, 2, 3]})
+    lines = _lines(capture_file)
+    assert lines[0]["type"] == "header" and lines[0]["format"] == "advisor-capture"
+    assert lines[0]["redacted"] is True
+    assert lines[-1]["type"] == "trailer" and lines[-1]["events"] == 1
+    assert lines[-1]["dropped"] == 0 and lines[-1]["internal_errors"] == 0
+    query = next(line for line in lines if line["type"] == "query")
+    assert query["params_shape"] == "(a=int, b=list[3])" and "params" not in query
+    header = read_header(str(capture_file))
+    assert header.server_version is not None and header.server_version >= 140000
+    assert header.driver == "psycopg"
+    assert header.schema is not None and header.schema.find("orders") is not None
+
+
+def test_keep_params(engine: Engine, capture_file: Path) -> None:
+    handle = capture.instrument(engine, output=str(capture_file), keep_params=True)
+    with handle, engine.connect() as conn:
+        conn.execute(text("SELECT :a"), {"a": "secret"})
+    query = next(line for line in _lines(capture_file) if line["type"] == "query")
+    assert query["params"] == {"a": "secret"}
+    assert read_header(str(capture_file)).redacted is False
+
+
+def test_params_hash_and_shape() -> None:
+    assert params_hash((1, "a")) == params_hash((1, "a")) != params_hash((2, "a"))
+    assert params_shape((1, None, b"x", [1, 2])) == "(int, null, bytes, list[2])"
+    assert params_shape([(1,), (2,)], executemany=True) == "2*(int)"
+    assert params_shape(None) is None
+
+
+def test_full_buffer_drops_and_counts(engine: Engine, capture_file: Path) -> None:
+    handle = capture.instrument(engine, output=str(capture_file), max_pending=0)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 41 + 1")).scalar_one() == 42
+    handle.uninstrument()
+    trailer = _lines(capture_file)[-1]
+    assert trailer["dropped"] >= 1 and trailer["events"] == 0
+    notes = [x for x in read_capture(str(capture_file)) if isinstance(x, Skipped)]
+    assert len(notes) == 1 and "dropped" in notes[0].reason
+
+
+def test_internal_errors_never_reach_the_app(engine: Engine, capture_file: Path) -> None:
+    handle = capture.instrument(engine, output=str(capture_file))
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("capture bug")
+
+    handle.recorder.finder.find = broken  # type: ignore[method-assign]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 7")).scalar_one() == 7
+    handle.uninstrument()
+    assert _lines(capture_file)[-1]["internal_errors"] >= 1
+
+
+def test_unwritable_output_raises_capture_error(tmp_path: Path) -> None:
+    with pytest.raises(CaptureError) as raised:
+        capture.instrument(output=str(tmp_path / "no" / "such" / "dir.jsonl"))
+    assert "\n" not in str(raised.value) and "dir.jsonl" in str(raised.value)
+    with pytest.raises(CaptureError):
+        capture.instrument(output=str(tmp_path))  # a directory
+
+
+def _write(path: Path, *lines: object) -> str:
+    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
+    return str(path)
+
+
+HEADER = {"type": "header", "format": "advisor-capture", "version": 1}
+QUERY = {
+    "type": "query",
+    "seq": 1,
+    "sql": "SELECT 1",
+    "scope": "s",
+    "scope_kind": "test",
+    "scope_id": 3,
+    "orm": {
+        "kind": "lazy",
+        "parent": "A",
+        "attribute": "b",
+        "path": ["A", "b"],
+        "direction": "ONETOMANY",
+        "target": "B",
+    },
+    "call_site": {"path": "app.py", "line": 3, "function": "f"},
+    "unknown_key": 1,
+}
+TRAILER = {"type": "trailer", "events": 1, "dropped": 0, "internal_errors": 0}
+
+
+def test_reader_turns_lines_into_executions(tmp_path: Path) -> None:
+    path = _write(tmp_path / "c.jsonl", HEADER, QUERY, '{"type": "query", "sql": "SEL', TRAILER)
+    found = list(read_capture(path))
+    assert len(found) == 2
+    first, second = found
+    assert isinstance(first, Execution) and first.orm is not None
+    assert (first.scope, first.scope_kind, first.scope_id, first.orm.path) == (
+        "s",
+        "test",
+        3,
+        ("A", "b"),
+    )
+    assert first.call_site is not None and str(first.call_site) == "app.py:3 in f()"
+    assert first.source.path == path and first.source.line == 2
+    assert isinstance(second, Skipped) and second.source.line == 3
+
+
+def test_reader_reports_missing_trailer(tmp_path: Path) -> None:
+    found = list(read_capture(_write(tmp_path / "c.jsonl", HEADER, QUERY)))
+    assert isinstance(found[0], Execution)
+    assert isinstance(found[1], Skipped) and "truncated" in found[1].reason
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [
+        ('{"type": "query", "sql": "SELECT 1"}', "not an advisor capture file"),
+        ("garbage", "not an advisor capture file"),
+        ({**HEADER, "version": 99}, "newer than this advisor reads"),
+        ({**HEADER, "format": "other"}, "not an advisor capture file"),
+    ],
+)
+def test_reader_refuses_bad_headers(tmp_path: Path, first: object, expected: str) -> None:
+    path = _write(tmp_path / "c.jsonl", first, QUERY)
+    with pytest.raises(InputError, match=expected):
+        list(read_capture(path))
+    with pytest.raises(InputError, match=expected):
+        read_header(path)
+
+
+def test_reader_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        read_header(str(tmp_path / "absent.jsonl"))
+
+
+def test_merge_renumbers_and_keeps_scopes_apart(tmp_path: Path) -> None:
+    one = _write(tmp_path / "a.jsonl", HEADER, QUERY, {**QUERY, "seq": 2}, TRAILER)
+    two = _write(tmp_path / "b.jsonl", HEADER, QUERY)  # a killed process: no trailer
+    out = tmp_path / "merged.jsonl"
+    assert merge_parts([one, two], str(out)) == 3
+    found = list(read_capture(str(out)))
+    executions = [x for x in found if isinstance(x, Execution)]
+    assert [e.seq for e in executions] == [1, 2, 3]
+    assert len({e.scope_id for e in executions}) == 2  # same id in two processes: two scopes
+    notes = [x for x in found if isinstance(x, Skipped)]
+    assert len(notes) == 1 and "1 processes ended" in notes[0].reason

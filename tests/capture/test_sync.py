@@ -1,0 +1,232 @@
+"""Capture through a synchronous engine (psycopg): ORM loads, loops, bulk, cursors, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from shop_app.models import Order, OrderItem, User
+from shop_app.seed import ORDERS_PER_USER, USERS
+from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+import advisor.capture as capture
+from advisor.model import Execution
+
+from .conftest import url
+
+Read = Callable[[Path], list[Execution]]
+HERE = "tests/capture/test_sync.py"
+
+
+@pytest.fixture()
+def engine(shop_dsn: str) -> Iterator[Engine]:
+    eng = create_engine(url(shop_dsn, "psycopg"))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def _line_of(marker: str) -> int:
+    """The line number of the (unique) source line containing ``marker``."""
+    lines = Path(__file__).read_text().splitlines()
+    found = [
+        i for i, line in enumerate(lines, start=1) if marker in line and "_line_of" not in line
+    ]
+    assert len(found) == 1, marker
+    return found[0]
+
+
+def test_lazy_collection_and_many_to_one_loads(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        with capture.scope("lazy"):
+            users = session.scalars(select(User).order_by(User.id)).all()  # mark:users
+            for user in users:
+                for order in user.orders:  # mark:orders
+                    assert order.user is user  # many-to-one already in the identity map
+            items = session.scalars(select(OrderItem).order_by(OrderItem.id)).all()
+            names = {item.product.name for item in items}  # mark:product
+        assert len(names) == 4
+    found = [e for e in executions(capture_file) if e.scope == "lazy"]
+    assert all(e.scope_kind == "manual" for e in found)
+    lazy_orders = [e for e in found if e.orm and e.orm.attribute == "orders"]
+    assert len(lazy_orders) == USERS
+    first = lazy_orders[0]
+    assert first.orm is not None
+    assert (first.orm.kind, first.orm.parent, first.orm.direction, first.orm.target) == (
+        "lazy",
+        "User",
+        "ONETOMANY",
+        "Order",
+    )
+    assert first.orm.path == ("User", "orders")
+    assert first.call_site is not None and first.call_site.path == HERE
+    assert first.call_site.line == _line_of("# mark:orders")
+    assert first.call_site.function == "test_lazy_collection_and_many_to_one_loads"
+    assert first.origin is not None and first.origin.line == _line_of("# mark:users")
+    many_to_one = [e for e in found if e.orm and e.orm.attribute == "product"]
+    assert many_to_one, "product lazy loads (many-to-one) were not recorded"
+    assert all(e.orm and e.orm.direction == "MANYTOONE" for e in many_to_one)
+    assert {e.call_site.line for e in many_to_one if e.call_site} == {_line_of("# mark:product")}
+    assert {e.origin.line for e in many_to_one if e.origin} == {
+        _line_of("= session.scalars(select(OrderItem)")
+    }
+    assert len({e.params_hash for e in many_to_one}) == len(many_to_one)  # distinct products
+
+
+def test_nested_lazy_load_origin_is_the_lazy_load_line(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        user = session.scalars(select(User).limit(1)).one()
+        orders = user.orders  # mark:nested-origin
+        counts = [len(order.items) for order in orders]  # mark:nested-trigger
+    assert counts == [2] * ORDERS_PER_USER
+    items = [e for e in executions(capture_file) if e.orm and e.orm.attribute == "items"]
+    assert len(items) == ORDERS_PER_USER
+    assert {e.call_site.line for e in items if e.call_site} == {_line_of("# mark:nested-trigger")}
+    assert {e.origin.line for e in items if e.origin} == {_line_of("# mark:nested-origin")}
+
+
+def test_deferred_column_load(engine: Engine, capture_file: Path, executions: Read) -> None:
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        users = session.scalars(select(User).limit(2)).all()
+        bios = [u.bio for u in users]  # mark:bio
+    assert all(bios)
+    loads = [e for e in executions(capture_file) if e.orm and e.orm.kind == "column"]
+    assert len(loads) == 2
+    assert all(e.orm and (e.orm.parent, e.orm.attribute) == ("User", "bio") for e in loads)
+    assert all(e.call_site and e.call_site.line == _line_of("# mark:bio") for e in loads)
+
+
+def test_eager_loads_are_batched_not_lazy(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    with capture.instrument(engine, output=str(capture_file)):
+        with Session(engine) as session, capture.scope("selectin"):
+            users = session.scalars(select(User).options(selectinload(User.orders))).all()
+            assert sum(len(u.orders) for u in users) == USERS * ORDERS_PER_USER
+        with Session(engine) as session, capture.scope("joined"):
+            users = session.scalars(select(User).options(joinedload(User.orders))).unique().all()
+            assert sum(len(u.orders) for u in users) == USERS * ORDERS_PER_USER
+    found = executions(capture_file)
+    selectin = [e for e in found if e.scope == "selectin"]
+    joined = [e for e in found if e.scope == "joined"]
+    assert len(selectin) == 2 and len(joined) == 1
+    assert not any(e.orm and e.orm.kind == "lazy" for e in found)
+    batched = [e for e in selectin if e.orm is not None]
+    assert len(batched) == 1 and batched[0].orm is not None
+    assert batched[0].orm.kind == "batched" and batched[0].orm.attribute == "orders"
+
+
+def test_session_get_loop_and_raw_text_loop(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    with capture.instrument(engine, output=str(capture_file)):
+        with Session(engine) as session, capture.scope("get-loop"):
+            for order_id in range(1, 6):
+                session.get(Order, order_id)  # mark:get
+        with engine.connect() as conn, capture.scope("text-loop"):
+            lookup = text("SELECT email FROM users WHERE id = :id")
+            for user_id in range(1, 6):
+                conn.execute(lookup, {"id": user_id})  # mark:text
+    found = executions(capture_file)
+    gets = [e for e in found if e.scope == "get-loop"]
+    texts = [e for e in found if e.scope == "text-loop"]
+    assert len(gets) == 5 and len(texts) == 5
+    assert all(e.orm is None for e in gets + texts)  # no ORM signal for get() loops
+    assert {e.call_site.line for e in gets if e.call_site} == {_line_of("# mark:get")}
+    assert {e.call_site.line for e in texts if e.call_site} == {_line_of("# mark:text")}
+    assert len({e.sql for e in texts}) == 1 and len({e.params_hash for e in texts}) == 5
+    assert all(e.params_shape == "(id=int)" for e in texts)
+    assert all(e.rows == 1 and e.total_ms is not None and e.total_ms >= 0 for e in texts)
+    seqs = [e.seq for e in found if e.seq is not None]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(found)
+
+
+def test_executemany_bulk_insert(engine: Engine, capture_file: Path, executions: Read) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TEMP TABLE bulk (id int, label text)"))
+        with capture.instrument(engine, output=str(capture_file)):
+            conn.execute(
+                text("INSERT INTO bulk (id, label) VALUES (:id, :label)"),
+                [{"id": i, "label": f"row {i}"} for i in range(50)],
+            )
+            conn.execute(insert(Order.__table__).values(user_id=1, status="bulk"))
+        conn.execute(text("DROP TABLE bulk"))
+        conn.rollback()
+    found = executions(capture_file)
+    bulk = [e for e in found if "bulk" in e.sql and e.sql.lstrip().upper().startswith("INSERT")]
+    assert bulk and all(e.executemany for e in bulk)
+    assert bulk[0].params_shape == "50*(id=int, label=str)"
+    single = [e for e in found if "orders" in e.sql]
+    assert len(single) == 1 and not single[0].executemany
+
+
+def test_server_side_cursor_and_savepoint(engine: Engine, capture_file: Path) -> None:
+    with capture.instrument(engine, output=str(capture_file)):
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=2).execute(
+                text("SELECT id FROM orders")
+            )
+            assert len(list(result)) >= USERS * ORDERS_PER_USER
+        with Session(engine) as session, session.begin(), session.begin_nested():
+            session.get(User, 1)
+    lines = [line for line in capture_file.read_text().splitlines() if '"type": "query"' in line]
+    streamed = [line for line in lines if "FROM orders" in line]
+    assert len(streamed) == 1 and '"server_side": true' in streamed[0]
+    assert any("SAVEPOINT" in line for line in lines)
+    assert any("RELEASE SAVEPOINT" in line for line in lines)
+
+
+def test_failing_statement_is_recorded_and_exception_unchanged(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    with capture.instrument(engine, output=str(capture_file)), engine.connect() as conn:
+        with pytest.raises(ProgrammingError) as raised:
+            conn.execute(text("SELECT no_such_column FROM users"))
+        conn.rollback()
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    assert "no_such_column" in str(raised.value.orig)
+    failed = [e for e in executions(capture_file) if e.error is not None]
+    assert len(failed) == 1
+    assert failed[0].error is not None and failed[0].error.startswith("UndefinedColumn")
+    assert "no_such_column" in failed[0].sql
+
+
+def test_instrument_one_engine_only_and_uninstrument(
+    engine: Engine, shop_dsn: str, capture_file: Path, executions: Read
+) -> None:
+    other = create_engine(url(shop_dsn, "psycopg"))
+    try:
+        handle = capture.instrument(engine, output=str(capture_file))
+        with engine.connect() as conn, other.connect() as conn2:
+            conn.execute(text("SELECT 'captured'"))
+            conn2.execute(text("SELECT 'not captured'"))
+        handle.uninstrument()
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 'after uninstrument'"))
+    finally:
+        other.dispose()
+    sqls = [e.sql for e in executions(capture_file)]
+    assert any("'captured'" in s for s in sqls)
+    assert not any("not captured" in s or "after uninstrument" in s for s in sqls)
+
+
+def test_instrument_all_engines(shop_dsn: str, capture_file: Path, executions: Read) -> None:
+    capture.instrument(output=str(capture_file), introspect_schema=False)
+    engines = [create_engine(url(shop_dsn, "psycopg")) for _ in range(2)]
+    try:
+        for i, eng in enumerate(engines):
+            with eng.connect() as conn:
+                conn.execute(text(f"SELECT {i} AS engine_number"))
+    finally:
+        capture.uninstrument()
+        for eng in engines:
+            eng.dispose()
+    assert sum("engine_number" in e.sql for e in executions(capture_file)) == 2

@@ -1,0 +1,242 @@
+"""Structure extraction (sqlglot) against a schema: tables, columns, predicates, order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from advisor.model import Column, ColumnRef, JoinKey, OrderItem, Predicate, Schema, Table, TableRef
+from advisor.parse import parse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _table(name: str, *columns: str, schema: str = "public") -> Table:
+    return Table(schema, name, tuple(Column(c, "text") for c in columns))
+
+
+SCHEMA = Schema(
+    {
+        t.qualified: t
+        for t in (
+            _table("users", "id", "email", "name", "created_at"),
+            _table("orders", "id", "user_id", "status", "created_at", "total_cents"),
+            _table("order_items", "id", "order_id", "product_id", "quantity"),
+            _table("events", "id", "user_id", "kind", "created_at", schema="audit"),
+        )
+    },
+    source="ddl",
+)
+
+
+def preds(sql: str) -> list[Predicate]:
+    return list(parse(sql, SCHEMA).predicates)
+
+
+def test_tables_aliases_and_qualification() -> None:
+    q = parse("SELECT o.id FROM orders o JOIN users AS u ON u.id = o.user_id", SCHEMA)
+    assert q.tables == (
+        TableRef("public.orders", "o", True),
+        TableRef("public.users", "u", True),
+    )
+    assert q.joins == (
+        JoinKey(ColumnRef("public.users", "id"), ColumnRef("public.orders", "user_id")),
+    )
+    assert q.selected == (ColumnRef("public.orders", "id"),)
+    assert q.unknown == ()
+
+
+def test_schema_qualified_table() -> None:
+    q = parse("SELECT kind FROM audit.events WHERE user_id = $1", SCHEMA)
+    assert q.tables == (TableRef("audit.events", None, True),)
+    assert q.predicates == (Predicate("audit.events", "user_id", "eq", parameterized=True),)
+
+
+def test_unqualified_columns_resolve_to_the_only_table_having_them() -> None:
+    q = parse(
+        "SELECT email, status FROM orders o JOIN users u ON u.id = o.user_id WHERE id = $1", SCHEMA
+    )
+    assert q.selected == (ColumnRef("public.users", "email"), ColumnRef("public.orders", "status"))
+    # both tables have "id": ambiguous
+    assert q.predicates == (Predicate(None, "id", "eq", parameterized=True),)
+
+
+def test_cte_names_are_not_tables() -> None:
+    q = parse(
+        "WITH recent AS (SELECT * FROM orders WHERE created_at > $1) "
+        "SELECT r.id FROM recent r WHERE r.status = 'new'",
+        SCHEMA,
+    )
+    assert [t.table for t in q.tables] == ["public.orders"]
+    assert Predicate("public.orders", "created_at", "range", parameterized=True) in q.predicates
+    assert q.star_tables == ("public.orders",)
+    assert q.unknown == ()
+
+
+def test_correlated_subquery_columns_resolve_outward() -> None:
+    q = parse(
+        "SELECT id FROM orders o WHERE EXISTS "
+        "(SELECT 1 FROM order_items i WHERE i.order_id = o.id AND quantity > 3)",
+        SCHEMA,
+    )
+    assert (
+        JoinKey(ColumnRef("public.order_items", "order_id"), ColumnRef("public.orders", "id"))
+        in q.joins
+    )
+    assert Predicate("public.order_items", "quantity", "range", constant="3") in q.predicates
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("status = 'new'", Predicate("public.orders", "status", "eq", constant="'new'")),
+        ("$1 = status", Predicate("public.orders", "status", "eq", parameterized=True)),
+        ("status IN ('a', 'b', 'c')", Predicate("public.orders", "status", "in", in_size=3)),
+        (
+            "status IN ($1)",
+            Predicate("public.orders", "status", "in", parameterized=True, in_size=1),
+        ),
+        ("id = ANY($1)", Predicate("public.orders", "id", "any", parameterized=True)),
+        ("id = ANY(ARRAY[1, 2])", Predicate("public.orders", "id", "any", in_size=2)),
+        ("created_at < now()", Predicate("public.orders", "created_at", "range")),
+        ("total_cents >= 10", Predicate("public.orders", "total_cents", "range", constant="10")),
+        (
+            "created_at BETWEEN $1 AND $2",
+            Predicate("public.orders", "created_at", "range", parameterized=True),
+        ),
+        ("user_id IS NULL", Predicate("public.orders", "user_id", "is_null")),
+        ("user_id IS NOT NULL", Predicate("public.orders", "user_id", "is_not_null")),
+        ("NOT (user_id IS NULL)", Predicate("public.orders", "user_id", "is_not_null")),
+        (
+            "status LIKE 'ab%'",
+            Predicate("public.orders", "status", "like_prefix", constant="'ab%'"),
+        ),
+        ("status <> 'x'", Predicate("public.orders", "status", "neq", constant="'x'")),
+        (
+            "status LIKE '%ab'",
+            Predicate("public.orders", "status", "other", expression="status LIKE '%ab'"),
+        ),
+        (
+            "lower(status) = $1",
+            Predicate("public.orders", None, "eq", expression="lower(status)", parameterized=True),
+        ),
+        (
+            "(status = 'a' OR status = 'b')",
+            Predicate(
+                "public.orders", "status", "other", expression="status = 'a' OR status = 'b'"
+            ),
+        ),
+        ("user_id IN (SELECT id FROM users)", Predicate("public.orders", "user_id", "in")),
+    ],
+)
+def test_predicate_ops(where: str, expected: Predicate) -> None:
+    assert preds(f"SELECT id FROM orders WHERE {where}")[:1] == [expected]
+
+
+def test_join_on_conjuncts_are_predicates_too() -> None:
+    q = parse("SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id AND u.name = $1", SCHEMA)
+    assert q.predicates == (Predicate("public.users", "name", "eq", parameterized=True),)
+    assert len(q.joins) == 1
+
+
+def test_join_using() -> None:
+    q = parse("SELECT 1 FROM orders JOIN order_items USING (id)", SCHEMA)
+    assert q.joins == (
+        JoinKey(ColumnRef("public.orders", "id"), ColumnRef("public.order_items", "id")),
+    )
+
+
+def test_star_tables() -> None:
+    assert parse("SELECT * FROM orders o JOIN users u ON u.id = o.user_id", SCHEMA).star_tables == (
+        "public.orders",
+        "public.users",
+    )
+    assert parse("SELECT u.*, o.id FROM orders o JOIN users u ON true", SCHEMA).star_tables == (
+        "public.users",
+    )
+    assert parse("SELECT count(*) FROM orders", SCHEMA).star_tables == ()
+    exists = "SELECT id FROM users u WHERE EXISTS (SELECT * FROM orders o WHERE o.user_id = u.id)"
+    assert parse(exists, SCHEMA).star_tables == ()
+
+
+def test_order_by_group_by_limit() -> None:
+    q = parse(
+        "SELECT user_id, created_at AS c FROM orders GROUP BY user_id, 2 "
+        "ORDER BY c DESC, 1 NULLS FIRST, lower(status) LIMIT 10",
+        SCHEMA,
+    )
+    assert q.order_by == (
+        OrderItem(ColumnRef("public.orders", "created_at"), descending=True),
+        OrderItem(ColumnRef("public.orders", "user_id"), nulls_first=True),
+        OrderItem(None, expression="lower(status)"),
+    )
+    assert q.group_by == (
+        ColumnRef("public.orders", "user_id"),
+        ColumnRef("public.orders", "created_at"),
+    )
+    assert (q.limit, q.has_limit) == (10, True)
+
+
+def test_parameterized_limit() -> None:
+    q = parse("SELECT id FROM orders ORDER BY created_at DESC NULLS LAST LIMIT %s", SCHEMA)
+    assert (q.limit, q.has_limit) == (None, True)
+    assert q.order_by == (OrderItem(ColumnRef("public.orders", "created_at"), True, False),)
+
+
+def test_update_and_delete_predicates() -> None:
+    q = parse("UPDATE orders SET status = $1 WHERE id = $2", SCHEMA)
+    assert q.kind == "update"
+    assert q.predicates == (Predicate("public.orders", "id", "eq", parameterized=True),)
+    q = parse(
+        "DELETE FROM order_items i USING orders o WHERE i.order_id = o.id AND o.status = 'x'",
+        SCHEMA,
+    )
+    assert q.kind == "delete"
+    assert q.predicates == (Predicate("public.orders", "status", "eq", constant="'x'"),)
+    assert len(q.joins) == 1
+
+
+def test_insert_select_reads_its_source() -> None:
+    q = parse("INSERT INTO orders (user_id) SELECT id FROM users WHERE email = $1", SCHEMA)
+    assert [t.table for t in q.tables] == ["public.orders", "public.users"]
+    assert q.predicates == (Predicate("public.users", "email", "eq", parameterized=True),)
+
+
+def test_unknown_tables_and_columns_are_noted_not_fatal() -> None:
+    q = parse("SELECT nope FROM orders WHERE ghost = 1 AND x.y = 2", SCHEMA)
+    assert "column nope" in q.unknown
+    assert "column ghost" in q.unknown
+    q = parse("SELECT a FROM missing WHERE b = $1", SCHEMA)
+    assert q.tables == (TableRef("missing", None, False),)
+    assert q.unknown == ("table missing",)
+    assert q.predicates == (Predicate("missing", "b", "eq", parameterized=True),)
+
+
+def test_statement_sqlglot_cannot_read_keeps_pglast_fields() -> None:
+    # valid PostgreSQL that sqlglot does not understand
+    q = parse("SELECT * FROM orders WHERE id = $1 FOR NO KEY UPDATE OF orders NOWAIT", SCHEMA)
+    assert q.fingerprint
+    assert q.kind == "select"
+    q2 = parse("CREATE STATISTICS s (dependencies) ON user_id, status FROM orders", SCHEMA)
+    assert q2.kind == "other"
+    assert q2.fingerprint
+
+
+def test_against_the_shop_schema(schema_factory: Callable[[str], Schema]) -> None:
+    schema = schema_factory((ROOT / "fixtures" / "schemas" / "shop.sql").read_text())
+    q = parse(
+        "SELECT e.* FROM events e JOIN users u ON u.id = e.user_id "
+        "WHERE e.user_id = %(uid)s AND lower(u.email) = %(email)s "
+        "ORDER BY e.created_at DESC LIMIT 20",
+        schema,
+    )
+    assert q.tables == (TableRef("public.events", "e", True), TableRef("public.users", "u", True))
+    assert q.star_tables == ("public.events",)
+    assert q.predicates == (
+        Predicate("public.events", "user_id", "eq", parameterized=True),
+        Predicate("public.users", None, "eq", expression="lower(email)", parameterized=True),
+    )
+    assert q.order_by == (OrderItem(ColumnRef("public.events", "created_at"), descending=True),)
+    assert q.unknown == ()

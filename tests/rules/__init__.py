@@ -1,0 +1,1 @@
+"""Tests of advisor.rules: the registry, each rule, the golden cases and the rule docs."""

@@ -1,0 +1,353 @@
+"""Golden cases: load ``rules/ADV*.yml``, run one case's rule, compare its outcomes.
+
+The format is described in the repository's golden-case contract (one YAML file per rule,
+named ``fail_*`` / ``pass_*`` cases against a schema in ``fixtures/``). Beyond it, a case
+may give ``widths: {table.column: avg_width}`` to set ``Column.avg_width`` (statistics a
+schema built from DDL never has).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from advisor.model import (
+    CallSite,
+    Execution,
+    Finding,
+    Index,
+    IndexColumn,
+    Note,
+    OrmLoad,
+    Schema,
+    Table,
+)
+from advisor.rules import find_rule, rule_options
+from advisor.rules.base import Outcome, RuleContext
+
+__all__ = [
+    "REPO",
+    "GoldenCase",
+    "GoldenFile",
+    "apply_overrides",
+    "case_executions",
+    "compare",
+    "load_golden_files",
+    "parse_call_site",
+    "render_column",
+    "run_case",
+]
+
+REPO = Path(__file__).resolve().parents[2]
+RULES_DIR = REPO / "rules"
+
+_CASE_KEYS = {
+    "name",
+    "description",
+    "schema_sql",
+    "rows",
+    "options",
+    "live",
+    "index_scans",
+    "stats_since",
+    "widths",
+    "queries",
+    "executions",
+    "expect",
+    "notes",
+}
+_EXECUTION_KEYS = {
+    "sql",
+    "scope",
+    "scope_kind",
+    "call_site",
+    "origin",
+    "orm",
+    "repeat",
+    "vary_params",
+    "duration_ms",
+    "rows",
+    "calls",
+    "source",
+    "executemany",
+    "params_shape",
+}
+_EXPECT_KEYS = {
+    "table",
+    "columns",
+    "include",
+    "where",
+    "severity",
+    "confidence",
+    "location",
+    "origin",
+    "message_contains",
+    "fix_contains",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenCase:
+    """One named case of a golden file, as written (``data`` is the raw mapping)."""
+
+    rule: str
+    file: str
+    name: str
+    data: Mapping[str, Any]
+
+    @property
+    def id(self) -> str:
+        """``ADV001::fail_lazy_collection``."""
+        return f"{self.rule}::{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class GoldenFile:
+    """One ``rules/ADV*.yml`` file: its rule, base schema DDL and cases."""
+
+    path: Path
+    rule: str
+    schema_path: Path
+    cases: tuple[GoldenCase, ...]
+
+    def ddl(self, case: GoldenCase) -> str:
+        """The DDL for ``case``: the file's schema plus the case's ``schema_sql``."""
+        extra = case.data.get("schema_sql") or ""
+        return self.schema_path.read_text(encoding="utf-8") + ("\n" + extra if extra else "")
+
+
+def load_golden_files(folder: Path = RULES_DIR) -> list[GoldenFile]:
+    """Every golden file under ``folder``, sorted by name, each checked for well-formedness."""
+    files = []
+    for path in sorted(folder.glob("*.yml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict) or not {"rule", "schema", "cases"} <= raw.keys():
+            raise ValueError(f"{path}: needs the keys rule, schema and cases")
+        rule = str(raw["rule"])
+        cases = []
+        for data in raw["cases"]:
+            unknown = set(data) - _CASE_KEYS
+            if unknown:
+                raise ValueError(f"{path}: case {data.get('name')}: unknown keys {sorted(unknown)}")
+            cases.append(GoldenCase(rule=rule, file=path.name, name=str(data["name"]), data=data))
+        files.append(GoldenFile(path, rule, REPO / str(raw["schema"]), tuple(cases)))
+    return files
+
+
+# --------------------------------------------------------------------------- building inputs
+
+
+def parse_call_site(text: str | None) -> CallSite | None:
+    """``path:line[:function]`` -> CallSite."""
+    if not text:
+        return None
+    parts = str(text).split(":")
+    if len(parts) >= 2 and parts[1].isdigit():
+        return CallSite(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else None)
+    return CallSite(str(text))
+
+
+def _orm(data: Mapping[str, Any] | None) -> OrmLoad | None:
+    if not data:
+        return None
+    return OrmLoad(
+        kind=data["kind"],
+        parent=data.get("parent"),
+        attribute=data.get("attribute"),
+        path=tuple(data.get("path") or ()),
+        direction=data.get("direction"),
+        target=data.get("target"),
+    )
+
+
+def case_executions(case: GoldenCase) -> list[Execution]:
+    """The case's ``queries`` and ``executions`` as Execution objects, ``seq`` increasing."""
+    out: list[Execution] = []
+    for i, sql in enumerate(case.data.get("queries") or ()):
+        out.append(Execution(sql=sql, source=CallSite(f"{case.name}.sql", i + 1), seq=len(out)))
+    for i, item in enumerate(case.data.get("executions") or ()):
+        unknown = set(item) - _EXECUTION_KEYS
+        if unknown:
+            raise ValueError(f"{case.id}: execution {i}: unknown keys {sorted(unknown)}")
+        repeat = int(item.get("repeat", 1))
+        duration = item.get("duration_ms")
+        calls = int(item.get("calls", 1))
+        source = str(item.get("source") or f"{case.name}.capture")
+        for n in range(repeat):
+            param = n if item.get("vary_params", True) else 0
+            out.append(
+                Execution(
+                    sql=item["sql"],
+                    source=CallSite(source, i + 1),
+                    calls=calls,
+                    total_ms=None if duration is None else float(duration) * calls,
+                    rows=item.get("rows"),
+                    scope=item.get("scope"),
+                    scope_kind=item.get("scope_kind"),
+                    seq=len(out),
+                    call_site=parse_call_site(item.get("call_site")),
+                    origin=parse_call_site(item.get("origin")),
+                    params_hash=_hash(f"{i}:p{param}"),
+                    params_shape=item.get("params_shape"),
+                    executemany=bool(item.get("executemany", False)),
+                    orm=_orm(item.get("orm")),
+                )
+            )
+    return out
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def apply_overrides(schema: Schema, case: GoldenCase) -> Schema:
+    """``schema`` with the case's rows, widths, index_scans and stats_since applied."""
+    data = case.data
+    tables = dict(schema.tables)
+    for name, rows in (data.get("rows") or {}).items():
+        table = _table(schema, name, case)
+        tables[table.qualified] = dataclasses.replace(tables[table.qualified], row_estimate=rows)
+    for dotted, width in (data.get("widths") or {}).items():
+        name, column = str(dotted).rsplit(".", 1)
+        table = tables[_table(schema, name, case).qualified]
+        if table.column(column) is None:
+            raise ValueError(f"{case.id}: widths: no column {dotted}")
+        cols = tuple(
+            dataclasses.replace(c, avg_width=width) if c.name == column else c
+            for c in table.columns
+        )
+        tables[table.qualified] = dataclasses.replace(table, columns=cols)
+    scans = dict(data.get("index_scans") or {})
+    if scans:
+        for qualified, table in tables.items():
+            indexes = tuple(_with_scans(ix, scans) for ix in table.indexes)
+            tables[qualified] = dataclasses.replace(table, indexes=indexes)
+        missing = set(scans) - {ix.name for t in tables.values() for ix in t.indexes}
+        if missing:
+            raise ValueError(f"{case.id}: index_scans: no index {sorted(missing)}")
+    schema = dataclasses.replace(schema, tables=tables)
+    if data.get("stats_since"):
+        schema = dataclasses.replace(schema, stats_since=str(data["stats_since"]))
+    return schema
+
+
+def _table(schema: Schema, name: str, case: GoldenCase) -> Table:
+    table = schema.find(name)
+    if table is None:
+        raise ValueError(f"{case.id}: no table {name!r} in the schema")
+    return table
+
+
+def _with_scans(index: Index, scans: Mapping[str, int]) -> Index:
+    if index.name not in scans:
+        return index
+    return dataclasses.replace(index, scans=int(scans[index.name]))
+
+
+# --------------------------------------------------------------------------- running, comparing
+
+
+def run_case(case: GoldenCase, schema: Schema) -> list[Outcome]:
+    """Run only the case's rule over the case's workload (built by advisor's own pipeline)."""
+    from advisor.workload import build_workload
+
+    rule = find_rule(case.rule)
+    schema = apply_overrides(schema, case)
+    workload = build_workload(case_executions(case), schema)
+    options = rule_options(rule, case.data.get("options"))
+    ctx = RuleContext(workload, schema, options=options, live=bool(case.data.get("live", False)))
+    return list(rule.check(ctx))
+
+
+def render_column(column: IndexColumn) -> str:
+    """``col``, ``col DESC``, ``col NULLS FIRST``, or the expression text."""
+    text = column.expression or column.column or ""
+    if column.descending:
+        text += " DESC"
+    if column.nulls_first is not None and column.nulls_first != column.descending:
+        text += " NULLS FIRST" if column.nulls_first else " NULLS LAST"
+    return text
+
+
+def _where(site: CallSite | None) -> str | None:
+    if site is None:
+        return None
+    return site.path if site.line is None else f"{site.path}:{site.line}"
+
+
+def _mismatches(expected: Mapping[str, Any], finding: Finding) -> list[str]:
+    unknown = set(expected) - _EXPECT_KEYS
+    if unknown:
+        return [f"unknown expect keys {sorted(unknown)}"]
+    got: dict[str, Any] = {
+        "severity": finding.severity.value,
+        "confidence": finding.confidence,
+        "location": _where(finding.location),
+        "origin": _where(finding.origin),
+    }
+    sug = finding.suggestion
+    if sug is not None:
+        got.update(
+            table=sug.table,
+            columns=[render_column(c) for c in sug.columns],
+            include=list(sug.include),
+            where=sug.where,
+        )
+    problems = []
+    for key, want in expected.items():
+        if key == "message_contains":
+            if str(want) not in finding.message:
+                problems.append(f"message lacks {want!r}: {finding.message!r}")
+        elif key == "fix_contains":
+            if str(want) not in (finding.fix or ""):
+                problems.append(f"fix lacks {want!r}: {finding.fix!r}")
+        elif got.get(key) != (list(want) if isinstance(want, list) else want):
+            problems.append(f"{key}: expected {want!r}, got {got.get(key)!r}")
+    return problems
+
+
+def compare(case: GoldenCase, outcomes: Sequence[Outcome]) -> list[str]:
+    """What differs between the case's expectations and ``outcomes`` (empty: it passes)."""
+    findings = [o for o in outcomes if isinstance(o, Finding) and o.rule == case.rule]
+    expected = list(case.data.get("expect") or ())
+    problems: list[str] = []
+    if case.name.startswith("pass_") and expected:
+        problems.append("a pass_* case must not expect findings")
+    if case.name.startswith("fail_") and not expected:
+        problems.append("a fail_* case must expect at least one finding")
+    if len(findings) != len(expected):
+        shown = "; ".join(f.message for f in findings)
+        problems.append(f"expected {len(expected)} findings, got {len(findings)}: {shown}")
+    elif _assign(expected, findings) is None:
+        for i, want in enumerate(expected):
+            best = min((_mismatches(want, f) for f in findings), key=len)
+            if best:
+                problems.append(f"expect[{i}] matches no finding: {'; '.join(best)}")
+        problems = problems or ["no one-to-one match of expect to findings"]
+    notes = [o for o in outcomes if isinstance(o, Note) and o.rule == case.rule]
+    for want in case.data.get("notes") or ():
+        text = str(want["reason_contains"])
+        if not any(text in n.reason for n in notes):
+            problems.append(f"no note contains {text!r}: {[n.reason for n in notes]}")
+    return problems
+
+
+def _assign(expected: Sequence[Mapping[str, Any]], findings: Sequence[Finding]) -> list[int] | None:
+    """One distinct finding per expectation (backtracking; cases are small), or None."""
+
+    def search(i: int, used: frozenset[int]) -> Iterator[list[int]]:
+        if i == len(expected):
+            yield []
+            return
+        for j, finding in enumerate(findings):
+            if j not in used and not _mismatches(expected[i], finding):
+                for rest in search(i + 1, used | {j}):
+                    yield [j, *rest]
+
+    return next(search(0, frozenset()), None)

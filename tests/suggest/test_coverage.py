@@ -1,0 +1,139 @@
+"""When an existing index already serves a candidate."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.model import Index, IndexColumn, IndexKey
+from advisor.suggest.candidates import Candidate
+from advisor.suggest.coverage import covering_index, normalize_sql, predicate_conjuncts
+from tests.suggest.builders import idx, table
+
+COLS = {
+    "id": "bigint",
+    "user_id": "bigint",
+    "kind": "text",
+    "created_at": "timestamptz",
+    "email": "text",
+    "deleted_at": "timestamptz",
+}
+
+USER_BY_TIME = Candidate(
+    "public.events",
+    equality=(IndexColumn("user_id"),),
+    tail=(IndexColumn("created_at", descending=True),),
+    tail_kind="order",
+)
+
+
+def covered(candidate: Candidate, *indexes: Index) -> str | None:
+    found = covering_index(candidate, table("events", COLS, indexes=indexes))
+    return None if found is None else found.name
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        (("user_id", "created_at DESC"), True),
+        (("user_id", "created_at DESC", "kind"), True),  # a prefix is enough
+        (("user_id", "created_at"), True),  # the whole tail flipped: a backward scan
+        (("created_at DESC", "user_id"), False),
+        (("user_id",), False),
+        (("user_id", "kind", "created_at DESC"), False),
+    ],
+)
+def test_prefix_and_direction(keys: tuple[str, ...], expected: bool) -> None:
+    assert (covered(USER_BY_TIME, idx("ix", *keys)) == "ix") is expected
+
+
+def test_mixed_directions_flip_only_as_a_whole() -> None:
+    cand = Candidate(
+        "public.events",
+        equality=(IndexColumn("user_id"),),
+        tail=(IndexColumn("kind"), IndexColumn("created_at", descending=True)),
+        tail_kind="order",
+    )
+    assert covered(cand, idx("ix", "user_id", "kind", "created_at")) is None
+    assert covered(cand, idx("ix", "user_id", "kind DESC", "created_at")) == "ix"
+    assert covered(cand, idx("ix", "user_id", "kind", "created_at DESC")) == "ix"
+
+
+def test_explicit_nulls_order_matters() -> None:
+    nulls_last = IndexKey("created_at", descending=True, nulls_first=False)
+    assert covered(USER_BY_TIME, idx("ix", "user_id", nulls_last)) is None
+
+
+def test_range_tail_ignores_direction() -> None:
+    cand = Candidate(
+        "public.events", (IndexColumn("user_id"),), (IndexColumn("created_at"),), "range"
+    )
+    assert covered(cand, idx("ix", "user_id", "created_at DESC")) == "ix"
+
+
+def test_equality_columns_in_any_order() -> None:
+    cand = Candidate("public.events", (IndexColumn("user_id"), IndexColumn("kind")))
+    assert covered(cand, idx("ix", "kind", "user_id")) == "ix"
+    assert covered(cand, idx("ix", "kind", "id", "user_id")) is None
+
+
+def test_unique_index_on_equality_columns_covers() -> None:
+    cand = Candidate("public.events", (IndexColumn("email"), IndexColumn("kind")))
+    assert covered(cand, idx("ux", "email", unique=True)) == "ux"
+    assert covered(cand, idx("ix", "email")) is None
+    assert covered(cand, idx("ux", "email", "id", unique=True)) is None
+
+
+def test_invalid_and_non_btree_indexes_never_cover() -> None:
+    cand = Candidate("public.events", (IndexColumn("user_id"),))
+    assert covered(cand, idx("ix", "user_id", valid=False)) is None
+    assert covered(cand, idx("ix", "user_id", method="hash")) is None
+    assert covered(cand, idx("ix", "user_id", method="gin")) is None
+
+
+def test_pattern_opclass_serves_equality_only_and_collation_nothing() -> None:
+    pattern = IndexKey("kind", opclass="text_pattern_ops")
+    assert covered(Candidate("public.events", (IndexColumn("kind"),)), idx("ix", pattern)) == "ix"
+    sort = Candidate("public.events", (), (IndexColumn("kind"),), "order")
+    assert covered(sort, idx("ix", pattern)) is None
+    collated = IndexKey("kind", collation="C")
+    assert covered(Candidate("public.events", (IndexColumn("kind"),)), idx("ix", collated)) is None
+
+
+def test_partial_index_serves_only_queries_implying_its_predicate() -> None:
+    live = idx("ix_live", "user_id", predicate="(deleted_at IS NULL)")
+    plain = Candidate("public.events", (IndexColumn("user_id"),))
+    assert covered(plain, live) is None
+    implying = Candidate(
+        "public.events", (IndexColumn("user_id"),), implied=("deleted_at IS NULL", "kind = 'login'")
+    )
+    assert covered(implying, live) == "ix_live"
+    two = idx("ix_two", "user_id", predicate="((deleted_at IS NULL) AND (kind = 'login'::text))")
+    assert covered(implying, two) == "ix_two"
+    other = idx("ix_other", "user_id", predicate="(kind = 'Login'::text)")
+    assert covered(implying, other) is None
+
+
+def test_plain_index_covers_a_partial_candidate() -> None:
+    cand = Candidate(
+        "public.events",
+        (IndexColumn("user_id"),),
+        where=("deleted_at IS NULL",),
+        implied=("deleted_at IS NULL",),
+    )
+    assert covered(cand, idx("ix", "user_id")) == "ix"
+
+
+def test_expression_keys_match_by_normalized_text() -> None:
+    cand = Candidate("public.events", (IndexColumn(None, expression="lower(email)"),))
+    assert covered(cand, idx("ix", "(lower((email)::text))")) == "ix"
+    assert covered(cand, idx("ix", "(upper(email))")) is None
+    assert covered(cand, idx("ix", "email")) is None
+
+
+def test_normalize_sql() -> None:
+    assert normalize_sql('(lower(("Email")::character varying))') == "lower email"
+    assert normalize_sql("(status = 'Active'::text)") == "status = 'Active'"
+    assert normalize_sql("created_at::timestamp with time zone > now()") == "created_at > now"
+    assert predicate_conjuncts("((a IS NULL) AND (b = 'x and y'::text))") == frozenset(
+        {"a is null", "b = 'x and y'"}
+    )

@@ -1,0 +1,167 @@
+"""build_workload: shapes per key, scope groups, skipped statements."""
+
+from __future__ import annotations
+
+from advisor.model import CallSite, Execution, OrmLoad, Schema, Skipped
+from advisor.parse import parse
+from advisor.workload import PARAMS_CAP, build_workload
+
+SITE = CallSite("app/api.py", 42, "list_orders")
+ORIGIN = CallSite("app/api.py", 38, "list_orders")
+
+
+def run(seq: int, sql: str, **kw: object) -> Execution:
+    defaults: dict[str, object] = {
+        "source": CallSite("capture.jsonl", seq),
+        "scope": "GET /orders",
+        "scope_kind": "request",
+        "seq": seq,
+        "call_site": SITE,
+    }
+    defaults.update(kw)
+    return Execution(sql=sql, **defaults)  # type: ignore[arg-type]
+
+
+def test_literals_merge_into_one_shape_and_sum() -> None:
+    items = [
+        run(i, f"SELECT * FROM order_items WHERE order_id = {i}", total_ms=1.5, rows=2)
+        for i in range(10)
+    ]
+    wl = build_workload(items, Schema())
+    assert wl.executions == 10
+    (shape,) = wl.shapes.values()
+    assert shape.calls == 10
+    assert shape.total_ms == 15.0
+    assert shape.rows == 20
+    assert shape.call_sites == (SITE,)
+    assert len(shape.sources) == 5  # capped
+    assert not shape.from_pg_stat_statements
+    key = parse("SELECT * FROM order_items WHERE order_id = $1", Schema()).key
+    assert list(wl.shapes) == [key]
+
+
+def test_per_row_and_batched_are_different_shapes() -> None:
+    items = [
+        run(1, "SELECT * FROM t WHERE id = %s"),
+        run(2, "SELECT * FROM t WHERE id = ANY(%s)"),
+        run(3, "SELECT * FROM t WHERE id IN (1, 2, 3)"),
+    ]
+    wl = build_workload(items, Schema())
+    assert sorted(s.calls for s in wl.shapes.values()) == [1, 2]
+    assert {s.query.batched for s in wl.shapes.values()} == {False, True}
+
+
+def test_scope_group_counts_distinct_params() -> None:
+    orm = OrmLoad("lazy", "Order", "items")
+    items = [
+        run(
+            i,
+            "SELECT * FROM order_items WHERE order_id = $1",
+            params_hash=f"h{i % 3}",
+            total_ms=1.0,
+            rows=1,
+            orm=orm if i else None,
+            origin=ORIGIN,
+        )
+        for i in range(1, 9)
+    ]
+    wl = build_workload(items, Schema())
+    (group,) = wl.groups
+    assert group.scope == "GET /orders"
+    assert group.scope_kind == "request"
+    assert group.count == 8
+    assert group.distinct_params == 3
+    assert group.total_ms == 8.0
+    assert group.rows == 8
+    assert group.first_seq == 1
+    assert group.orm == orm
+    assert group.origin == ORIGIN
+    assert group.call_site == SITE
+    assert group.key in wl.shapes
+
+
+def test_distinct_params_is_capped() -> None:
+    items = [run(i, "SELECT 1 FROM t WHERE a = $1", params_hash=str(i)) for i in range(200)]
+    (group,) = build_workload(items, Schema()).groups
+    assert group.distinct_params == PARAMS_CAP
+    assert group.count == 200
+
+
+def test_missing_params_hash_counts_differing_texts() -> None:
+    same = [run(i, "SELECT 1 FROM t WHERE a = $1") for i in range(5)]
+    differing = [run(i, f"SELECT 1 FROM t WHERE a = {i}", call_site=ORIGIN) for i in range(5)]
+    groups = {g.call_site: g for g in build_workload(same + differing, Schema()).groups}
+    assert groups[SITE].distinct_params == 1
+    assert groups[ORIGIN].distinct_params == 5
+
+
+def test_groups_split_by_scope_and_call_site_and_singletons_dropped() -> None:
+    items = [
+        run(1, "SELECT 1 FROM t WHERE a = $1", scope="test_a"),
+        run(2, "SELECT 1 FROM t WHERE a = $1", scope="test_a"),
+        run(3, "SELECT 1 FROM t WHERE a = $1", scope="test_b"),
+        run(4, "SELECT 1 FROM t WHERE a = $1", scope="test_b", call_site=ORIGIN),
+        run(5, "SELECT 1 FROM t WHERE a = $1", scope=None),
+    ]
+    wl = build_workload(items, Schema())
+    assert [(g.scope, g.count) for g in wl.groups] == [("test_a", 2)]
+    every = build_workload(items, Schema(), min_group_count=1)
+    assert sorted((g.scope, g.count) for g in every.groups) == [
+        ("test_a", 2),
+        ("test_b", 1),
+        ("test_b", 1),
+    ]
+    assert next(iter(wl.shapes.values())).calls == 5
+
+
+def test_errors_and_savepoints_stay_out_of_groups() -> None:
+    items = [run(i, "SELECT 1 FROM t WHERE a = $1", error="boom") for i in range(3)]
+    items += [run(10 + i, f"SAVEPOINT sa_savepoint_{i}") for i in range(3)]
+    wl = build_workload(items, Schema())
+    assert wl.groups == ()
+    assert sorted(s.calls for s in wl.shapes.values()) == [3, 3]
+
+
+def test_executemany_counted() -> None:
+    items = [run(i, "INSERT INTO t VALUES ($1)", executemany=i % 2 == 0) for i in range(4)]
+    (group,) = build_workload(items, Schema()).groups
+    assert group.executemany == 2
+
+
+def test_parse_failures_skipped_once_per_statement() -> None:
+    bad = "SELECT * FORM t"
+    items: list[Execution | Skipped] = [
+        run(1, bad),
+        run(2, bad),
+        run(3, "SELECT 1"),
+        Skipped(CallSite("capture.jsonl", 9), "line 9 is not JSON"),
+    ]
+    wl = build_workload(items, Schema())
+    assert wl.executions == 3  # a Skipped from the reader is not an execution
+    reasons = [s.reason for s in wl.skipped]
+    assert len(reasons) == 2
+    assert "line 9 is not JSON" in reasons
+    failure = next(s for s in wl.skipped if s.sql == bad)
+    assert failure.source == CallSite("capture.jsonl", 1)
+    assert 'syntax error at or near "FORM"' in failure.reason
+
+
+def test_pg_stat_statements_rows() -> None:
+    pgss = CallSite("pg_stat_statements")
+    items = [
+        Execution("SELECT * FROM t WHERE id = $1", pgss, calls=5000, total_ms=120.0, rows=5000),
+        Execution("SELECT * FROM t WHERE id = 3", CallSite("q.sql", 1)),
+    ]
+    wl = build_workload(items, Schema())
+    (shape,) = wl.shapes.values()
+    assert shape.calls == 5001
+    assert shape.from_pg_stat_statements
+    assert wl.groups == ()
+
+
+def test_structure_read_from_the_first_text_only_once() -> None:
+    items = [run(i, f"SELECT * FROM t WHERE id = {i} AND name = 'n{i}'") for i in range(50)]
+    wl = build_workload(items, Schema())
+    (shape,) = wl.shapes.values()
+    assert shape.query.sql == "SELECT * FROM t WHERE id = 0 AND name = 'n0'"
+    assert shape.calls == 50
