@@ -7,6 +7,7 @@ unreadable input; 3 an internal error (a bug: please report it); 130 interrupted
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from enum import Enum
@@ -228,8 +229,11 @@ def _fail(message: str, code: int) -> NoReturn:
 
 def main() -> None:
     """Console-script entry point: run the app, turn errors into messages and exit codes."""
+    # sqlglot logs a warning for every statement it falls back on; the report says it instead.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns a command's typer.Exit code instead of exiting.
+        code = app(standalone_mode=False)
     except AdvisorError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
@@ -254,4 +258,4 @@ def main() -> None:
             "and report it",
             3,
         )
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapper, Session
 
 from advisor.capture.context import current_scope
+from advisor.capture.encode import LineEncoder
 from advisor.capture.frames import Site, SiteFinder
 from advisor.capture.orm import ORIGIN_KEY, describe
 from advisor.capture.schema_line import SchemaProbe
@@ -51,6 +52,7 @@ class Recorder:
         introspect_schema: bool = True,
     ) -> None:
         self.writer = writer
+        self.encoder = LineEncoder(writer.keep_params)
         self.call_sites = call_sites
         self.finder = SiteFinder(root)
         self.probe = SchemaProbe(writer) if introspect_schema else None
@@ -177,8 +179,12 @@ class Recorder:
             site, orm, origin = carried
         if site is None and self.call_sites:
             site = self.finder.find(sys._getframe(2))
-        self.writer.submit(
-            (
+        writer = self.writer
+        if writer.full():  # drop before paying to encode
+            writer.dropped += 1
+            return
+        writer.submit(
+            self.encoder.line(
                 next(self._seq),
                 current_scope(),
                 statement,

@@ -1,7 +1,7 @@
-"""Statement parameters: redacted to a shape and a hash, or kept as JSON on request.
+"""Statement parameters: redacted to a shape, or kept as JSON on request.
 
-``params_shape`` keeps types and list lengths (``(int, list[3])``); ``params_hash`` keeps
-identity (same values, same hash) without keeping the values.
+``params_shape`` keeps types and list lengths (``(int, list[3])``); the hash that keeps
+identity without the values is :func:`advisor.capture.encode.params_hash`.
 """
 
 from __future__ import annotations
@@ -9,15 +9,32 @@ from __future__ import annotations
 import base64
 import datetime
 import decimal
-import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["params_hash", "params_shape", "to_json_value"]
+__all__ = ["params_shape", "to_json_value"]
+
+
+_NAMES: dict[type, str] = {
+    int: "int",
+    str: "str",
+    float: "float",
+    bool: "bool",
+    type(None): "null",
+    bytes: "bytes",
+    dict: "dict",
+    datetime.datetime: "datetime",
+    datetime.date: "date",
+    decimal.Decimal: "Decimal",
+    uuid.UUID: "UUID",
+}
 
 
 def _type_name(value: Any) -> str:
+    name = _NAMES.get(type(value))
+    if name is not None:
+        return name
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -32,6 +49,10 @@ def _type_name(value: Any) -> str:
 
 
 def _one_shape(params: Any) -> str:
+    if type(params) is dict:
+        return "(" + ", ".join([f"{k}={_type_name(v)}" for k, v in params.items()]) + ")"
+    if type(params) in (tuple, list):
+        return "(" + ", ".join([_type_name(v) for v in params]) + ")"
     if isinstance(params, Mapping):
         return "(" + ", ".join(f"{k}={_type_name(v)}" for k, v in params.items()) + ")"
     if isinstance(params, Sequence) and not isinstance(params, (str, bytes)):
@@ -47,14 +68,6 @@ def params_shape(params: Any, executemany: bool = False) -> str | None:
         first = _one_shape(params[0]) if len(params) else "()"
         return f"{len(params)}*{first}"
     return _one_shape(params)
-
-
-def params_hash(params: Any) -> str | None:
-    """A short, stable hash of the parameter values (8 hex digits)."""
-    if params is None:
-        return None
-    data = repr(params).encode("utf-8", "replace")
-    return hashlib.blake2b(data, digest_size=4).hexdigest()
 
 
 def to_json_value(value: Any) -> Any:

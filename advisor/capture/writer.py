@@ -1,8 +1,9 @@
 """The capture file writer: a background thread fed by a bounded buffer.
 
-The application thread only appends a tuple to a deque (no lock, no I/O); the writer
-thread formats and writes JSON Lines. When the buffer is full the event is dropped and
-counted, so capture never blocks the application and never grows memory.
+The application thread encodes its line (:mod:`advisor.capture.encode`) and appends it to
+a deque (no lock, no I/O); the writer thread writes the lines out in batches. When the
+buffer is full the event is dropped and counted, so capture never blocks the application
+and never grows memory.
 """
 
 from __future__ import annotations
@@ -16,31 +17,12 @@ import threading
 from typing import IO, Any
 
 from advisor import __version__
-from advisor.capture.context import Scope
-from advisor.capture.params import params_hash, params_shape, to_json_value
 from advisor.errors import CaptureError
 
-__all__ = ["FORMAT", "VERSION", "CaptureWriter", "QueryEvent", "open_output"]
+__all__ = ["FORMAT", "VERSION", "CaptureWriter", "now_iso", "open_output"]
 
 FORMAT = "advisor-capture"
 VERSION = 1
-
-# (seq, scope, sql, params, executemany, duration_ms, rows, call_site, origin, orm, error,
-#  server_side); a plain tuple because it is built on the application's hot path.
-QueryEvent = tuple[
-    int,
-    Scope | None,
-    str,
-    Any,
-    bool,
-    float | None,
-    int | None,
-    tuple[str, int, str] | None,
-    tuple[str, int, str] | None,
-    dict[str, Any] | None,
-    str | None,
-    bool,
-]
 
 
 def now_iso() -> str:
@@ -65,39 +47,6 @@ def open_output(path: str) -> IO[str]:
         ) from exc
 
 
-def _site(site: tuple[str, int, str] | None) -> dict[str, Any] | None:
-    if site is None:
-        return None
-    return {"path": site[0], "line": site[1], "function": site[2]}
-
-
-def encode_query(event: QueryEvent, keep_params: bool) -> dict[str, Any]:
-    """The JSON object of one query line (see docs/capture-format.md)."""
-    seq, scope, sql, params, many, duration, rows, site, origin, orm, error, server_side = event
-    line: dict[str, Any] = {
-        "type": "query",
-        "seq": seq,
-        "scope": scope.resolve() if scope is not None else None,
-        "scope_kind": scope.kind if scope is not None else None,
-        "scope_id": scope.id if scope is not None else None,
-        "sql": sql,
-        "params_shape": params_shape(params, many),
-        "params_hash": params_hash(params),
-        "duration_ms": None if duration is None else round(duration, 4),
-        "rows": rows,
-        "executemany": many,
-        "call_site": _site(site),
-        "origin": _site(origin),
-        "orm": orm,
-        "error": error,
-    }
-    if server_side:
-        line["server_side"] = True
-    if keep_params and params is not None:
-        line["params"] = to_json_value(params)
-    return line
-
-
 class CaptureWriter:
     """Writes the header now, query lines from a background thread, the trailer at close."""
 
@@ -106,7 +55,7 @@ class CaptureWriter:
         path: str,
         *,
         keep_params: bool = False,
-        max_pending: int = 100_000,
+        max_pending: int = 50_000,
         header: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
@@ -116,7 +65,7 @@ class CaptureWriter:
         self.dropped = 0
         self.internal_errors = 0
         self.schema_errors = 0
-        self._pending: collections.deque[QueryEvent | dict[str, Any]] = collections.deque()
+        self._pending: collections.deque[str | dict[str, Any]] = collections.deque()
         self._wake = threading.Event()
         self._stop = False
         self._closed = False
@@ -147,8 +96,13 @@ class CaptureWriter:
         self._thread.start()
         atexit.register(self.close)
 
-    def submit(self, event: QueryEvent | dict[str, Any]) -> None:
-        """Queue one event; drop and count it when the buffer is full (never blocks)."""
+    def full(self) -> bool:
+        """True when the next event would be dropped (lets callers skip encoding it)."""
+        return self._stop or len(self._pending) >= self.max_pending
+
+    def submit(self, event: str | dict[str, Any]) -> None:
+        """Queue one query line (or another line as a dict); drop and count it when the
+        buffer is full (never blocks)."""
         if self._stop or len(self._pending) >= self.max_pending:
             self.dropped += 1
             return
@@ -157,18 +111,21 @@ class CaptureWriter:
     def _drain(self) -> None:
         pending = self._pending
         out = self._file
-        keep = self.keep_params
         while pending:
-            event = pending.popleft()
-            try:
-                if type(event) is dict:
-                    out.write(json.dumps(event, default=str) + "\n")
+            batch: list[str] = []
+            queries = 0
+            while pending and len(batch) < 512:
+                event = pending.popleft()
+                if type(event) is str:  # a query line, already encoded
+                    batch.append(event)
+                    queries += 1
                     continue
-                line = encode_query(event, keep)  # type: ignore[arg-type]
-                out.write(json.dumps(line, default=str) + "\n")
-                self.written += 1
-            except Exception:
-                self.internal_errors += 1
+                try:
+                    batch.append(json.dumps(event, default=str) + "\n")
+                except Exception:
+                    self.internal_errors += 1
+            out.write("".join(batch))
+            self.written += queries
         out.flush()
 
     def _run(self) -> None:

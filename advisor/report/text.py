@@ -31,7 +31,9 @@ def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
         parts.append(Text("\nSuggested indexes", style="bold"))
         for s in result.suggestions:
             cols = ", ".join(column_text(c) for c in s.columns)
-            parts.append(Text(f"  {s.table} ({cols})  serves {len(s.fingerprints)} query shape(s)"))
+            where = f" WHERE {s.where}" if s.where else ""
+            serves = f"serves {len(s.fingerprints)} query shape(s)" if s.fingerprints else s.reason
+            parts.append(Text(f"  {s.table} ({cols}){where}: {serves}"))
             parts.append(Syntax(s.sql, "sql", word_wrap=True, background_color="default"))
     if result.skipped:
         parts.append(Text(f"\nSkipped {len(result.skipped)} input(s)", style="bold"))

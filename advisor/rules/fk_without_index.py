@@ -106,7 +106,7 @@ def _finding(ctx: RuleContext, table: Table, fk: ForeignKey) -> Finding:
     size = (
         f"{table.row_estimate:,} rows"
         if table.row_estimate is not None
-        else "size unknown (no statistics)"
+        else "size unknown: no statistics"
     )
     ref = ctx.schema.find(fk.ref_table)
     return Finding(
@@ -119,7 +119,6 @@ def _finding(ctx: RuleContext, table: Table, fk: ForeignKey) -> Finding:
             f"{fk.ref_table} scan {table.qualified}{_write_activity(ref) if ctx.live else ''}"
         ),
         fix=suggestion.sql,
-        sql=suggestion.sql,
         evidence={
             "table": table.qualified,
             "foreign_key": fk.name,

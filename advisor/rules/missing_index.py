@@ -87,7 +87,7 @@ def _finding(
     size = (
         f"{table.row_estimate:,} rows"
         if table.row_estimate is not None
-        else "table size unknown (no statistics), judged by the query alone"
+        else "table size unknown: no statistics, judged by the query alone"
     )
     reason = f"{table.qualified}: {_describe(candidate)}"
     suggestion = make_suggestion(

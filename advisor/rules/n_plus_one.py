@@ -15,8 +15,9 @@ suspicion: a single-row lookup by primary or foreign key that ran very often.
 
 Not N+1: queries already batched (``selectinload``, ``joinedload``, ``IN``/``ANY`` lists),
 ``executemany``, the same query with the *same* parameters (ADV007
-repeated-identical-query), savepoints, cursor fetches, transaction control, and INSERT
-loops.
+repeated-identical-query), savepoints, cursor fetches, transaction control, keyset
+pagination (``WHERE id > $1 ORDER BY id LIMIT 500`` in a batch loop), and INSERT loops.
+The pg_stat_statements suspicion has severity medium and low confidence.
 
 ## Why is this bad?
 Every query pays a network round trip, a parse/plan/execute and the ORM's row handling.
@@ -189,7 +190,20 @@ def shape_for(workload: Workload, key: str) -> QueryShape | None:
 
 
 def _is_per_row_select(query: ParsedQuery) -> bool:
-    return query.kind == "select" and not query.batched and not query.is_savepoint
+    return (
+        query.kind == "select"
+        and not query.batched
+        and not query.is_savepoint
+        and not _is_keyset_page(query)
+    )
+
+
+def _is_keyset_page(query: ParsedQuery) -> bool:
+    """``WHERE id > $1 ORDER BY id LIMIT 500`` in a loop walks a table in pages: a batch
+    job doing the right thing, not a query per row."""
+    many = query.limit is None or query.limit > 1
+    ranged = any(p.op == "range" for p in query.predicates)
+    return query.has_limit and many and bool(query.order_by) and ranged
 
 
 # --------------------------------------------------------------------------- findings

@@ -37,22 +37,37 @@ _NOT_EXTENSION = """
                 AND ((d.classid = 'pg_class'::regclass AND d.objid = c.oid)
                   OR (d.classid = 'pg_namespace'::regclass AND d.objid = n.oid)))"""
 
+# A partitioned table has no storage or statistics of its own: it gets its leaves' sums.
 _TABLES = f"""
 SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind,
        c.reltuples::float8 AS reltuples, c.relpages,
-       CASE WHEN c.relkind = 'p' THEN
-            (SELECT sum(pg_table_size(t.relid)) FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
-       ELSE pg_table_size(c.oid) END::int8 AS size_bytes,
-       CASE WHEN c.relkind = 'p' THEN
-            (SELECT sum(p.reltuples) FILTER (WHERE p.reltuples >= 0)
-             FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
-             WHERE t.isleaf)
-       END::float8 AS partition_rows,
-       s.seq_scan, s.idx_scan, s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del,
+       CASE WHEN c.relkind = 'p' THEN coalesce(leaves.size_bytes, 0)
+            ELSE pg_table_size(c.oid) END AS size_bytes,
+       leaves.row_sum AS partition_rows,
+       CASE WHEN c.relkind = 'p' THEN leaves.seq_scan ELSE s.seq_scan END AS seq_scan,
+       CASE WHEN c.relkind = 'p' THEN leaves.idx_scan ELSE s.idx_scan END AS idx_scan,
+       CASE WHEN c.relkind = 'p' THEN leaves.n_tup_ins ELSE s.n_tup_ins END AS n_tup_ins,
+       CASE WHEN c.relkind = 'p' THEN leaves.n_tup_upd ELSE s.n_tup_upd END AS n_tup_upd,
+       CASE WHEN c.relkind = 'p' THEN leaves.n_tup_hot_upd ELSE s.n_tup_hot_upd END
+           AS n_tup_hot_upd,
+       CASE WHEN c.relkind = 'p' THEN leaves.n_tup_del ELSE s.n_tup_del END AS n_tup_del,
        (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL) AS analyzed
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+LEFT JOIN LATERAL (
+    SELECT sum(pg_table_size(t.relid))::int8 AS size_bytes,
+           (sum(p.reltuples) FILTER (WHERE p.reltuples >= 0))::float8 AS row_sum,
+           sum(pg_stat_get_numscans(t.relid))::int8 AS seq_scan,
+           sum((SELECT sum(pg_stat_get_numscans(x.indexrelid)) FROM pg_index x
+                WHERE x.indrelid = t.relid))::int8 AS idx_scan,
+           sum(pg_stat_get_tuples_inserted(t.relid))::int8 AS n_tup_ins,
+           sum(pg_stat_get_tuples_updated(t.relid))::int8 AS n_tup_upd,
+           sum(pg_stat_get_tuples_hot_updated(t.relid))::int8 AS n_tup_hot_upd,
+           sum(pg_stat_get_tuples_deleted(t.relid))::int8 AS n_tup_del
+    FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
+    WHERE t.isleaf AND c.relkind = 'p'
+) leaves ON true
 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname !~ '^pg_(toast|temp_)'
@@ -113,8 +128,15 @@ SELECT i.indrelid AS oid, ic.relname AS name, am.amname AS method,
        string_to_array(i.indcollation::text, ' ')::oid[] AS collation_oids,
        pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
        pg_get_indexdef(i.indexrelid) AS definition,
-       pg_relation_size(i.indexrelid) AS size_bytes,
-       con.contype::text AS contype, s.idx_scan
+       CASE WHEN ic.relkind = 'I' THEN
+            (SELECT coalesce(sum(pg_relation_size(t.relid)), 0)
+             FROM pg_partition_tree(i.indexrelid) t WHERE t.isleaf)
+       ELSE pg_relation_size(i.indexrelid) END::int8 AS size_bytes,
+       CASE WHEN ic.relkind = 'I' THEN
+            (SELECT sum(pg_stat_get_numscans(t.relid))
+             FROM pg_partition_tree(i.indexrelid) t WHERE t.isleaf)
+       ELSE s.idx_scan END::int8 AS idx_scan,
+       con.contype::text AS contype
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam

@@ -6,6 +6,7 @@ naming      deterministic, quoted, 63-byte index names
 sql         CREATE / DROP INDEX CONCURRENTLY statements, IndexSuggestion builder
 select      from per-finding suggestions to the indexes to create
 migration   plain SQL migration files (up and down)
+alembic     Alembic migration files (text: advisor never imports Alembic)
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from advisor.model import Finding, IndexSuggestion
+from advisor.suggest.alembic import alembic_migration
+from advisor.suggest.migration import sql_migration
 from advisor.suggest.select import select
 
-__all__ = ["collect_suggestions"]
+__all__ = ["alembic_migration", "collect_suggestions", "sql_migration"]
 
 
 def collect_suggestions(findings: Iterable[Finding]) -> tuple[IndexSuggestion, ...]:

@@ -15,17 +15,16 @@ guessing why an obvious index was not suggested).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 from advisor.model import IndexColumn, OrderItem, ParsedQuery, Predicate, Schema, Table
+from advisor.suggest.naming import sql_ident
 
 __all__ = ["Candidate", "Rejection", "plan_query"]
 
 _EQUALITY = frozenset({"eq", "in", "any"})
 _BOOLEAN_TYPES = frozenset({"boolean", "bool"})
-_SIMPLE_IDENT = re.compile(r"[a-z_][a-z0-9_]*")
 _PLANNED_KINDS = frozenset({"select", "update", "delete"})
 
 
@@ -36,7 +35,9 @@ class Candidate:
 
     ``where`` holds the constant conjuncts that make it partial; ``implied`` every
     constant conjunct the query guarantees (an existing partial index whose predicate
-    is among them still serves the query).
+    is among them still serves the query); ``fixed`` the columns those conjuncts pin
+    to one value (``status = 'new'``, ``deleted_at IS NULL``): an existing index may
+    carry them among its leading equality keys and still serve the query.
     """
 
     table: str
@@ -46,6 +47,7 @@ class Candidate:
     include: tuple[str, ...] = ()
     where: tuple[str, ...] = ()
     implied: tuple[str, ...] = ()
+    fixed: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[IndexColumn, ...]:
@@ -97,7 +99,7 @@ class _Resolver:
 
 
 def _ident_sql(name: str) -> str:
-    return name if _SIMPLE_IDENT.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+    return sql_ident(name)
 
 
 def _distinct(table: Table, column: str | None) -> float | None:
@@ -130,6 +132,16 @@ def _constant_sql(pred: Predicate) -> str | None:
     if pred.op == "eq" and pred.constant is not None and not pred.parameterized:
         return f"{col} = {pred.constant}"
     return None
+
+
+def _pinned(use: _TableUse) -> set[str]:
+    """Columns a constant ``=`` or ``IS NULL`` pins to one value."""
+    return {
+        p.column
+        for p in use.predicates
+        if p.column is not None
+        and (p.op == "is_null" or (p.op == "eq" and p.constant is not None and not p.parameterized))
+    }
 
 
 def _usable(pred: Predicate, table: Table) -> bool:
@@ -240,7 +252,7 @@ def _build(
                 table.qualified,
                 f"only constant conditions ({' AND '.join(where)}); no key column to index",
             )
-        return Rejection(table.qualified, "no filter, join or sort columns")
+        return Rejection(table.qualified, _no_key_reason(use))
     if not tail and all(_low_selectivity(table, k.column) for k in equality):
         names = ", ".join(str(k.column) for k in equality)
         return Rejection(
@@ -255,7 +267,20 @@ def _build(
         include=_include(query, use, used, include_max),
         where=tuple(where),
         implied=tuple(implied),
+        fixed=tuple(sorted(_pinned(use))),
     )
+
+
+def _no_key_reason(use: _TableUse) -> str:
+    ops = {p.op for p in use.predicates}
+    if "like_prefix" in ops:
+        return (
+            "only LIKE 'prefix%' conditions: they need a text_pattern_ops (or COLLATE \"C\") "
+            "index, not suggested"
+        )
+    if ops & {"neq", "other"}:
+        return "no indexable condition (only <>, OR, or expressions an index cannot match)"
+    return "no filter, join or sort columns"
 
 
 def _include(
@@ -265,6 +290,15 @@ def _include(
         return ()
     extra = tuple(col for col in use.selected if col not in used)
     return extra if 0 < len(extra) <= include_max else ()
+
+
+def _order_owner(item: OrderItem, resolver: _Resolver) -> str | None:
+    if item.column is None:
+        # An expression (``lower(name)``) belongs to the table when there is only one.
+        only = list(resolver.tables)
+        return only[0] if len(only) == 1 and item.expression else None
+    owner = resolver.owner(item.column.table, item.column.column)
+    return owner.qualified if owner is not None else None
 
 
 def _uses(query: ParsedQuery, resolver: _Resolver) -> list[_TableUse]:
@@ -282,12 +316,7 @@ def _uses(query: ParsedQuery, resolver: _Resolver) -> list[_TableUse]:
         for side, ref in ((left, jk.left), (right, jk.right)):
             if ref.column not in joins[side.qualified] and side.column(ref.column):
                 joins[side.qualified].append(ref.column)
-    owners = {
-        (o.qualified if (o := resolver.owner(i.column.table, i.column.column)) else None)
-        if i.column is not None
-        else None
-        for i in query.order_by
-    }
+    owners = {_order_owner(item, resolver) for item in query.order_by}
     order_owner = next(iter(owners)) if len(owners) == 1 else None
     selected: dict[str, list[str]] = {name: [] for name in resolver.tables}
     for ref in query.selected:

@@ -5,8 +5,10 @@ the equality columns, in any order, lead the index; then the range column, or th
 ORDER BY columns in the same directions (or all flipped: a btree scans backwards too).
 Keys must use the default operator class and collation (``text_pattern_ops`` and a
 ``COLLATE "C"`` index do not serve an ordinary comparison or sort; the pattern classes
-still answer equality). A partial index serves only queries that imply its predicate,
-matched conjunct by conjunct on normalized text. A UNIQUE index whose every key is an
+still answer equality). Columns the query pins with a constant (``status = 'new'``,
+``deleted_at IS NULL``) may sit among the leading keys too. A partial index serves only
+queries that imply its predicate, matched conjunct by conjunct on normalized text. A
+UNIQUE index whose every key is an
 equality column of the query already finds the one row. Hash, GIN and GiST indexes
 never count for a btree candidate.
 """
@@ -14,7 +16,7 @@ never count for a btree candidate.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from advisor.model import Index, IndexColumn, IndexKey, Table
 from advisor.suggest.candidates import Candidate
@@ -58,7 +60,18 @@ def predicate_conjuncts(text: str) -> frozenset[str]:
         first, *rest = piece.split(" and ")
         parts[-1] += first
         parts.extend(rest)
-    return frozenset(part.strip() for part in parts if part.strip())
+    return frozenset(_canonical(part.strip()) for part in parts if part.strip())
+
+
+_BOOL_TEST = re.compile(r"^(?P<col>[a-z_][a-z0-9_]*) (?:= |is )(?P<value>true|false)$")
+
+
+def _canonical(conjunct: str) -> str:
+    # PostgreSQL prints ``WHERE is_public = true`` back as ``is_public``.
+    found = _BOOL_TEST.match(conjunct)
+    if found is None:
+        return conjunct
+    return found["col"] if found["value"] == "true" else f"not {found['col']}"
 
 
 def key_id(column: str | None, expression: str | None) -> str:
@@ -104,32 +117,47 @@ def _order_matches(keys: Iterable[IndexKey], wanted: Iterable[IndexColumn]) -> b
 def _predicate_ok(index: Index, candidate: Candidate) -> bool:
     if index.predicate is None:
         return True
-    implied = frozenset(normalize_sql(text) for text in candidate.implied)
+    implied = frozenset(_canonical(normalize_sql(text)) for text in candidate.implied)
     return predicate_conjuncts(index.predicate) <= implied
 
 
 def _unique_on_equality(index: Index, candidate: Candidate) -> bool:
     if not (index.unique or index.primary) or not index.keys:
         return False
+    # NULLs never collide in a unique index: only ``=`` pins a key to one row.
     eq_ids = {_col_id(col) for col in candidate.equality}
     return all(_idx_id(k) in eq_ids and _serves_equality(k) for k in index.keys)
 
 
+def _lead_lengths(index: Index, candidate: Candidate) -> Iterator[int]:
+    """Lengths of index prefixes made of every equality key plus pinned columns only."""
+    must = {_col_id(c) for c in candidate.equality}
+    may = {key_id(col, None) for col in candidate.fixed} - must
+    if not must:
+        yield 0
+    seen: set[str] = set()
+    for n, key in enumerate(index.keys, start=1):
+        kid = _idx_id(key)
+        if kid not in must | may or kid in seen or not _serves_equality(key):
+            return
+        seen.add(kid)
+        if must <= seen:
+            yield n
+
+
 def _prefix_serves(index: Index, candidate: Candidate) -> bool:
-    n_eq, tail = len(candidate.equality), candidate.tail
-    if len(index.keys) < n_eq + len(tail):
-        return False
-    lead = index.keys[:n_eq]
-    if {_idx_id(k) for k in lead} != {_col_id(c) for c in candidate.equality}:
-        return False
-    if not all(_serves_equality(k) for k in lead):
-        return False
-    rest = index.keys[n_eq : n_eq + len(tail)]
-    if [_idx_id(k) for k in rest] != [_col_id(c) for c in tail]:
-        return False
-    if not all(_plain(k) for k in rest):
-        return False
-    return candidate.tail_kind != "order" or _order_matches(rest, tail)
+    tail = candidate.tail
+    for n_lead in sorted(set(_lead_lengths(index, candidate))):
+        rest = index.keys[n_lead : n_lead + len(tail)]
+        if len(rest) < len(tail):
+            continue
+        if [_idx_id(k) for k in rest] != [_col_id(c) for c in tail]:
+            continue
+        if not all(_plain(k) for k in rest):
+            continue
+        if candidate.tail_kind != "order" or _order_matches(rest, tail):
+            return True
+    return False
 
 
 def covering_index(candidate: Candidate, table: Table) -> Index | None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from advisor.model import IndexSuggestion, Verification
 from advisor.suggest.sql import drop_index_sql, suggestion_sql
 
-__all__ = ["sql_migration"]
+__all__ = ["evidence_lines", "sql_migration"]
 
 _APPLY = (
     "-- Apply with: psql -v ON_ERROR_STOP=1 -f <this file>  (not psql -1, not inside "
@@ -53,6 +53,11 @@ def _evidence(s: IndexSuggestion) -> list[str]:
     return lines
 
 
+def evidence_lines(suggestions: Iterable[IndexSuggestion]) -> list[str]:
+    """The ``-- ...`` comment lines that say why each index is suggested."""
+    return [line for s in suggestions for line in _evidence(s)]
+
+
 def _wrap(body: list[str], lock_timeout: str) -> list[str]:
     return [
         f"SET lock_timeout = '{lock_timeout}';",
@@ -71,7 +76,7 @@ def sql_migration(
     if not items:
         empty = "-- advisor: no indexes to create.\n"
         return empty, empty
-    evidence = [line for s in items for line in _evidence(s)]
+    evidence = evidence_lines(items)
     up = [
         f"-- advisor: create {len(items)} index{'es' if len(items) > 1 else ''}.",
         _APPLY,

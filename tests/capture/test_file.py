@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 import advisor.capture as capture
+from advisor.capture.encode import params_hash
 from advisor.capture.jsonl import read_capture, read_header
 from advisor.capture.merge import merge_parts
-from advisor.capture.params import params_hash, params_shape
+from advisor.capture.params import params_shape
 from advisor.errors import CaptureError, InputError
 from advisor.model import Execution, Skipped
 

@@ -4,6 +4,11 @@ The format is described in the repository's golden-case contract (one YAML file 
 named ``fail_*`` / ``pass_*`` cases against a schema in ``fixtures/``). Beyond it, a case
 may give ``widths: {table.column: avg_width}`` to set ``Column.avg_width`` (statistics a
 schema built from DDL never has).
+
+Findings of the case's rule must match ``expect`` one-to-one (same count); each listed
+``notes`` entry must match some Note of the rule (other notes are allowed). Unknown keys
+in a case, an execution or an expectation are errors, so a typo never passes silently;
+so are unknown rule options (checked like the CLI checks them).
 """
 
 from __future__ import annotations

@@ -175,7 +175,9 @@ def test_live_statistics(fresh_db: str) -> None:
             UPDATE items SET note = 'y' WHERE id <= 10;
             ANALYZE items; ANALYZE parted;
             SET enable_seqscan = off;
+            CREATE INDEX parted_id_idx ON parted (id);
             SELECT kind FROM items WHERE id = 7;
+            SELECT day FROM parted WHERE id = 7 AND day = date '2024-06-08';
             SELECT pg_stat_force_next_flush();""",
     )
     schema = read_schema(fresh_db)
@@ -192,7 +194,12 @@ def test_live_statistics(fresh_db: str) -> None:
     assert _index(items, "items_pkey").scans == 1
     parted = _table(schema, "public.parted")
     assert parted.row_estimate == rows
-    assert set(schema.tables) == {"public.items", "public.parted"}
+    assert parted.stats is not None and parted.stats.n_tup_ins == rows
+    assert parted.size_bytes is not None and parted.size_bytes > 2 * 8192
+    parted_index = _index(parted, "parted_id_idx")
+    assert parted_index.scans == 1, "the sum of its partitions' index scans"
+    assert parted_index.size_bytes is not None and parted_index.size_bytes > 8192
+    assert set(schema.tables) == {"public.items", "public.parted"}, "no partitions"
     assert schema.stats_since is not None
 
 

