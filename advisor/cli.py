@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -34,7 +34,7 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """Output formats of ``advisor scan``."""
 
     text = "text"

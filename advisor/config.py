@@ -73,7 +73,8 @@ def _config_from_table(table: Mapping[str, Any], path: str) -> Config:
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         raise ConfigError(
-            f"{path}: unknown [tool.advisor] key {unknown[0]!r}; valid keys: {', '.join(sorted(_KEYS))}"
+            f"{path}: unknown [tool.advisor] key {unknown[0]!r}; "
+            f"valid keys: {', '.join(sorted(_KEYS))}"
         )
     rules = table.get("rules", {})
     if not isinstance(rules, Mapping) or not all(isinstance(v, Mapping) for v in rules.values()):

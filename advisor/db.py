@@ -54,12 +54,10 @@ async def connect(
         ) from exc
     except asyncpg.InvalidCatalogNameError as exc:
         raise DatabaseError(f"{redact_dsn(dsn)}: {exc}; check the database name") from exc
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, ValueError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DatabaseError(
             f"{redact_dsn(dsn)}: cannot connect ({reason}); check that the server is up "
             "and the URL is right"
         ) from exc
     return conn
-
-

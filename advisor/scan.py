@@ -48,7 +48,9 @@ def scan(options: ScanOptions) -> ScanResult:
     from advisor.workload import build_workload
 
     if not options.sources and not options.pg_stat_statements:
-        raise InputError("no input: give SQL or capture files, '-' for stdin, or --pg-stat-statements")
+        raise InputError(
+            "no input: give SQL or capture files, '-' for stdin, or --pg-stat-statements"
+        )
     if options.pg_stat_statements and not options.dsn:
         raise InputError("--pg-stat-statements needs --dsn URL of the database to read it from")
     for source in options.sources:
@@ -84,7 +86,7 @@ def load_schema(options: ScanOptions) -> tuple[Schema, str | None]:
 
         return read_schema(options.dsn, source="dsn"), None
     if options.schema_file or options.metadata:
-        from advisor.schema.load import schema_from_ddl, schema_from_metadata
+        from advisor.schema import schema_from_ddl, schema_from_metadata
         from advisor.verify.sandbox import open_sandbox
 
         if options.schema_file:

@@ -100,6 +100,7 @@ class _Failed:
 
 _Entry = _Shape | _Failed
 _GroupKey = tuple[str, CallSite | None]
+_Groups = dict[_GroupKey, _Group | Execution]  # a lone execution is kept until it repeats
 
 
 @dataclass(slots=True)
@@ -109,12 +110,12 @@ class _Builder:
     shapes: dict[str, _Shape] = field(default_factory=dict)
     texts: dict[str, _Entry] = field(default_factory=dict)
     literal_keys: dict[str, _Entry] = field(default_factory=dict)
-    scopes: OrderedDict[str, dict[_GroupKey, _Group]] = field(default_factory=OrderedDict)
+    scopes: OrderedDict[str, _Groups] = field(default_factory=OrderedDict)
     groups: list[ScopeGroup] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     executions: int = 0
     last_scope: str | None = None
-    last_groups: dict[_GroupKey, _Group] = field(default_factory=dict)
+    last_groups: _Groups = field(default_factory=dict)
 
     def add(self, item: Execution) -> None:
         self.executions += item.calls
@@ -159,37 +160,32 @@ class _Builder:
         if scope == self.last_scope:
             groups = self.last_groups  # executions of a scope mostly come in a run
         else:
-            found = self.scopes.get(scope)
-            if found is None:
+            opened = self.scopes.get(scope)
+            if opened is None:
                 if len(self.scopes) >= _OPEN_SCOPES:
                     self._close(*self.scopes.popitem(last=False))
-                found = self.scopes[scope] = {}
+                opened = self.scopes[scope] = {}
             else:
                 self.scopes.move_to_end(scope)
-            self.last_scope, self.last_groups = scope, found
-            groups = found
+            self.last_scope, self.last_groups = scope, opened
+            groups = opened
         group_key = (key, item.call_site)
-        group = groups.get(group_key)
-        if group is None:
-            group = groups[group_key] = _Group(item.scope_kind, item.seq)
-        group.count += item.calls
-        if len(group.params) < PARAMS_CAP:
-            group.params.add(item.params_hash if item.params_hash is not None else (item.sql,))
-        if item.total_ms is not None:
-            group.total_ms = (group.total_ms or 0.0) + item.total_ms
-        if item.rows is not None:
-            group.rows = (group.rows or 0) + item.rows
-        if item.executemany:
-            group.executemany += 1
-        if group.orm is None:
-            group.orm = item.orm
-        if group.origin is None:
-            group.origin = item.origin
-        if group.first_seq is None:
-            group.first_seq = item.seq
+        found = groups.get(group_key)
+        if found is None:
+            groups[group_key] = item  # one execution is kept as is until it repeats
+        elif isinstance(found, Execution):
+            group = groups[group_key] = _new_group(found)
+            _add(group, item)
+        else:
+            _add(found, item)
 
-    def _close(self, scope: str, groups: dict[_GroupKey, _Group]) -> None:
-        for (key, call_site), g in groups.items():
+    def _close(self, scope: str, groups: _Groups) -> None:
+        for (key, call_site), found in groups.items():
+            if isinstance(found, Execution):
+                if found.calls < self.min_group_count:
+                    continue
+                found = _new_group(found)
+            g = found
             if g.count < self.min_group_count:
                 continue
             self.groups.append(
@@ -251,6 +247,30 @@ def _fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*old)
+
+
+def _new_group(first: Execution) -> _Group:
+    group = _Group(first.scope_kind, first.seq)
+    _add(group, first)
+    return group
+
+
+def _add(group: _Group, item: Execution) -> None:
+    group.count += item.calls
+    if len(group.params) < PARAMS_CAP:
+        group.params.add(item.params_hash if item.params_hash is not None else (item.sql,))
+    if item.total_ms is not None:
+        group.total_ms = (group.total_ms or 0.0) + item.total_ms
+    if item.rows is not None:
+        group.rows = (group.rows or 0) + item.rows
+    if item.executemany:
+        group.executemany += 1
+    if group.orm is None:
+        group.orm = item.orm
+    if group.origin is None:
+        group.origin = item.origin
+    if group.first_seq is None:
+        group.first_seq = item.seq
 
 
 def _count(shape: _Shape, item: Execution) -> None:

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,65 +81,88 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+# --------------------------------------------------------------------- mode switching
+# Every mode runs on the SAME engine and connection: two identical engines differ by up to
+# 20 us per statement on a busy machine, which would swamp the overhead being measured.
+
+
+def recorders(engine: Any, tmp: Path, tag: str) -> dict[str, Any]:
+    """Advisor recorders (with and without call sites) for ``engine``, created detached."""
+    found = {}
+    for mode, sites in (("advisor", True), ("advisor-no-call-sites", False)):
+        handle = capture.instrument(
+            engine,
+            output=str(tmp / f"{tag}-{mode}.jsonl"),
+            call_sites=sites,
+            introspect_schema=False,
+        )
+        handle.recorder.detach()
+        found[mode] = handle
+    return found
+
+
+@contextlib.contextmanager
+def enabled(mode: str, engine: Any, handles: dict[str, Any], spy: bool) -> Iterator[None]:
+    """Capture ``engine`` the way ``mode`` says for the duration of the block."""
+    if mode in handles:
+        handles[mode].recorder.attach(engine)
+        try:
+            yield
+        finally:
+            handles[mode].recorder.detach()
+    elif mode == "queryspy" and spy:
+        with queryspy.record():
+            yield
+    else:
+        yield
+
+
 # --------------------------------------------------------------------- per statement
 
 
 def statement_overhead(dsn: str, total: int, tmp: Path) -> dict[str, dict[str, float]]:
-    """Per-statement latency per mode for a Core and an ORM loop; added us vs none."""
-    url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
-    engines = {mode: create_engine(url, pool_size=1) for mode in MODES}
-    handles = [
-        capture.instrument(
-            engines["advisor"], output=str(tmp / "stmt-cs.jsonl"), introspect_schema=False
-        ),
-        capture.instrument(
-            engines["advisor-no-call-sites"],
-            output=str(tmp / "stmt-nocs.jsonl"),
-            call_sites=False,
-            introspect_schema=False,
-        ),
-    ]
-    samples: dict[str, dict[str, list[float]]] = {
-        m: {"core": [], "orm": [], "core-cpu": [], "orm-cpu": []} for m in MODES
-    }
+    """Per-statement wall and thread-CPU time per mode, Core and ORM loops; added vs none."""
+    engine = create_engine(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+    handles = recorders(engine, tmp, "stmt")
+    kinds = ("core", "orm", "core-cpu", "orm-cpu")
+    samples: dict[str, dict[str, list[float]]] = {m: {k: [] for k in kinds} for m in MODES}
     rounds = 40
     order = list(MODES)
     per_round = max(1, total // rounds)
     stmt = text("SELECT 1")
     orm_stmt = select(User).where(User.id == 1)
+    clock, cpu = time.perf_counter, time.thread_time
     try:
-        conns = {m: engines[m].connect() for m in MODES}
-        sessions = {m: Session(engines[m]) for m in MODES}
-        clock, cpu = time.perf_counter, time.thread_time
+        # Connect while listeners exist: a Connection decides at creation whether to
+        # dispatch events at all.
+        handles["advisor"].recorder.attach(engine)
+        conn = engine.connect()
+        session = Session(bind=conn)
+        handles["advisor"].recorder.detach()
         for _ in range(rounds):
             random.shuffle(order)
             for mode in order:
-                window = queryspy.record() if mode == "queryspy" else contextlib.nullcontext()
-                conn, session = conns[mode], sessions[mode]
-                core, orm = samples[mode]["core"], samples[mode]["orm"]
-                core_cpu, orm_cpu = samples[mode]["core-cpu"], samples[mode]["orm-cpu"]
-                with window:
+                row = samples[mode]
+                with enabled(mode, engine, handles, spy=True):
                     for _ in range(per_round):
                         start, start_cpu = clock(), cpu()
                         conn.execute(stmt)
-                        core.append(clock() - start)
-                        core_cpu.append(cpu() - start_cpu)
+                        row["core"].append(clock() - start)
+                        row["core-cpu"].append(cpu() - start_cpu)
                     for _ in range(per_round):
                         start, start_cpu = clock(), cpu()
                         session.execute(orm_stmt).scalar_one()
-                        orm.append(clock() - start)
-                        orm_cpu.append(cpu() - start_cpu)
+                        row["orm"].append(clock() - start)
+                        row["orm-cpu"].append(cpu() - start_cpu)
                     session.expunge_all()
-        for mode in MODES:
-            conns[mode].close()
-            sessions[mode].close()
+        session.close()
+        conn.close()
     finally:
-        for handle in handles:
+        for handle in handles.values():
             handle.uninstrument()
-        for engine in engines.values():
-            engine.dispose()
+        engine.dispose()
     result: dict[str, dict[str, float]] = {}
-    for kind in ("core", "orm", "core-cpu", "orm-cpu"):
+    for kind in kinds:
         base = samples["none"][kind]
         base_med, base_p99 = statistics.median(base), percentile(base, 0.99)
         for mode in MODES:
@@ -154,27 +177,6 @@ def statement_overhead(dsn: str, total: int, tmp: Path) -> dict[str, dict[str, f
 
 
 # --------------------------------------------------------------------- per request
-
-
-def _app(dsn: str, mode: str, tmp: Path) -> tuple[Any, Any, Callable[[], None]]:
-    engine = create_async_engine(async_url(dsn), pool_size=10, max_overflow=0)
-    app = create_app(dsn, engine)
-    close: Callable[[], None] = lambda: None  # noqa: E731
-    if mode.startswith("advisor"):
-        handle = capture.instrument(
-            engine,
-            output=str(tmp / f"req-{mode}.jsonl"),
-            call_sites=mode == "advisor",
-            introspect_schema=False,
-        )
-        app.add_middleware(AdvisorMiddleware)
-        close = handle.uninstrument
-    elif mode == "queryspy":
-        quiet = logging.getLogger("queryspy-bench")
-        quiet.addHandler(logging.NullHandler())
-        quiet.propagate = False
-        app.add_middleware(QuerySpyMiddleware, logger=quiet, add_headers=False)
-    return app, engine, close
 
 
 async def _burst(client: httpx.AsyncClient, count: int, concurrency: int) -> tuple[float, float]:
@@ -197,10 +199,21 @@ def request_rate(
     """Requests/s and CPU us per request per mode (5 queries per request), interleaved."""
 
     async def main() -> dict[str, dict[str, float]]:
-        apps = {mode: _app(dsn, mode, tmp) for mode in MODES}
+        engine = create_async_engine(async_url(dsn), pool_size=10, max_overflow=0)
+        handles = recorders(engine, tmp, "req")
+        app = create_app(dsn, engine)
+        quiet = logging.getLogger("queryspy-bench")
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
+        wrapped: dict[str, Any] = {
+            "none": app,
+            "advisor": AdvisorMiddleware(app),
+            "advisor-no-call-sites": AdvisorMiddleware(app),
+            "queryspy": QuerySpyMiddleware(app, logger=quiet, add_headers=False),
+        }
         clients = {
-            mode: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b")
-            for mode, (app, _engine, _close) in apps.items()
+            mode: httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://b")
+            for mode, asgi in wrapped.items()
         }
         elapsed = dict.fromkeys(MODES, 0.0)
         cpu = dict.fromkeys(MODES, 0.0)
@@ -210,19 +223,22 @@ def request_rate(
         per_round = max(concurrency, total // rounds // concurrency * concurrency)
         try:
             for mode in MODES:  # warm-up: pools, compiled caches
-                await _burst(clients[mode], concurrency * 5, concurrency)
+                with enabled(mode, engine, handles, spy=False):
+                    await _burst(clients[mode], concurrency * 5, concurrency)
             for _ in range(rounds):
                 random.shuffle(order)
                 for mode in order:
-                    wall, used = await _burst(clients[mode], per_round, concurrency)
+                    with enabled(mode, engine, handles, spy=False):
+                        wall, used = await _burst(clients[mode], per_round, concurrency)
                     elapsed[mode] += wall
                     cpu[mode] += used
                     done[mode] += per_round
         finally:
-            for mode, (_unused, engine, close) in apps.items():
-                await clients[mode].aclose()
-                await engine.dispose()
-                close()
+            for client in clients.values():
+                await client.aclose()
+            await engine.dispose()
+            for handle in handles.values():
+                handle.uninstrument()
         return {
             mode: {"rps": done[mode] / elapsed[mode], "cpu_us": 1e6 * cpu[mode] / done[mode]}
             for mode in MODES

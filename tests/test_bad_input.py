@@ -12,9 +12,42 @@ from advisor.scan import ScanOptions, scan
 
 GOOD = "SELECT id FROM orders WHERE user_id = $1"
 FRAGMENTS = [
-    "SELECT", "*", "FROM", "orders", "WHERE", "id", "=", "$1", "%s", "%(name)s", ":name", "?",
-    "'", "''", '"', "$$", "$tag$", "--", "/*", "*/", ";", "(", ")", "IN", ",", "ANY", "\x00",
-    "\n", "E'\\'", "::int", "LIMIT", "ORDER BY", "\\copy", "DESC", "\ufeff", "é",
+    "SELECT",
+    "*",
+    "FROM",
+    "orders",
+    "WHERE",
+    "id",
+    "=",
+    "$1",
+    "%s",
+    "%(name)s",
+    ":name",
+    "?",
+    "'",
+    "''",
+    '"',
+    "$$",
+    "$tag$",
+    "--",
+    "/*",
+    "*/",
+    ";",
+    "(",
+    ")",
+    "IN",
+    ",",
+    "ANY",
+    "\x00",
+    "\n",
+    "E'\\'",
+    "::int",
+    "LIMIT",
+    "ORDER BY",
+    "\\copy",
+    "DESC",
+    "\ufeff",
+    "é",
 ]
 
 
@@ -27,19 +60,25 @@ def _scan_text(tmp: Path, name: str, data: bytes) -> None:
     assert any(shape.query.kind == "select" for shape in result.workload.shapes.values())
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=2000))
 def test_random_bytes_as_sql(tmp_path: Path, data: bytes) -> None:
     _scan_text(tmp_path, "random.sql", data)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(parts=st.lists(st.sampled_from(FRAGMENTS), max_size=40))
 def test_mutated_sql(tmp_path: Path, parts: list[str]) -> None:
     _scan_text(tmp_path, "mutated.sql", " ".join(parts).encode("utf-8", "surrogatepass"))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(lines=st.lists(st.text(max_size=200), max_size=10), header=st.booleans())
 def test_mutated_capture_lines(tmp_path: Path, lines: list[str], header: bool) -> None:
     head = '{"type": "header", "format": "advisor-capture", "version": 1}\n' if header else ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
@@ -43,10 +45,23 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
 
 
 @pytest.fixture(scope="module")
-def example_json(pg_dsn: str) -> dict[str, object]:
+def sandbox_url(pg_dsn: str) -> Iterator[str]:
+    """An empty database on the test server, given to ``--sandbox`` as a URL."""
+    from advisor.verify.sandbox import create_database, drop_database
+
+    name = f"advt_cli_{uuid.uuid4().hex[:8]}"
+    dsn = create_database(pg_dsn, name)
+    try:
+        yield dsn
+    finally:
+        drop_database(pg_dsn, name)
+
+
+@pytest.fixture(scope="module")
+def example_json(sandbox_url: str) -> dict[str, object]:
     """The JSON report of the bundled example, scanned through a URL sandbox."""
     proc = advisor(
-        "scan", str(EXAMPLE), "--schema", str(SHOP), "--sandbox", pg_dsn, "--format", "json"
+        "scan", str(EXAMPLE), "--schema", str(SHOP), "--sandbox", sandbox_url, "--format", "json"
     )
     assert proc.returncode == 0, proc.stderr
     report: dict[str, object] = json.loads(proc.stdout)
@@ -98,16 +113,25 @@ def test_example_reports_the_unparsable_statement_and_goes_on(
     assert isinstance(summary, dict) and summary["shapes"] >= 6
 
 
-def test_text_report_names_rules_and_fixes(pg_dsn: str) -> None:
-    proc = advisor("scan", str(EXAMPLE), "--schema", str(SHOP), "--sandbox", pg_dsn, "-v")
+def test_text_report_names_rules_and_fixes(sandbox_url: str) -> None:
+    proc = advisor("scan", str(EXAMPLE), "--schema", str(SHOP), "--sandbox", sandbox_url, "-v")
     assert proc.returncode == 0, proc.stderr
     assert "ADV003 missing-index" in proc.stdout
     assert "CREATE INDEX CONCURRENTLY" in proc.stdout
     assert "No suggestion, and why" in proc.stdout
 
 
-def test_fail_on_sets_the_exit_code(pg_dsn: str) -> None:
-    base = ("scan", str(EXAMPLE), "--schema", str(SHOP), "--sandbox", pg_dsn, "--format", "json")
+def test_fail_on_sets_the_exit_code(sandbox_url: str) -> None:
+    base = (
+        "scan",
+        str(EXAMPLE),
+        "--schema",
+        str(SHOP),
+        "--sandbox",
+        sandbox_url,
+        "--format",
+        "json",
+    )
     assert advisor(*base, "--fail-on", "medium").returncode == 1
     assert advisor(*base, "--fail-on", "never").returncode == 0
     only_fk = advisor(*base, "--select", "ADV004", "--fail-on", "high")
@@ -196,12 +220,20 @@ def test_rules_and_rule_docs() -> None:
     one_line_error(advisor("rule", "no-such-rule"), "no-such-rule")
 
 
-def test_config_file_selects_rules(tmp_path: Path, pg_dsn: str) -> None:
+def test_config_file_selects_rules(tmp_path: Path, sandbox_url: str) -> None:
     config = tmp_path / "advisor.toml"
     config.write_text('select = ["select-star-wide-table"]\nfail-on = "low"\n')
     proc = advisor(
-        "scan", str(EXAMPLE), "--schema", str(SHOP), "--sandbox", pg_dsn,
-        "--config", str(config), "--format", "json",
+        "scan",
+        str(EXAMPLE),
+        "--schema",
+        str(SHOP),
+        "--sandbox",
+        sandbox_url,
+        "--config",
+        str(config),
+        "--format",
+        "json",
     )
     assert proc.returncode == 1, proc.stderr
     assert {f["rule"] for f in json.loads(proc.stdout)["findings"]} == {"ADV002"}

@@ -69,7 +69,9 @@ def _finding(f: Finding) -> Panel:
     if f.origin is not None:
         body.append(Text(f"parent rows loaded at {f.origin}"))
     if f.sql:
-        body.append(Syntax(_one_line(f.sql, 300), "sql", word_wrap=True, background_color="default"))
+        body.append(
+            Syntax(_one_line(f.sql, 300), "sql", word_wrap=True, background_color="default")
+        )
     if f.fix:
         body.append(Text(f"fix: {f.fix}", style="green"))
     title = f"{f.rule} {f.name} [{f.severity.value}]"
