@@ -59,8 +59,11 @@ _SITES_CAP = 5
 _GC_YOUNG = 50_000
 _PG_STAT_STATEMENTS = "pg_stat_statements"
 
-# Literal-insensitive cache key, used only where literals cannot hide anything else:
-# no comments, quoted identifiers, backslashes or dollar quotes.
+# Literal-insensitive cache key, used only where literals cannot hide anything else: in
+# DML (a utility statement's literals can be part of its fingerprint: WITH (fillfactor
+# = 70), COMMENT ... IS 'x'), and without comments, quoted identifiers, backslashes or
+# dollar quotes.
+_DML = re.compile(r"\s*\(*\s*(?:select|insert|update|delete|with|values)\b", re.IGNORECASE)
 _UNSAFE = re.compile(r"""--|/\*|"|\\|\$(?!\d)""")
 _LITERAL = re.compile(r"(?=['0-9])(?:'[^']*(?:''[^']*)*'|(?<![\w$.])\d+(?:\.\d+)?(?![\w.]))")
 
@@ -100,6 +103,7 @@ class _Failed:
 
 _Entry = _Shape | _Failed
 _GroupKey = tuple[str, CallSite | None]
+_ScopeKey = tuple[str, int | None]
 _Groups = dict[_GroupKey, _Group | Execution]  # a lone execution is kept until it repeats
 
 
@@ -110,11 +114,12 @@ class _Builder:
     shapes: dict[str, _Shape] = field(default_factory=dict)
     texts: dict[str, _Entry] = field(default_factory=dict)
     literal_keys: dict[str, _Entry] = field(default_factory=dict)
-    scopes: OrderedDict[str, _Groups] = field(default_factory=OrderedDict)
+    # Keyed by (name, id): concurrent requests share a scope name, never a scope id.
+    scopes: OrderedDict[_ScopeKey, _Groups] = field(default_factory=OrderedDict)
     groups: list[ScopeGroup] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     executions: int = 0
-    last_scope: str | None = None
+    last_scope: _ScopeKey | None = None
     last_groups: _Groups = field(default_factory=dict)
 
     def add(self, item: Execution) -> None:
@@ -155,8 +160,8 @@ class _Builder:
         return entry
 
     def _group(self, key: str, item: Execution) -> None:
-        scope = item.scope
-        assert scope is not None
+        assert item.scope is not None
+        scope = (item.scope, item.scope_id)
         if scope == self.last_scope:
             groups = self.last_groups  # executions of a scope mostly come in a run
         else:
@@ -179,7 +184,8 @@ class _Builder:
         else:
             _add(found, item)
 
-    def _close(self, scope: str, groups: _Groups) -> None:
+    def _close(self, scope_key: _ScopeKey, groups: _Groups) -> None:
+        scope = scope_key[0]
         for (key, call_site), found in groups.items():
             if isinstance(found, Execution):
                 if found.calls < self.min_group_count:
@@ -303,6 +309,6 @@ def _freeze(shape: _Shape) -> QueryShape:
 
 def _literal_key(sql: str) -> str:
     """``sql`` with string and number literals blanked, when that is safe; else ``sql``."""
-    if _UNSAFE.search(sql) is not None:
+    if _DML.match(sql) is None or _UNSAFE.search(sql) is not None:
         return sql
     return "\x00" + _LITERAL.sub("?", sql)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+
+from advisor.capture.sqlfile import read_sql
 from advisor.model import CallSite, Execution, OrmLoad, Schema, Skipped
 from advisor.parse import parse
 from advisor.workload import PARAMS_CAP, build_workload
@@ -114,6 +117,21 @@ def test_groups_split_by_scope_and_call_site_and_singletons_dropped() -> None:
     assert next(iter(wl.shapes.values())).calls == 5
 
 
+def test_concurrent_requests_of_one_route_never_merge() -> None:
+    # 50 interleaved requests to the same route, each loading its one user: no loop anywhere.
+    items = [
+        run(i, "SELECT name FROM users WHERE id = $1", scope_id=i, params_hash=f"p{i}")
+        for i in range(50)
+    ]
+    # ...and one request of the same route that really loops.
+    items += [
+        run(100 + i, "SELECT name FROM users WHERE id = $1", scope_id=999, params_hash=f"q{i}")
+        for i in range(6)
+    ]
+    wl = build_workload(items, Schema())
+    assert [(g.scope, g.count, g.distinct_params) for g in wl.groups] == [("GET /orders", 6, 6)]
+
+
 def test_errors_and_savepoints_stay_out_of_groups() -> None:
     items = [run(i, "SELECT 1 FROM t WHERE a = $1", error="boom") for i in range(3)]
     items += [run(10 + i, f"SAVEPOINT sa_savepoint_{i}") for i in range(3)]
@@ -165,3 +183,32 @@ def test_structure_read_from_the_first_text_only_once() -> None:
     (shape,) = wl.shapes.values()
     assert shape.query.sql == "SELECT * FROM t WHERE id = 0 AND name = 'n0'"
     assert shape.calls == 50
+
+
+def test_gc_threshold_is_restored() -> None:
+    before = gc.get_threshold()
+    build_workload([run(1, "SELECT 1")], Schema())
+    assert gc.get_threshold() == before
+
+
+def test_sql_file_statements_keep_their_lines() -> None:
+    text = "SELECT 1;\n\nSELECT * FORM t;\nSELECT 2;\n"
+    wl = build_workload(read_sql("q.sql", text), Schema())
+    assert wl.executions == 3
+    (failure,) = wl.skipped
+    assert failure.source == CallSite("q.sql", 3)
+    assert {s.sources[0] for s in wl.shapes.values()} == {CallSite("q.sql", 1)}
+
+
+def test_utility_statements_differing_in_literals_stay_apart() -> None:
+    # their literals are part of PostgreSQL's fingerprint: the literal cache must not merge them
+    items = [
+        run(1, "CREATE INDEX i ON t (a) WITH (fillfactor = 70)"),
+        run(2, "CREATE INDEX i ON t (a) WITH (fillfactor = 80)"),
+        run(3, "COMMENT ON TABLE t IS 'a'"),
+        run(4, "COMMENT ON TABLE t IS 'b'"),
+    ]
+    wl = build_workload(items, Schema())
+    expected = {parse(item.sql, Schema()).key for item in items}
+    assert set(wl.shapes) == expected
+    assert len(expected) == 4

@@ -66,7 +66,7 @@ def instrument(
     call_sites: bool = True,
     root: str | None = None,
     introspect_schema: bool = True,
-    max_pending: int = 100_000,
+    max_pending: int = 50_000,
 ) -> Capture:
     """Capture every statement of ``target`` (an Engine or AsyncEngine), or of every engine.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from advisor.capture.context import Scope, reset_scope, set_scope
+from advisor.capture.context import _CURRENT, Scope, next_scope_id
 
 __all__ = ["AdvisorMiddleware", "RequestScope", "route_template"]
 
@@ -59,36 +59,37 @@ def route_template(asgi_scope: ASGIScope, app: Any = None) -> str | None:
 
 
 class RequestScope(Scope):
-    """A request's scope: its name waits for the route to be known."""
+    """A request's scope: named lazily, by the writer thread, once the route is known.
+
+    It keeps the ASGI scope (Starlette's router adds ``route`` to it) until it is
+    garbage: by the time a statement's line is written, routing has happened.
+    """
 
     __slots__ = ("_app", "_asgi", "_resolved")
 
     def __init__(self, asgi_scope: ASGIScope) -> None:
-        method = str(asgi_scope.get("method", "WS" if asgi_scope["type"] == "websocket" else ""))
-        super().__init__(f"{method} {asgi_scope.get('path', '')}", "request")
+        # Cheap on purpose: this runs for every request; the name is built on first use.
+        self.name = ""
+        self.kind = "request"
+        self.id = next_scope_id()
         self._asgi = asgi_scope
         self._app = asgi_scope.get("app")
         self._resolved = False
 
     def resolve(self) -> str:
-        """``METHOD /template``; falls back to the raw path while the route is unknown."""
+        """``METHOD /template``; the raw path while the route is unknown."""
         if not self._resolved:
+            asgi = self._asgi
+            method = str(asgi.get("method", "WS" if asgi.get("type") == "websocket" else ""))
             try:
-                template = route_template(self._asgi, self._app)
+                template = route_template(asgi, self._app)
             except Exception:
                 template = None
-            if template is not None:
-                method = self.name.split(" ", 1)[0]
-                self.name = f"{method} {template}"
-                self._resolved = True
+            if template is None:
+                return f"{method} {asgi.get('path', '')}"
+            self.name = f"{method} {template}"
+            self._resolved = True
         return self.name
-
-    def finish(self) -> None:
-        """The request ended: resolve for the last time and let go of the ASGI scope."""
-        self.resolve()
-        self._resolved = True
-        self._asgi = {}
-        self._app = None
 
 
 class AdvisorMiddleware:
@@ -99,13 +100,12 @@ class AdvisorMiddleware:
 
     async def __call__(self, scope: ASGIScope, receive: Any, send: Any) -> None:
         """Run the request inside its own capture scope."""
-        if scope.get("type") not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        request = RequestScope(scope)
-        token = set_scope(request)
+        token = _CURRENT.set(RequestScope(scope))
         try:
             await self.app(scope, receive, send)
         finally:
-            reset_scope(token)
-            request.finish()
+            _CURRENT.reset(token)

@@ -10,7 +10,6 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
 from advisor.model import ScopeKind
 
@@ -19,10 +18,9 @@ __all__ = [
     "activate",
     "current_scope",
     "fallback_scope",
-    "reset_scope",
+    "next_scope_id",
     "scope",
     "set_fallback_scope",
-    "set_scope",
 ]
 
 
@@ -46,6 +44,11 @@ class Scope:
     def resolve(self) -> str:
         """The scope's name (subclasses compute it on first use)."""
         return self.name
+
+
+def next_scope_id() -> int:
+    """A new scope id, unique in this process."""
+    return next(_IDS)
 
 
 _CURRENT: ContextVar[Scope | None] = ContextVar("advisor_capture_scope", default=None)
@@ -87,13 +90,3 @@ def scope(name: str, kind: ScopeKind = "manual") -> Iterator[Scope]:
     """
     with activate(Scope(name, kind)) as active:
         yield active
-
-
-def set_scope(active: Scope | None) -> Any:
-    """Set the current scope; returns a token for :func:`reset_scope` (for hook pairs)."""
-    return _CURRENT.set(active)
-
-
-def reset_scope(token: Any) -> None:
-    """Undo :func:`set_scope`."""
-    _CURRENT.reset(token)

@@ -2,8 +2,9 @@
 
 Walks ``sys._getframe()`` (never ``inspect.stack()``, which reads source files) and
 caches, per code object, whether it belongs to the application. Inside SQLAlchemy's
-async greenlet there is no application frame: the walk goes on at the parent
-greenlet's suspended frame, where the ``await`` chain leads back to the app.
+async greenlet there is no application frame (unless it runs the app's function through
+``run_sync``): the walk starts at the parent greenlet's suspended ``greenlet_spawn``
+frame, where the ``await`` chain leads back to the app.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import sys
 import sysconfig
 from types import CodeType, FrameType
+from typing import Any
 
 __all__ = ["Site", "SiteFinder"]
 
@@ -49,7 +51,7 @@ class SiteFinder:
         self._skip_dirs = _library_dirs()
         # code object -> relative path, or None when the code is library code
         self._code: dict[CodeType, str | None] = {}
-        self._greenlet: object | None = None
+        self._getcurrent: Any = None
 
     def refresh(self) -> None:
         """Forget cached decisions (call after new libraries were imported)."""
@@ -75,32 +77,46 @@ class SiteFinder:
         """The first application frame above the caller, as ``(path, line, function)``."""
         if frame is None:
             frame = sys._getframe(1)
-        cache = self._code
-        depth = self.max_depth
-        jumped = False
-        while True:
-            while frame is not None and depth > 0:
-                code = frame.f_code
-                try:
-                    rel = cache[code]
-                except KeyError:
-                    rel = cache[code] = self._classify(code)
-                if rel is not None:
-                    return (rel, frame.f_lineno, code.co_name)
-                frame = frame.f_back
-                depth -= 1
-            if jumped:
-                return None
-            jumped = True
-            frame = self._parent_greenlet_frame()
+        parent = self._spawning_frame()
+        if parent is not None:
+            # Inside SQLAlchemy's async greenlet: unless the greenlet runs the app's own
+            # function (run_sync), its frames are all library code; skip them.
+            caller = parent.f_back
+            if caller is None or caller.f_code.co_name != "run_sync":
+                return self._walk(parent, self.max_depth)
+            found = self._walk(frame, self.max_depth)
+            return found if found is not None else self._walk(parent, self.max_depth)
+        return self._walk(frame, self.max_depth)
 
-    def _parent_greenlet_frame(self) -> FrameType | None:
-        module = sys.modules.get("greenlet")
-        if module is None:
-            return None
+    def _walk(self, frame: FrameType | None, depth: int) -> Site | None:
+        cache = self._code
+        while frame is not None and depth > 0:
+            code = frame.f_code
+            try:
+                rel = cache[code]
+            except KeyError:
+                rel = cache[code] = self._classify(code)
+            if rel is not None:
+                return (rel, frame.f_lineno, code.co_name)
+            frame = frame.f_back
+            depth -= 1
+        return None
+
+    def _spawning_frame(self) -> FrameType | None:
+        """The suspended ``greenlet_spawn`` frame when running in SQLAlchemy's greenlet."""
+        getcurrent = self._getcurrent
+        if getcurrent is None:
+            module = sys.modules.get("greenlet")
+            if module is None:
+                return None
+            getcurrent = self._getcurrent = module.getcurrent
         try:
-            parent = module.getcurrent().parent
+            parent = getcurrent().parent
         except Exception:
             return None
-        frame = getattr(parent, "gr_frame", None) if parent is not None else None
-        return frame if isinstance(frame, FrameType) else None
+        if parent is None:
+            return None
+        frame = parent.gr_frame
+        if frame is None or frame.f_code.co_name != "greenlet_spawn":
+            return None
+        return frame  # type: ignore[no-any-return]

@@ -19,9 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapper, Session
 
-from advisor.capture.context import current_scope
-from advisor.capture.encode import LineEncoder
-from advisor.capture.frames import Site, SiteFinder
+from advisor.capture.context import _CURRENT, _FALLBACK
+from advisor.capture.frames import SiteFinder
 from advisor.capture.orm import ORIGIN_KEY, describe
 from advisor.capture.schema_line import SchemaProbe
 from advisor.capture.writer import CaptureWriter
@@ -52,12 +51,13 @@ class Recorder:
         introspect_schema: bool = True,
     ) -> None:
         self.writer = writer
-        self.encoder = LineEncoder(writer.keep_params)
+        self._pending = writer.pending
+        self._max_pending = writer.max_pending
         self.call_sites = call_sites
         self.finder = SiteFinder(root)
         self.probe = SchemaProbe(writer) if introspect_schema else None
         self._seq = itertools.count(1)
-        self._seen: set[int] = set()
+        self._unprobed = introspect_schema
         self._listening: list[tuple[Any, str, Any]] = []
 
     # ------------------------------------------------------------------ listen / remove
@@ -69,7 +69,8 @@ class Recorder:
     def attach(self, target: Any = None) -> None:
         """Listen on one engine (``AsyncEngine`` through ``.sync_engine``), or on all."""
         engine: Any = Engine if target is None else getattr(target, "sync_engine", target)
-        self._listen(engine, "before_cursor_execute", self._before)
+        # retval=True: SQLAlchemy then calls us directly instead of through a wrapper.
+        self._listen(engine, "before_cursor_execute", self._before, retval=True)
         self._listen(engine, "after_cursor_execute", self._after)
         self._listen(engine, "handle_error", self._error)
         self._listen(Session, "do_orm_execute", self._orm)
@@ -96,36 +97,70 @@ class Recorder:
 
     def _before(
         self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
-    ) -> None:
+    ) -> tuple[str, Any]:
         if context is not None:
             try:
                 context.__dict__[_T0] = perf_counter()
             except Exception:
                 self.writer.internal_errors += 1
+        return statement, params
 
     def _after(
         self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
     ) -> None:
+        # The hot path: every statement. Only cheap lookups here; the line is encoded by
+        # the writer thread.
         end = perf_counter()
         try:
-            duration = None
-            carried = None
+            if self._unprobed:
+                self._probe(conn)
+            duration = site = orm = origin = None
             server_side = False
             if context is not None:
                 start = context.__dict__.get(_T0)
-                duration = None if start is None else (end - start) * 1000.0
-                carried = context.execution_options.get(OPTION)
-                many = many or bool(context.executemany)
-                server_side = bool(
-                    getattr(context, "_is_server_side", False)
-                    or context.execution_options.get("stream_results", False)
-                )
-            rows = getattr(cursor, "rowcount", -1)
-            if rows is None or rows < 0 or server_side:
+                if start is not None:
+                    duration = (end - start) * 1000.0
+                options = context.execution_options
+                carried = options.get(OPTION)
+                if carried is not None:
+                    site, orm, origin = carried
+                many = many or context.executemany
+                server_side = options.get("stream_results", False)
+            if site is None and self.call_sites:
+                site = self.finder.find(sys._getframe(1))
+            rows = cursor.rowcount
+            if server_side or rows is None or rows < 0:
                 rows = None
-            self._emit(conn, statement, params, many, duration, rows, carried, None, server_side)
+            pending = self._pending
+            if len(pending) >= self._max_pending:
+                self.writer.dropped += 1
+                return
+            scope = _CURRENT.get() or _FALLBACK[0]
+            pending.append(
+                (
+                    next(self._seq),
+                    scope,
+                    statement,
+                    params,
+                    bool(many),
+                    duration,
+                    rows,
+                    site,
+                    origin,
+                    orm,
+                    None,
+                    bool(server_side),
+                )
+            )
         except Exception:
             self.writer.internal_errors += 1
+
+    def _probe(self, conn: Any) -> None:
+        """Introspect the first PostgreSQL engine seen (one schema per file, as a rule)."""
+        if self.probe is None or conn is None:
+            self._unprobed = False
+        elif self.probe.engine_seen(conn.engine):
+            self._unprobed = False
 
     def _error(self, exc_context: Any) -> None:
         try:
@@ -133,72 +168,37 @@ class Recorder:
             statement = exc_context.statement
             if statement is None:
                 return
-            duration = None
-            carried = None
+            duration = site = orm = origin = None
             many = False
             if context is not None:
                 start = context.__dict__.get(_T0)
                 if start is not None:
                     duration = (perf_counter() - start) * 1000.0
                 carried = context.execution_options.get(OPTION)
+                if carried is not None:
+                    site, orm, origin = carried
                 many = bool(context.executemany)
+            if site is None and self.call_sites:
+                site = self.finder.find(sys._getframe(1))
             error = _error_text(exc_context.original_exception)
-            self._emit(
-                exc_context.connection,
-                statement,
-                exc_context.parameters,
-                many,
-                duration,
-                None,
-                carried,
-                error,
-                False,
+            self.writer.submit(
+                (
+                    next(self._seq),
+                    _CURRENT.get() or _FALLBACK[0],
+                    statement,
+                    exc_context.parameters,
+                    many,
+                    duration,
+                    None,
+                    site,
+                    origin,
+                    orm,
+                    error,
+                    False,
+                )
             )
         except Exception:
             self.writer.internal_errors += 1
-
-    def _emit(
-        self,
-        conn: Any,
-        statement: str,
-        params: Any,
-        many: bool,
-        duration: float | None,
-        rows: int | None,
-        carried: tuple[Site | None, dict[str, Any] | None, Site | None] | None,
-        error: str | None,
-        server_side: bool,
-    ) -> None:
-        if conn is not None and self.probe is not None:
-            engine = conn.engine
-            if id(engine) not in self._seen:
-                self._seen.add(id(engine))
-                self.probe.engine_seen(engine)
-        site = orm = origin = None
-        if carried is not None:
-            site, orm, origin = carried
-        if site is None and self.call_sites:
-            site = self.finder.find(sys._getframe(2))
-        writer = self.writer
-        if writer.full():  # drop before paying to encode
-            writer.dropped += 1
-            return
-        writer.submit(
-            self.encoder.line(
-                next(self._seq),
-                current_scope(),
-                statement,
-                params,
-                many,
-                duration,
-                rows,
-                site,
-                origin,
-                orm,
-                error,
-                server_side,
-            )
-        )
 
     def _orm(self, orm_state: Any) -> None:
         try:

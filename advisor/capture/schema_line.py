@@ -60,14 +60,14 @@ class SchemaProbe:
         self._threads: list[threading.Thread] = []
         self._urls: set[str] = set()
 
-    def engine_seen(self, engine: Any) -> None:
-        """Called on an engine's first statement; must stay cheap and never raise."""
+    def engine_seen(self, engine: Any) -> bool:
+        """Start introspecting ``engine``; False when it is not PostgreSQL (never raises)."""
         dialect = engine.dialect
         if dialect.name != "postgresql":
-            return
+            return False
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         if dsn in self._urls:
-            return
+            return True
         self._urls.add(dsn)
         line = {
             "type": "schema",
@@ -80,6 +80,7 @@ class SchemaProbe:
         )
         self._threads.append(thread)
         thread.start()
+        return True
 
     def _run(self, dsn: str, line: dict[str, Any]) -> None:
         try:

@@ -1,9 +1,10 @@
 """The capture file writer: a background thread fed by a bounded buffer.
 
-The application thread encodes its line (:mod:`advisor.capture.encode`) and appends it to
-a deque (no lock, no I/O); the writer thread writes the lines out in batches. When the
-buffer is full the event is dropped and counted, so capture never blocks the application
-and never grows memory.
+The application thread only appends a tuple to a deque (no lock, no I/O, no encoding);
+the writer thread encodes the lines (:mod:`advisor.capture.encode`) and writes them in
+batches, giving the GIL back every few events so that the application never waits long
+for it. When the buffer is full the event is dropped and counted, so capture never blocks
+the application and never grows memory.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import datetime
 import json
 import os
 import threading
+import time
 from typing import IO, Any
 
 from advisor import __version__
+from advisor.capture.encode import Event, LineEncoder
 from advisor.errors import CaptureError
 
 __all__ = ["FORMAT", "VERSION", "CaptureWriter", "now_iso", "open_output"]
+
+_BATCH = 256
 
 FORMAT = "advisor-capture"
 VERSION = 1
@@ -65,7 +70,8 @@ class CaptureWriter:
         self.dropped = 0
         self.internal_errors = 0
         self.schema_errors = 0
-        self._pending: collections.deque[str | dict[str, Any]] = collections.deque()
+        self.pending: collections.deque[Event | dict[str, Any]] = collections.deque()
+        self._encoder = LineEncoder(keep_params)
         self._wake = threading.Event()
         self._stop = False
         self._closed = False
@@ -96,47 +102,47 @@ class CaptureWriter:
         self._thread.start()
         atexit.register(self.close)
 
-    def full(self) -> bool:
-        """True when the next event would be dropped (lets callers skip encoding it)."""
-        return self._stop or len(self._pending) >= self.max_pending
-
-    def submit(self, event: str | dict[str, Any]) -> None:
-        """Queue one query line (or another line as a dict); drop and count it when the
-        buffer is full (never blocks)."""
-        if self._stop or len(self._pending) >= self.max_pending:
+    def submit(self, event: Event | dict[str, Any]) -> None:
+        """Queue one query event (or another line, as a dict); drop and count it when the
+        buffer is full (never blocks). The hot path appends to :attr:`pending` directly."""
+        if self._stop or len(self.pending) >= self.max_pending:
             self.dropped += 1
             return
-        self._pending.append(event)
+        self.pending.append(event)
 
     def _drain(self) -> None:
-        pending = self._pending
+        pending = self.pending
         out = self._file
+        encode = self._encoder.line
         while pending:
             batch: list[str] = []
             queries = 0
-            while pending and len(batch) < 512:
+            while pending and len(batch) < _BATCH:
                 event = pending.popleft()
-                if type(event) is str:  # a query line, already encoded
-                    batch.append(event)
-                    queries += 1
-                    continue
                 try:
-                    batch.append(json.dumps(event, default=str) + "\n")
+                    if type(event) is tuple:
+                        batch.append(encode(*event))
+                        queries += 1
+                    else:
+                        batch.append(json.dumps(event, default=str) + "\n")
                 except Exception:
                     self.internal_errors += 1
             out.write("".join(batch))
             self.written += queries
+            # Give the GIL back: an application thread whose database answer arrived
+            # must not wait for a whole backlog to be encoded.
+            time.sleep(0)
         out.flush()
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(0.05)
+            self._wake.wait(0.1)
             self._wake.clear()
             try:
                 self._drain()
             except Exception:
                 self.internal_errors += 1
-            if self._stop and not self._pending:
+            if self._stop and not self.pending:
                 return
 
     def abandon(self) -> None:
@@ -144,7 +150,7 @@ class CaptureWriter:
         with self._lock:
             self._closed = True
         self._stop = True
-        self._pending.clear()
+        self.pending.clear()
         atexit.unregister(self.close)
 
     def close(self) -> None:

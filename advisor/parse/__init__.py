@@ -45,11 +45,14 @@ def complete(prepared: Prepared, schema: Schema) -> ParsedQuery:
     """Read the structure of a prepared statement against ``schema``; never raises.
 
     A transaction-control statement (BEGIN, SAVEPOINT, RELEASE, COMMIT ...) gets
-    ``is_savepoint`` and no structure.
+    ``is_savepoint`` and no structure; neither do other utility statements (SET, SHOW,
+    DDL, COPY ...), which no rule reads.
     """
     text, info = prepared.sql, prepared.pg
-    if info.transaction_control:
-        return ParsedQuery(text, info.fingerprint, info.batched, info.kind, is_savepoint=True)
+    if info.transaction_control or info.kind == "other":
+        return ParsedQuery(
+            text, info.fingerprint, info.batched, info.kind, is_savepoint=info.transaction_control
+        )
     found = extract(text, schema)
     return ParsedQuery(
         sql=text,

@@ -33,6 +33,8 @@ _KINDS: dict[str, StatementKind] = {
 }
 _FIRST_NODE = re.compile(r'"stmts":\[\{"stmt":\{"(\w+)":(\{"kind":"(\w+)")?')
 _EXCERPT = 60
+_CONDITION = re.compile(r'"(?:whereClause|quals)":')
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +94,26 @@ def _message(sql: str, exc: Exception) -> str:
 
 
 def _batched(tree: str) -> bool:
+    """Look for batched lookups in the WHERE and JOIN ... ON conditions only.
+
+    Only those conditions are decoded from the JSON tree (``raw_decode`` from each
+    ``whereClause``/``quals`` key), not the whole statement with its select list.
+    """
     if '"AEXPR_OP_ANY"' not in tree and '"AEXPR_IN"' not in tree:
         return False
-    return _walk_batched(json.loads(tree))
+    for match in _CONDITION.finditer(tree):
+        condition, _ = _DECODER.raw_decode(tree, match.end())
+        if _walk_batched(condition):
+            return True
+    return False
 
 
 def _walk_batched(node: Any) -> bool:
-    """True if an ``= ANY(...)`` or an ``IN`` list of 2+ values appears outside SELECT lists."""
+    """True if an ``= ANY(...)`` or an ``IN`` list of 2+ values appears outside SELECT lists.
+
+    A subquery's own WHERE is also matched by :data:`_CONDITION`, so it may be walked
+    twice; conditions are small, so this is cheaper than decoding the whole tree.
+    """
     stack = [node]
     while stack:
         item = stack.pop()

@@ -11,6 +11,8 @@ Choices:
   the highest ``$n`` already in the text.
 - ``%%`` becomes ``%``. When the statement uses psycopg placeholders, also inside
   string literals: psycopg substitutes the whole text, so ``LIKE 'a%%'`` meant ``'a%'``.
+- SQLAlchemy's not-yet-expanded ``IN (__[POSTCOMPILE_name])`` (``str()`` of a
+  statement) becomes one ``$n``: its list length is unknown, so it reads as per-row.
 - ``?`` is a placeholder only when no psycopg placeholder is present and it stands
   where a value can (after an operator, ``(``, ``,`` or a keyword such as ``LIMIT``):
   ``data ? 'key'``, ``?|`` and ``?&`` are jsonb operators and stay.
@@ -30,6 +32,7 @@ _TOKEN = re.compile(
     |%\((?P<pyname>[^)]*)\)s
     |%s
     |%%
+    |__\[POSTCOMPILE_(?P<post>\w+)\]
     |(?<![:\w$])\$(?P<num>\d+)
     |(?<![:\w])\:(?P<name>[^\W\d]\w*)
     |\?
@@ -55,7 +58,7 @@ def normalize_placeholders(sql: str) -> str:
     >>> normalize_placeholders("SELECT * FROM t WHERE a = %(a)s AND b = %(a)s::int")
     'SELECT * FROM t WHERE a = $1 AND b = $1::int'
     """
-    if "%" not in sql and ":" not in sql and "?" not in sql:
+    if "%" not in sql and ":" not in sql and "?" not in sql and "__[" not in sql:
         return sql
     code, strings = _scan(sql)
     pyformat = any(kind == "pyname" or kind == "pos" for _, _, kind, _ in code)
@@ -116,6 +119,8 @@ def _code_tokens(sql: str, start: int, end: int, into: list[_Match]) -> None:
             kind, value = "cast", None
         elif group == "pyname":
             kind, value = "pyname", match.group("pyname")
+        elif group == "post":
+            kind, value = "name", "__post_" + match.group("post")
         elif text == "%s":
             kind, value = "pos", None
         elif text == "%%":

@@ -38,10 +38,16 @@ def conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
 
 def convert(cond: exp.Expr, scope: Scope) -> Predicate | JoinKey | None:
     """The predicate or join key a conjunct stands for, or None if it touches no table."""
+    if isinstance(cond, exp.Column):  # WHERE is_active: a boolean column
+        ref = scope.column(cond)
+        return Predicate(ref.table, ref.column, "eq", constant="TRUE")
     if isinstance(cond, exp.Not):
         inner = _unparen(cond.this)
         if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
             return _with_value(inner.this, None, "is_not_null", scope, cond)
+        if isinstance(inner, exp.Column):
+            ref = scope.column(inner)
+            return Predicate(ref.table, ref.column, "eq", constant="FALSE")
         return _other(cond, scope)
     if isinstance(cond, exp.EQ):
         return _equality(cond, scope)

@@ -13,6 +13,7 @@ never raises; it returns an empty :class:`Structure` with a note in ``unknown``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -24,6 +25,10 @@ from advisor.parse.predicates import conjuncts, convert, normalized_sql
 from advisor.parse.scope import Scope, ident
 
 __all__ = ["Structure", "extract"]
+
+# sqlglot warns (through logging) about statements it reads as opaque commands; without
+# a handler of the application's own, Python would print those warnings to stderr.
+logging.getLogger("sqlglot").addHandler(logging.NullHandler())
 
 _Role = str  # "root" (its SELECT list is the output), "derived", "subquery", "write"
 
@@ -88,7 +93,7 @@ class _Walker:
         elif isinstance(root, exp.Insert):
             self.insert(root, scope)
         return Structure(
-            tables=tuple(scope.tables),
+            tables=tuple(dict.fromkeys(scope.tables)),
             star_tables=tuple(dict.fromkeys(self.stars)),
             selected=tuple(dict.fromkeys(self.selected)),
             predicates=tuple(dict.fromkeys(self.predicates)),

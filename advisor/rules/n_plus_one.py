@@ -182,11 +182,8 @@ def _aggregate(groups: Sequence[ScopeGroup]) -> Loop:
 
 
 def shape_for(workload: Workload, key: str) -> QueryShape | None:
-    """The shape a group's key names (shapes are keyed by it; fall back to a scan)."""
-    shape = workload.shapes.get(key)
-    if shape is not None:
-        return shape
-    return next((s for s in workload.shapes.values() if s.query.key == key), None)
+    """The shape a group's key names (``Workload.shapes`` is keyed by it)."""
+    return workload.shapes.get(key)
 
 
 def _is_per_row_select(query: ParsedQuery) -> bool:

@@ -182,3 +182,9 @@ def test_merge_renumbers_and_keeps_scopes_apart(tmp_path: Path) -> None:
     assert len({e.scope_id for e in executions}) == 2  # same id in two processes: two scopes
     notes = [x for x in found if isinstance(x, Skipped)]
     assert len(notes) == 1 and "1 processes ended" in notes[0].reason
+
+
+def test_instrument_rejects_what_is_not_an_engine(capture_file: Path) -> None:
+    with pytest.raises(CaptureError, match="pass an Engine or AsyncEngine"):
+        capture.instrument(object(), output=str(capture_file))
+    assert read_header(str(capture_file)).version == 1  # the file was completed anyway

@@ -205,3 +205,27 @@ def test_killed_process_is_reported_truncated(
     assert any(isinstance(x, Execution) and x.sql == "SELECT 1" for x in found)
     notes = [x for x in found if isinstance(x, Skipped)]
     assert len(notes) == 1 and "ended without completing" in notes[0].reason
+
+
+def test_forked_child_writes_its_own_part(
+    app_env: str, tmp_path: Path, capture_file: Path, executions: Read
+) -> None:
+    script = tmp_path / "forking.py"
+    script.write_text(
+        "import os, sys\nfrom sqlalchemy import create_engine, text\n"
+        "engine = create_engine(os.environ['SHOP_DSN'].replace('postgresql://', "
+        "'postgresql+psycopg://'))\n"
+        "with engine.connect() as conn:\n"
+        "    conn.execute(text(\"SELECT 'parent'\"))\n"
+        "engine.dispose()\n"
+        "pid = os.fork()\n"
+        "with engine.connect() as conn:\n"
+        "    conn.execute(text(\"SELECT 'child'\" if pid == 0 else \"SELECT 'parent again'\"))\n"
+        "if pid:\n"
+        "    os.waitpid(pid, 0)\n"
+    )
+    assert run_command(str(capture_file), [sys.executable, str(script)]) == 0
+    found = executions(capture_file)
+    by_sql = {e.sql: e.scope for e in found}
+    assert set(by_sql) == {"SELECT 'parent'", "SELECT 'child'", "SELECT 'parent again'"}
+    assert by_sql["SELECT 'child'"] != by_sql["SELECT 'parent'"] == by_sql["SELECT 'parent again'"]

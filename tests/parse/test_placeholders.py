@@ -40,6 +40,11 @@ from advisor.parse import normalize_placeholders
         ("select a %% 2 from t", "select a % 2 from t"),
         ("select * from t where a = $1 and b = %s", "select * from t where a = $1 and b = $2"),
         ("select a[1:2] from t", "select a[1:2] from t"),
+        ("select a[lo:hi] from t", "select a[lo:hi] from t"),
+        (
+            "select id from t where a in (__[POSTCOMPILE_a_1]) and b = :b",
+            "select id from t where a in ($1) and b = $2",
+        ),
     ],
 )
 def test_rewrite(sql: str, expected: str) -> None:

@@ -129,6 +129,9 @@ def test_correlated_subquery_columns_resolve_outward() -> None:
             ),
         ),
         ("user_id IN (SELECT id FROM users)", Predicate("public.orders", "user_id", "in")),
+        ("status", Predicate("public.orders", "status", "eq", constant="TRUE")),
+        ("NOT status", Predicate("public.orders", "status", "eq", constant="FALSE")),
+        ("status = true", Predicate("public.orders", "status", "eq", constant="TRUE")),
     ],
 )
 def test_predicate_ops(where: str, expected: Predicate) -> None:
@@ -240,3 +243,34 @@ def test_against_the_shop_schema(schema_factory: Callable[[str], Schema]) -> Non
     )
     assert q.order_by == (OrderItem(ColumnRef("public.events", "created_at"), descending=True),)
     assert q.unknown == ()
+
+
+@pytest.mark.parametrize(
+    "sql", ["SET search_path TO public", "VACUUM orders", "CREATE INDEX ON orders (status)"]
+)
+def test_utility_statements_have_no_structure(sql: str) -> None:
+    q = parse(sql, SCHEMA)
+    assert (q.kind, q.tables, q.predicates, q.unknown) == ("other", (), (), ())
+
+
+def test_a_table_read_twice_is_listed_once_per_alias() -> None:
+    q = parse(
+        "UPDATE orders SET status = 'x' WHERE id IN (SELECT id FROM orders WHERE status = 'y')",
+        SCHEMA,
+    )
+    assert q.tables == (TableRef("public.orders", None, True),)
+    q = parse("SELECT 1 FROM orders a JOIN orders b ON b.user_id = a.user_id", SCHEMA)
+    assert [t.alias for t in q.tables] == ["a", "b"]
+    assert q.joins == (
+        JoinKey(ColumnRef("public.orders", "user_id"), ColumnRef("public.orders", "user_id")),
+    )
+
+
+def test_derived_tables_are_scanned_but_are_not_tables() -> None:
+    q = parse(
+        "SELECT count(*) FROM (SELECT orders.id FROM orders WHERE orders.status = $1) AS anon_1",
+        SCHEMA,
+    )
+    assert q.tables == (TableRef("public.orders", None, True),)
+    assert q.predicates == (Predicate("public.orders", "status", "eq", parameterized=True),)
+    assert q.star_tables == ()
