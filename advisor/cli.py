@@ -1,7 +1,7 @@
 """The ``advisor`` command: the only module that prints or exits.
 
 Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 bad usage or
-unreadable input; 3 an internal error (a bug: please report it); 130 interrupted.
+an unreadable input (the others are still scanned and reported); 3 an internal error (a bug: please report it); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -128,6 +128,9 @@ def scan(
     )
     threshold = _fail_on(fail_on or cfg.fail_on or "never")
     result = run_scan(options)
+    rejected = [s for s in result.skipped if s.input_rejected]
+    for skipped in rejected:
+        _error_line(f"{skipped.source.path}: {skipped.reason}")
     if fmt is Format.json:
         from advisor.report.json import to_json
 
@@ -136,7 +139,7 @@ def scan(
         from advisor.report.text import render
 
         out.print(render(result, verbose=verbose))
-    raise typer.Exit(_exit_code(result, threshold))
+    raise typer.Exit(2 if rejected else _exit_code(result, threshold))
 
 
 @app.command("rules")
@@ -221,9 +224,13 @@ def _dedent(doc: str) -> str:
     return inspect.cleandoc(doc)
 
 
-def _fail(message: str, code: int) -> NoReturn:
+def _error_line(message: str) -> None:
     # Plain write: a one-line message must stay one line whatever the terminal width.
     sys.stderr.write(f"advisor: error: {' '.join(message.split())}\n")
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    _error_line(message)
     sys.exit(code)
 
 

@@ -393,11 +393,17 @@ class ScopeGroup:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """An input or statement that was not scanned, and why."""
+    """An input or statement that was not scanned, and why.
+
+    ``input_rejected`` is True when a whole input could not be read (binary data, not a
+    capture file, a newer capture format): the scan goes on with the other inputs, and
+    the CLI exits 2.
+    """
 
     source: CallSite
     reason: str
     sql: str | None = None
+    input_rejected: bool = False
 
 
 @dataclass(frozen=True, slots=True)

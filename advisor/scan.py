@@ -114,12 +114,20 @@ def iter_source(source: str, stdin_text: str | None = None) -> Iterator[Item]:
     """The executions of one input: a ``.sql`` file, a capture ``.jsonl`` file, or ``-``.
 
     An input that turns out unreadable part-way (a wrong capture header, an I/O error)
-    ends as one :class:`Skipped` entry naming it; the other inputs are still scanned.
+    ends as one rejected :class:`Skipped` entry naming it, and an empty one as a plain
+    entry; the other inputs are still scanned.
     """
+    read = 0
     try:
-        yield from _read_source(source, stdin_text)
+        for item in _read_source(source, stdin_text):
+            read += 1
+            yield item
     except InputError as exc:
-        yield Skipped(source=CallSite(source), reason=str(exc))
+        reason = str(exc).removeprefix(f"{source}: ")
+        yield Skipped(CallSite(source), reason, input_rejected=True)
+        return
+    if not read:
+        yield Skipped(CallSite(source), "no statements found: the input is empty")
 
 
 def _read_source(source: str, stdin_text: str | None) -> Iterator[Item]:

@@ -198,14 +198,25 @@ def test_empty_and_binary_files_do_not_stop_the_scan(tmp_path: Path) -> None:
     empty.write_text("")
     garbage = tmp_path / "garbage.sql"
     garbage.write_bytes(bytes(range(256)) * 4)
+    not_capture = tmp_path / "notes.jsonl"
+    not_capture.write_text("hello\n")
     good = tmp_path / "good.sql"
     good.write_text("SELECT id FROM orders WHERE user_id = $1;\n")
-    proc = advisor("scan", str(empty), str(garbage), str(good), "--format", "json")
-    assert proc.returncode == 0, proc.stderr
+    proc = advisor(
+        "scan", str(empty), str(garbage), str(not_capture), str(good), "--format", "json"
+    )
+    # Unreadable inputs: exit 2 and one line each on stderr; the good input is still scanned.
+    assert proc.returncode == 2, proc.stderr
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 2, errors
+    assert "garbage.sql" in errors[0] and "NUL bytes" in errors[0]
+    assert "notes.jsonl" in errors[1] and "not an advisor capture file" in errors[1]
     report = json.loads(proc.stdout)
     assert report["summary"]["shapes"] == 1
-    reasons = " ".join(s["reason"] for s in report["skipped"])
-    assert "garbage.sql" in json.dumps(report["skipped"]) and reasons
+    by_path = {Path(s["source"]["path"]).name: s for s in report["skipped"]}
+    assert by_path["empty.sql"]["reason"].startswith("no statements found")
+    assert not by_path["empty.sql"]["input_rejected"]
+    assert by_path["garbage.sql"]["input_rejected"] and by_path["notes.jsonl"]["input_rejected"]
 
 
 def test_rules_and_rule_docs() -> None:

@@ -93,6 +93,7 @@ def _load(path: str) -> str | Skipped:
             CallSite(path),
             f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
             "save it as UTF-8",
+            input_rejected=True,
         )
 
 
@@ -102,5 +103,7 @@ def _check_text(path: str, text: str) -> str | Skipped:
 
 def _binary(path: str) -> Skipped:
     return Skipped(
-        CallSite(path), f"{path} is not a SQL text file (it contains NUL bytes); give a .sql file"
+        CallSite(path),
+        f"{path} is not a SQL text file (it contains NUL bytes); give a .sql file",
+        input_rejected=True,
     )

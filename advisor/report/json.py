@@ -126,4 +126,9 @@ def _note(n: Note) -> dict[str, Any]:
 
 
 def _skipped(s: Skipped) -> dict[str, Any]:
-    return {"source": _site(s.source), "reason": s.reason, "sql": s.sql}
+    return {
+        "source": _site(s.source),
+        "reason": s.reason,
+        "sql": s.sql,
+        "input_rejected": s.input_rejected,
+    }
