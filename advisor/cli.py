@@ -1,7 +1,8 @@
 """The ``advisor`` command: the only module that prints or exits.
 
 Exit codes: 0 nothing at or above ``--fail-on``; 1 findings at or above it; 2 bad usage or
-an unreadable input (the others are still scanned and reported); 3 an internal error (a bug: please report it); 130 interrupted.
+an unreadable input (the others are still scanned and reported); 3 an internal error (a bug:
+please report it); 130 interrupted.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ reads it back. Other sources of executions: :mod:`advisor.capture.pg_stat_statem
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ class Capture:
 
     def uninstrument(self) -> None:
         """Stop listening, flush and complete the file with its trailer (idempotent)."""
+        atexit.unregister(self.uninstrument)
         self.recorder.close()
         with _LOCK:
             if self in _ACTIVE:
@@ -90,6 +92,9 @@ def instrument(
             f"cannot instrument {target!r} ({exc}); pass an Engine or AsyncEngine"
         ) from exc
     handle = Capture(recorder)
+    # At exit, complete the file the full way (schema snapshot included), not only the
+    # writer's own last-resort close.
+    atexit.register(handle.uninstrument)
     with _LOCK:
         _ACTIVE.append(handle)
     return handle

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from advisor.capture.context import _CURRENT, Scope, next_scope_id
+from advisor.capture.context import CURRENT_SCOPE, Scope, next_scope_id
 
 __all__ = ["AdvisorMiddleware", "RequestScope", "route_template"]
 
@@ -76,6 +76,11 @@ class RequestScope(Scope):
         self._app = asgi_scope.get("app")
         self._resolved = False
 
+    @property
+    def resolved(self) -> bool:
+        """True once the route template is known."""
+        return self._resolved
+
     def resolve(self) -> str:
         """``METHOD /template``; the raw path while the route is unknown."""
         if not self._resolved:
@@ -104,8 +109,8 @@ class AdvisorMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        token = _CURRENT.set(RequestScope(scope))
+        token = CURRENT_SCOPE.set(RequestScope(scope))
         try:
             await self.app(scope, receive, send)
         finally:
-            _CURRENT.reset(token)
+            CURRENT_SCOPE.reset(token)

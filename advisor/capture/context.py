@@ -14,6 +14,8 @@ from contextvars import ContextVar
 from advisor.model import ScopeKind
 
 __all__ = [
+    "CURRENT_SCOPE",
+    "FALLBACK_SCOPE",
     "Scope",
     "activate",
     "current_scope",
@@ -45,40 +47,47 @@ class Scope:
         """The scope's name (subclasses compute it on first use)."""
         return self.name
 
+    @property
+    def resolved(self) -> bool:
+        """True once :meth:`resolve` gives the final name."""
+        return True
+
 
 def next_scope_id() -> int:
     """A new scope id, unique in this process."""
     return next(_IDS)
 
 
-_CURRENT: ContextVar[Scope | None] = ContextVar("advisor_capture_scope", default=None)
-_FALLBACK: list[Scope | None] = [None]
+# Read directly by the statement hook (a function call per statement is measurable):
+# the current scope, and the one-element holder of the process-wide fallback scope.
+CURRENT_SCOPE: ContextVar[Scope | None] = ContextVar("advisor_capture_scope", default=None)
+FALLBACK_SCOPE: list[Scope | None] = [None]
 
 
 def current_scope() -> Scope | None:
     """The innermost active scope, or the process-wide fallback scope, or None."""
-    found = _CURRENT.get()
-    return found if found is not None else _FALLBACK[0]
+    found = CURRENT_SCOPE.get()
+    return found if found is not None else FALLBACK_SCOPE[0]
 
 
 def fallback_scope() -> Scope | None:
     """The scope used when no scope is active, or None."""
-    return _FALLBACK[0]
+    return FALLBACK_SCOPE[0]
 
 
 def set_fallback_scope(fallback: Scope | None) -> None:
     """Set the scope used when no scope is active (the whole process, in zero-code capture)."""
-    _FALLBACK[0] = fallback
+    FALLBACK_SCOPE[0] = fallback
 
 
 @contextmanager
 def activate(active: Scope) -> Iterator[Scope]:
     """Make ``active`` the current scope inside the block (restored on exit)."""
-    token = _CURRENT.set(active)
+    token = CURRENT_SCOPE.set(active)
     try:
         yield active
     finally:
-        _CURRENT.reset(token)
+        CURRENT_SCOPE.reset(token)
 
 
 @contextmanager

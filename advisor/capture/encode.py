@@ -37,10 +37,8 @@ Event = tuple[
 _CACHE_LIMIT = 4096
 
 
-def params_hash(params: Any) -> str | None:
-    """A short, stable hash of the parameter values (8 hex digits, CRC-32 of their repr)."""
-    if params is None:
-        return None
+def params_hash(params: Any) -> str:
+    """A short, stable hash of the parameter values: 8 hex digits, the CRC-32 of their repr."""
     return f"{zlib.crc32(repr(params).encode('utf-8', 'replace')):08x}"
 
 
@@ -51,6 +49,9 @@ class LineEncoder:
         self.keep_params = keep_params
         self._sql: dict[str, str] = {}
         self._sites: dict[Site, str] = {}
+        self._shapes: dict[Any, str] = {}
+        # Scope -> its JSON fragment; few scopes are open at once, so a small cache.
+        self._scopes: dict[Scope, str] = {}
 
     def _quoted_sql(self, sql: str) -> str:
         found = self._sql.get(sql)
@@ -72,6 +73,48 @@ class LineEncoder:
             )
         return found
 
+    def _shape(self, params: Any, many: bool) -> str:
+        """The quoted ``params_shape``; cached by parameter types (and names)."""
+        kind = type(params)
+        if kind is list or kind is tuple:
+            if many:
+                return self._uncached_shape(params, many)
+            types = tuple(map(type, params))
+            key: Any = types
+        elif kind is dict:
+            types = tuple(map(type, params.values()))
+            key = (tuple(params), types)
+        elif params is None:
+            return "null"
+        else:
+            return self._uncached_shape(params, many)
+        if list in types or tuple in types:  # the shape holds their lengths
+            return self._uncached_shape(params, many)
+        found = self._shapes.get(key)
+        if found is None:
+            if len(self._shapes) >= _CACHE_LIMIT:
+                self._shapes.clear()
+            found = self._shapes[key] = self._uncached_shape(params, many)
+        return found
+
+    @staticmethod
+    def _uncached_shape(params: Any, many: bool) -> str:
+        shape = params_shape(params, many)
+        return "null" if shape is None else quote(shape)
+
+    def _scope(self, scope: Scope | None) -> str:
+        if scope is None:
+            return '"scope": null, "scope_kind": null, "scope_id": null'
+        found = self._scopes.get(scope)
+        if found is None:
+            name = scope.resolve()
+            found = f'"scope": {quote(name)}, "scope_kind": "{scope.kind}", "scope_id": {scope.id}'
+            if scope.resolved:
+                if len(self._scopes) >= 64:
+                    self._scopes.clear()
+                self._scopes[scope] = found
+        return found
+
     def line(
         self,
         seq: int,
@@ -88,21 +131,13 @@ class LineEncoder:
         server_side: bool,
     ) -> str:
         """The JSON line (with its newline) of one query."""
-        if scope is None:
-            scoped = '"scope": null, "scope_kind": null, "scope_id": null'
-        else:
-            scoped = (
-                f'"scope": {quote(scope.resolve())}, "scope_kind": "{scope.kind}", '
-                f'"scope_id": {scope.id}'
-            )
-        shape = params_shape(params, many)
-        digest = params_hash(params)
+        digest = "null" if params is None else '"' + params_hash(params) + '"'
         text = (
-            f'{{"type": "query", "seq": {seq}, {scoped}, "sql": {self._quoted_sql(sql)}, '
-            f'"params_shape": {"null" if shape is None else quote(shape)}, '
-            f'"params_hash": {"null" if digest is None else quote(digest)}, '
+            f'{{"type": "query", "seq": {seq}, {self._scope(scope)}, '
+            f'"sql": {self._quoted_sql(sql)}, "params_shape": {self._shape(params, many)}, '
+            f'"params_hash": {digest}, '
             f'"duration_ms": {"null" if duration_ms is None else f"{duration_ms:.4f}"}, '
-            f'"rows": {"null" if rows is None else int(rows)}, '
+            f'"rows": {"null" if rows is None else rows}, '
             f'"executemany": {"true" if many else "false"}, '
             f'"call_site": {self._site(site)}, "origin": {self._site(origin)}, '
             f'"orm": {"null" if orm is None else json.dumps(orm)}, '

@@ -1,7 +1,7 @@
 """Call sites: the first frame of application code above a SQLAlchemy event.
 
 Walks ``sys._getframe()`` (never ``inspect.stack()``, which reads source files) and
-caches, per code object, whether it belongs to the application. Inside SQLAlchemy's
+caches, per code object's file, whether it belongs to the application. Inside SQLAlchemy's
 async greenlet there is no application frame (unless it runs the app's function through
 ``run_sync``): the walk starts at the parent greenlet's suspended ``greenlet_spawn``
 frame, where the ``await`` chain leads back to the app.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
-from types import CodeType, FrameType
+from types import FrameType
 from typing import Any
 
 __all__ = ["Site", "SiteFinder"]
@@ -43,23 +43,24 @@ def _library_dirs() -> tuple[str, ...]:
 
 
 class SiteFinder:
-    """Finds the first application frame; results cached per code object and per file."""
+    """Finds the first application frame; the app-or-library decision is cached per file."""
 
     def __init__(self, root: str | None = None, max_depth: int = 64) -> None:
         self.root = os.path.realpath(root or os.getcwd())
         self.max_depth = max_depth
         self._skip_dirs = _library_dirs()
-        # code object -> relative path, or None when the code is library code
-        self._code: dict[CodeType, str | None] = {}
+        # file name -> relative path, or None for library code. Keyed by the code
+        # object's file name, not the code object: a code object does not cache its
+        # hash (hashing one hashes its bytecode), a string does.
+        self._files: dict[str, str | None] = {}
         self._getcurrent: Any = None
 
     def refresh(self) -> None:
         """Forget cached decisions (call after new libraries were imported)."""
         self._skip_dirs = _library_dirs()
-        self._code.clear()
+        self._files.clear()
 
-    def _classify(self, code: CodeType) -> str | None:
-        filename = code.co_filename
+    def _classify(self, filename: str) -> str | None:
         if not filename or filename.startswith("<"):
             return None
         real = os.path.realpath(filename)
@@ -89,13 +90,13 @@ class SiteFinder:
         return self._walk(frame, self.max_depth)
 
     def _walk(self, frame: FrameType | None, depth: int) -> Site | None:
-        cache = self._code
+        cache = self._files
         while frame is not None and depth > 0:
             code = frame.f_code
             try:
-                rel = cache[code]
+                rel = cache[code.co_filename]
             except KeyError:
-                rel = cache[code] = self._classify(code)
+                rel = cache[code.co_filename] = self._classify(code.co_filename)
             if rel is not None:
                 return (rel, frame.f_lineno, code.co_name)
             frame = frame.f_back

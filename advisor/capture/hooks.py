@@ -19,7 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapper, Session
 
-from advisor.capture.context import _CURRENT, _FALLBACK
+from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.frames import SiteFinder
 from advisor.capture.orm import ORIGIN_KEY, describe
 from advisor.capture.schema_line import SchemaProbe
@@ -135,7 +135,7 @@ class Recorder:
             if len(pending) >= self._max_pending:
                 self.writer.dropped += 1
                 return
-            scope = _CURRENT.get() or _FALLBACK[0]
+            scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
             pending.append(
                 (
                     next(self._seq),
@@ -157,9 +157,7 @@ class Recorder:
 
     def _probe(self, conn: Any) -> None:
         """Introspect the first PostgreSQL engine seen (one schema per file, as a rule)."""
-        if self.probe is None or conn is None:
-            self._unprobed = False
-        elif self.probe.engine_seen(conn.engine):
+        if self.probe is None or conn is None or self.probe.engine_seen(conn.engine):
             self._unprobed = False
 
     def _error(self, exc_context: Any) -> None:
@@ -184,7 +182,7 @@ class Recorder:
             self.writer.submit(
                 (
                     next(self._seq),
-                    _CURRENT.get() or _FALLBACK[0],
+                    CURRENT_SCOPE.get() or FALLBACK_SCOPE[0],
                     statement,
                     exc_context.parameters,
                     many,

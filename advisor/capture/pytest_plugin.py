@@ -85,12 +85,14 @@ class _Session:
 def pytest_configure(config: pytest.Config) -> None:
     """Start capture when asked; otherwise do nothing at all."""
     output = config.getoption("advisor_capture", None)
-    zero_code = False
-    if output is None:
-        from advisor.capture import zerocode
+    # Under `advisor capture -- pytest` the bootstrap already records this process: the
+    # plugin only contributes the per-test scopes.
+    from advisor.capture.zerocode import ENV_DIR
 
-        zero_code = zerocode.active() or bool(os.environ.get(zerocode.ENV_DIR))
-    if output is None and not zero_code:
+    zero_code = bool(os.environ.get(ENV_DIR))
+    if zero_code:
+        output = None
+    elif output is None:
         return
     worker_input = getattr(config, "workerinput", None)
     worker = worker_input.get("workerid") if isinstance(worker_input, dict) else None

@@ -71,7 +71,7 @@ class CaptureWriter:
         self.internal_errors = 0
         self.schema_errors = 0
         self.pending: collections.deque[Event | dict[str, Any]] = collections.deque()
-        self._encoder = LineEncoder(keep_params)
+        self.encoder = LineEncoder(keep_params)
         self._wake = threading.Event()
         self._stop = False
         self._closed = False
@@ -113,7 +113,7 @@ class CaptureWriter:
     def _drain(self) -> None:
         pending = self.pending
         out = self._file
-        encode = self._encoder.line
+        encode = self.encoder.line
         while pending:
             batch: list[str] = []
             queries = 0

@@ -9,6 +9,7 @@ is one scope (kind ``process``) unless a test or a request scope is active.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib.abc
 import importlib.machinery
@@ -96,6 +97,7 @@ def _after_fork_in_child() -> None:
     if inherited is None:
         return
     # The parent's writer thread did not survive the fork: leave its file to the parent.
+    atexit.unregister(inherited.uninstrument)
     inherited.recorder.detach()
     inherited.recorder.writer.abandon()
     _start_capture()
