@@ -30,12 +30,22 @@ def server_version_number(info: tuple[int, ...] | None) -> int | None:
     return major * 10000 + minor * 100 + patch
 
 
-async def _introspect(dsn: str) -> dict[str, Any] | None:
+def _modules() -> tuple[Any, Any] | None:
+    """advisor.schema's introspect and snapshot modules, or None when unavailable."""
     try:
-        introspect_mod = importlib.import_module("advisor.schema.introspect")
-        snapshot_mod = importlib.import_module("advisor.schema.snapshot")
+        importlib.import_module("advisor.db")
+        return (
+            importlib.import_module("advisor.schema.introspect"),
+            importlib.import_module("advisor.schema.snapshot"),
+        )
     except ImportError:
         return None
+
+
+async def _introspect(dsn: str, modules: tuple[Any, Any] | None) -> dict[str, Any] | None:
+    if modules is None:
+        return None
+    introspect_mod, snapshot_mod = modules
     from advisor.db import connect
 
     conn = await connect(dsn, readonly=True)
@@ -47,9 +57,9 @@ async def _introspect(dsn: str) -> dict[str, Any] | None:
     return result
 
 
-def introspect_dsn(dsn: str) -> dict[str, Any] | None:
+def introspect_dsn(dsn: str, modules: tuple[Any, Any] | None = None) -> dict[str, Any] | None:
     """The schema snapshot (as a dict) of the database at ``dsn``; None when unavailable."""
-    return asyncio.run(_introspect(dsn))
+    return asyncio.run(_introspect(dsn, modules if modules is not None else _modules()))
 
 
 class SchemaProbe:
@@ -75,16 +85,22 @@ class SchemaProbe:
             "dialect": dialect.name,
             "driver": dialect.driver,
         }
+        # Imported here, on the caller's thread: a fork while a background thread holds
+        # an import lock would deadlock the child's imports.
+        modules = _modules()
         thread = threading.Thread(
-            target=self._run, args=(dsn, line), name="advisor-capture-schema", daemon=True
+            target=self._run,
+            args=(dsn, line, modules),
+            name="advisor-capture-schema",
+            daemon=True,
         )
         self._threads.append(thread)
         thread.start()
         return True
 
-    def _run(self, dsn: str, line: dict[str, Any]) -> None:
+    def _run(self, dsn: str, line: dict[str, Any], modules: tuple[Any, Any] | None) -> None:
         try:
-            line["schema"] = introspect_dsn(dsn)
+            line["schema"] = introspect_dsn(dsn, modules) if modules is not None else None
         except Exception:
             line["schema"] = None
             self.writer.schema_errors += 1

@@ -77,7 +77,7 @@ def _process_scope_name() -> str:
     return f"{argv0} [pid {os.getpid()}]"
 
 
-def _start_capture(_module: ModuleType | None = None) -> None:
+def _start_capture(_module: ModuleType | None = None, *, introspect: bool = True) -> None:
     from advisor.capture import instrument
     from advisor.capture.context import Scope, set_fallback_scope
 
@@ -88,6 +88,7 @@ def _start_capture(_module: ModuleType | None = None) -> None:
         keep_params=os.environ.get(ENV_KEEP_PARAMS) == "1",
         call_sites=os.environ.get(ENV_CALL_SITES, "1") == "1",
         root=os.environ.get(ENV_ROOT) or None,
+        introspect_schema=introspect,
     )
     set_fallback_scope(Scope(_process_scope_name(), "process"))
 
@@ -100,7 +101,9 @@ def _after_fork_in_child() -> None:
     atexit.unregister(inherited.uninstrument)
     inherited.recorder.detach()
     inherited.recorder.writer.abandon()
-    _start_capture()
+    # No schema introspection in a forked child: its parent has done it, and a thread
+    # importing modules at fork time would leave an import lock held forever here.
+    _start_capture(introspect=False)
 
 
 def _wrap_build_middleware_stack(cls: Any) -> None:
