@@ -8,6 +8,14 @@ import pytest
 
 PINNED = {
     "advisor": ["__version__"],
+    "advisor.capture": [
+        "Capture",
+        "Scope",
+        "current_scope",
+        "instrument",
+        "scope",
+        "uninstrument",
+    ],
     "advisor.errors": [
         "AdvisorError",
         "CaptureError",
