@@ -123,7 +123,10 @@ class _Builder:
     last_groups: _Groups = field(default_factory=dict)
 
     def add(self, item: Execution) -> None:
-        self.executions += item.calls
+        # Runs once per execution (millions in a large capture): the counting is
+        # inlined and each attribute read once.
+        calls = item.calls
+        self.executions += calls
         entry = self.texts.get(item.sql)
         if entry is None:
             entry = self._resolve(item)
@@ -132,9 +135,28 @@ class _Builder:
             self.texts[item.sql] = entry
         if isinstance(entry, _Failed):
             return
-        _count(entry, item)
-        if item.scope is not None and item.error is None and entry.grouped:
-            self._group(entry.key, item)
+        shape = entry
+        shape.calls += calls
+        total_ms = item.total_ms
+        if total_ms is not None:
+            shape.total_ms = (shape.total_ms or 0.0) + total_ms
+        rows = item.rows
+        if rows is not None:
+            shape.rows = (shape.rows or 0) + rows
+        source = item.source
+        sources = shape.sources
+        if len(sources) < _SITES_CAP and source not in sources:
+            sources.append(source)
+        if not shape.pgss and source.path == _PG_STAT_STATEMENTS:
+            shape.pgss = True
+        site = item.call_site
+        if site is not None:
+            call_sites = shape.call_sites
+            # `in` tries identity first: the capture reader shares equal call sites.
+            if len(call_sites) < _SITES_CAP and site not in call_sites:
+                call_sites.append(site)
+        if item.scope is not None and item.error is None and shape.grouped:
+            self._group(shape.key, item)
 
     def _resolve(self, item: Execution) -> _Entry:
         sql = item.sql
@@ -162,27 +184,28 @@ class _Builder:
     def _group(self, key: str, item: Execution) -> None:
         assert item.scope is not None
         scope = (item.scope, item.scope_id)
-        if scope == self.last_scope:
-            groups = self.last_groups  # executions of a scope mostly come in a run
-        else:
-            opened = self.scopes.get(scope)
-            if opened is None:
-                if len(self.scopes) >= _OPEN_SCOPES:
-                    self._close(*self.scopes.popitem(last=False))
-                opened = self.scopes[scope] = {}
-            else:
-                self.scopes.move_to_end(scope)
-            self.last_scope, self.last_groups = scope, opened
-            groups = opened
+        # Executions of a scope mostly come in a run: the last scope's groups are at hand.
+        groups = self.last_groups if scope == self.last_scope else self._open(scope)
         group_key = (key, item.call_site)
         found = groups.get(group_key)
         if found is None:
             groups[group_key] = item  # one execution is kept as is until it repeats
-        elif isinstance(found, Execution):
-            group = groups[group_key] = _new_group(found)
-            _add(group, item)
+            return
+        if type(found) is not _Group:
+            assert isinstance(found, Execution)
+            found = groups[group_key] = _new_group(found)
+        _add(found, item)
+
+    def _open(self, scope: _ScopeKey) -> _Groups:
+        opened = self.scopes.get(scope)
+        if opened is None:
+            if len(self.scopes) >= _OPEN_SCOPES:
+                self._close(*self.scopes.popitem(last=False))
+            opened = self.scopes[scope] = {}
         else:
-            _add(found, item)
+            self.scopes.move_to_end(scope)
+        self.last_scope, self.last_groups = scope, opened
+        return opened
 
     def _close(self, scope_key: _ScopeKey, groups: _Groups) -> None:
         scope = scope_key[0]
@@ -263,12 +286,16 @@ def _new_group(first: Execution) -> _Group:
 
 def _add(group: _Group, item: Execution) -> None:
     group.count += item.calls
-    if len(group.params) < PARAMS_CAP:
-        group.params.add(item.params_hash if item.params_hash is not None else (item.sql,))
-    if item.total_ms is not None:
-        group.total_ms = (group.total_ms or 0.0) + item.total_ms
-    if item.rows is not None:
-        group.rows = (group.rows or 0) + item.rows
+    params = group.params
+    if len(params) < PARAMS_CAP:
+        params_hash = item.params_hash
+        params.add(params_hash if params_hash is not None else (item.sql,))
+    total_ms = item.total_ms
+    if total_ms is not None:
+        group.total_ms = (group.total_ms or 0.0) + total_ms
+    rows = item.rows
+    if rows is not None:
+        group.rows = (group.rows or 0) + rows
     if item.executemany:
         group.executemany += 1
     if group.orm is None:
@@ -277,22 +304,6 @@ def _add(group: _Group, item: Execution) -> None:
         group.origin = item.origin
     if group.first_seq is None:
         group.first_seq = item.seq
-
-
-def _count(shape: _Shape, item: Execution) -> None:
-    shape.calls += item.calls
-    if item.total_ms is not None:
-        shape.total_ms = (shape.total_ms or 0.0) + item.total_ms
-    if item.rows is not None:
-        shape.rows = (shape.rows or 0) + item.rows
-    sources = shape.sources
-    if len(sources) < _SITES_CAP and item.source not in sources:
-        sources.append(item.source)
-    if not shape.pgss and item.source.path == _PG_STAT_STATEMENTS:
-        shape.pgss = True
-    site = item.call_site
-    if site is not None and len(shape.call_sites) < _SITES_CAP and site not in shape.call_sites:
-        shape.call_sites.append(site)
 
 
 def _freeze(shape: _Shape) -> QueryShape:

@@ -9,10 +9,11 @@ trailer (a killed process) and for events the writer dropped.
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, get_args
+
+import orjson
 
 from advisor.capture.writer import FORMAT, VERSION
 from advisor.errors import InputError
@@ -23,6 +24,9 @@ __all__ = ["CaptureHeader", "read_capture", "read_header"]
 _SCOPE_KINDS = frozenset(get_args(ScopeKind))
 _LOAD_KINDS = frozenset({"lazy", "column", "batched"})
 _DIRECTIONS = frozenset({"ONETOMANY", "MANYTOONE", "MANYTOMANY"})
+# Call sites repeat on every execution of a loop: one CallSite per distinct (path, line,
+# function) is shared, which also makes the workload's comparisons identity checks.
+_SITE_CACHE_LIMIT = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +53,8 @@ def _open(path: str) -> IO[str]:
 
 def _parse_header(path: str, first: str) -> dict[str, Any]:
     try:
-        header = json.loads(first)
-    except ValueError:
+        header = orjson.loads(first)
+    except orjson.JSONDecodeError:
         header = None
     if (
         not isinstance(header, dict)
@@ -90,8 +94,8 @@ def read_header(path: str) -> CaptureHeader:
         for line in handle:
             if line.startswith('{"type": "schema"'):
                 try:
-                    later = json.loads(line)
-                except ValueError:
+                    later = orjson.loads(line)
+                except orjson.JSONDecodeError:
                     continue
                 for key in fields:
                     if later.get(key) is not None:
@@ -109,87 +113,122 @@ def read_header(path: str) -> CaptureHeader:
     )
 
 
-def _site(data: Any) -> CallSite | None:
-    if not isinstance(data, dict) or not isinstance(data.get("path"), str):
+def _site(data: Any, cache: dict[tuple[str, int, str], CallSite] | None = None) -> CallSite | None:
+    if not isinstance(data, dict):
+        return None
+    path = data.get("path")
+    if not isinstance(path, str):
         return None
     line = data.get("line")
     function = data.get("function")
+    if cache is not None and type(line) is int and type(function) is str:
+        key = (path, line, function)
+        site = cache.get(key)
+        if site is None:
+            if len(cache) >= _SITE_CACHE_LIMIT:
+                cache.clear()
+            site = cache[key] = CallSite(path, line, function)
+        return site
     return CallSite(
-        data["path"],
+        path,
         line if isinstance(line, int) else None,
         function if isinstance(function, str) else None,
     )
 
 
 def _orm(data: Any) -> OrmLoad | None:
-    if not isinstance(data, dict) or data.get("kind") not in _LOAD_KINDS:
+    # Type checks before set lookups: a JSON list or object is unhashable.
+    if not isinstance(data, dict) or not _member(data.get("kind"), _LOAD_KINDS):
         return None
     direction = data.get("direction")
+    path = data.get("path")
     return OrmLoad(
         kind=data["kind"],
         parent=data.get("parent"),
         attribute=data.get("attribute"),
-        path=tuple(str(p) for p in data.get("path") or ()),
-        direction=direction if direction in _DIRECTIONS else None,
+        path=tuple(str(p) for p in path) if isinstance(path, list) else (),
+        direction=direction if _member(direction, _DIRECTIONS) else None,
         target=data.get("target"),
     )
 
 
+def _member(value: Any, names: frozenset[str]) -> bool:
+    return type(value) is str and value in names
+
+
 def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    kind = type(value)  # JSON numbers are exactly int or float; bool is not one
+    return float(value) if kind is float or kind is int else None
 
 
-def to_execution(data: dict[str, Any], source: CallSite) -> Execution:
-    """One query line as an :class:`Execution` (``source`` names file and line)."""
-    rows = data.get("rows")
-    seq = data.get("seq")
-    kind = data.get("scope_kind")
-    scope = data.get("scope")
-    scope_id = data.get("scope_id")
+def to_execution(
+    data: dict[str, Any],
+    source: CallSite,
+    sites: dict[tuple[str, int, str], CallSite] | None = None,
+) -> Execution:
+    """One query line as an :class:`Execution` (``source`` names file and line).
+
+    ``sites``, when given, shares equal call sites between executions (see
+    :func:`read_capture`).
+    """
+    get = data.get
+    rows = get("rows")
+    seq = get("seq")
+    kind = get("scope_kind")
+    scope = get("scope")
+    scope_id = get("scope_id")
+    error = get("error")
+    orm = get("orm")
+    origin = get("origin")
+    # Positional: this runs once per execution of a capture (millions).
     return Execution(
-        sql=data["sql"],
-        source=source,
-        calls=1,
-        total_ms=_number(data.get("duration_ms")),
-        rows=rows if isinstance(rows, int) and not isinstance(rows, bool) else None,
-        scope=scope if isinstance(scope, str) else None,
-        scope_kind=kind if kind in _SCOPE_KINDS else None,
-        seq=seq if isinstance(seq, int) else None,
-        call_site=_site(data.get("call_site")),
-        origin=_site(data.get("origin")),
-        params_hash=data.get("params_hash"),
-        params_shape=data.get("params_shape"),
-        executemany=bool(data.get("executemany", False)),
-        orm=_orm(data.get("orm")),
-        error=data.get("error") if isinstance(data.get("error"), str) else None,
-        scope_id=scope_id if isinstance(scope_id, int) and not isinstance(scope_id, bool) else None,
+        data["sql"],
+        source,
+        1,
+        _number(get("duration_ms")),
+        rows if type(rows) is int else None,
+        scope if type(scope) is str else None,
+        kind if _member(kind, _SCOPE_KINDS) else None,
+        seq if isinstance(seq, int) else None,
+        _site(get("call_site"), sites),
+        None if origin is None else _site(origin, sites),
+        get("params_hash"),
+        get("params_shape"),
+        bool(get("executemany", False)),
+        None if orm is None else _orm(orm),
+        error if type(error) is str else None,
+        scope_id if type(scope_id) is int else None,
     )
 
 
 def read_capture(path: str) -> Iterator[Execution | Skipped]:
     """Every query of ``path`` in file order; unreadable lines come out as Skipped."""
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    sites: dict[tuple[str, int, str], CallSite] = {}
     with _open(path) as handle:
         _parse_header(path, handle.readline())
         trailer: dict[str, Any] | None = None
         number = 1
         for number, line in enumerate(handle, start=2):
-            if not line.strip():
-                continue
-            where = CallSite(path, number)
             try:
-                data = json.loads(line)
-            except ValueError:
-                yield Skipped(where, "not valid JSON (truncated line?)", line[:200].strip())
+                data = loads(line)
+            except decode_error:
+                if line.strip():
+                    yield Skipped(
+                        CallSite(path, number),
+                        "not valid JSON (truncated line?)",
+                        line[:200].strip(),
+                    )
                 continue
-            if not isinstance(data, dict):
-                yield Skipped(where, "not a JSON object")
+            if type(data) is not dict:
+                yield Skipped(CallSite(path, number), "not a JSON object")
                 continue
             kind = data.get("type")
             if kind == "query":
-                if not isinstance(data.get("sql"), str):
-                    yield Skipped(where, "query line without sql")
+                if type(data.get("sql")) is not str:
+                    yield Skipped(CallSite(path, number), "query line without sql")
                     continue
-                yield to_execution(data, where)
+                yield to_execution(data, CallSite(path, number), sites)
             elif kind == "trailer":
                 trailer = data
     yield from _trailer_notes(path, number, trailer)

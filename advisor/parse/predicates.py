@@ -10,11 +10,15 @@ Anything else touching one table is an ``other`` predicate; the rest is dropped.
 from __future__ import annotations
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 
 from advisor.model import ColumnRef, JoinKey, Predicate, PredicateOp
 from advisor.parse.scope import Scope
 
-__all__ = ["conjuncts", "convert", "normalized_sql"]
+__all__ = ["POSTGRES", "conjuncts", "convert", "normalized_sql"]
+
+# One shared instance: naming the dialect by string builds a new one on every call.
+POSTGRES = Dialect.get_or_raise("postgres")
 
 _RANGE = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 _LITERALS = (exp.Literal, exp.Boolean, exp.Null, exp.Neg, exp.Cast, exp.Tuple, exp.Paren)
@@ -76,7 +80,7 @@ def normalized_sql(node: exp.Expr) -> str:
     for identifier in copy.find_all(exp.Identifier):
         if not identifier.quoted:
             identifier.set("this", str(identifier.this).lower())
-    return copy.sql(dialect="postgres", normalize_functions="lower")
+    return copy.sql(dialect=POSTGRES, normalize_functions="lower")
 
 
 def _equality(cond: exp.EQ, scope: Scope) -> Predicate | JoinKey | None:
@@ -185,7 +189,7 @@ def _is_literal(node: exp.Expr) -> bool:
 
 
 def _literal_text(node: exp.Expr) -> str:
-    return _unparen(node).sql(dialect="postgres")
+    return _unparen(node).sql(dialect=POSTGRES)
 
 
 def _prefix(node: exp.Expr) -> bool:

@@ -21,7 +21,7 @@ import sqlglot
 from sqlglot import exp
 
 from advisor.model import ColumnRef, JoinKey, OrderItem, Predicate, Schema, TableRef
-from advisor.parse.predicates import conjuncts, convert, normalized_sql
+from advisor.parse.predicates import POSTGRES, conjuncts, convert, normalized_sql
 from advisor.parse.scope import Scope, ident
 
 __all__ = ["Structure", "extract"]
@@ -52,7 +52,7 @@ class Structure:
 def extract(sql: str, schema: Schema) -> Structure:
     """The structure of the first statement of ``sql`` (``$n`` placeholders); never raises."""
     try:
-        statements = sqlglot.parse(sql, read="postgres")
+        statements = sqlglot.parse(sql, read=POSTGRES)
     except Exception as exc:  # sqlglot's grammar is narrower than PostgreSQL's
         return Structure(
             unknown=(f"structure: sqlglot cannot read this statement ({_short(exc)})",)

@@ -188,3 +188,57 @@ def test_instrument_rejects_what_is_not_an_engine(capture_file: Path) -> None:
     with pytest.raises(CaptureError, match="pass an Engine or AsyncEngine"):
         capture.instrument(object(), output=str(capture_file))
     assert read_header(str(capture_file)).version == 1  # the file was completed anyway
+
+
+def test_reader_shares_equal_call_sites_and_keeps_odd_ones(tmp_path: Path) -> None:
+    odd = {**QUERY, "call_site": {"path": "app.py", "line": 3.0, "function": "f"}}
+    path = _write(tmp_path / "c.jsonl", HEADER, QUERY, {**QUERY, "seq": 2}, odd, TRAILER)
+    first, second, third = list(read_capture(path))
+    assert isinstance(first, Execution) and isinstance(second, Execution)
+    assert first.call_site is second.call_site  # one object per distinct call site
+    assert isinstance(third, Execution) and third.call_site is not None
+    assert (third.call_site.path, third.call_site.line) == ("app.py", None)
+
+
+def test_reader_skips_blank_lines_and_flags_non_objects(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(
+        "\n".join([json.dumps(HEADER), json.dumps(QUERY), "   ", "[1, 2]", json.dumps(TRAILER)])
+        + "\n"
+    )
+    found = list(read_capture(str(path)))
+    assert [type(item).__name__ for item in found] == ["Execution", "Skipped"]
+    assert isinstance(found[1], Skipped) and found[1].source.line == 4
+    assert found[1].reason == "not a JSON object"
+
+
+def test_reader_ignores_wrongly_typed_fields(tmp_path: Path) -> None:
+    odd_orm = {"kind": "lazy", "path": 5, "direction": ["ONETOMANY"]}
+    odd = {**QUERY, "scope_kind": ["test"], "rows": True, "duration_ms": "1", "orm": odd_orm}
+    path = _write(tmp_path / "c.jsonl", HEADER, odd, {**QUERY, "orm": {"kind": {}}}, TRAILER)
+    first, second = list(read_capture(path))
+    assert isinstance(first, Execution) and first.orm is not None
+    assert (first.scope_kind, first.rows, first.total_ms) == (None, None, None)
+    assert (first.orm.path, first.orm.direction) == ((), None)
+    assert isinstance(second, Execution) and second.orm is None
+
+
+def test_read_header_takes_later_schema_lines(tmp_path: Path) -> None:
+    schema_line = {"type": "schema", "dialect": "postgresql", "server_version": 150004}
+    last = json.dumps({"type": "schema", "driver": "psycopg"})
+    path = _write(tmp_path / "c.jsonl", HEADER, QUERY, schema_line, QUERY, TRAILER)
+    header = read_header(path)
+    assert (header.dialect, header.server_version, header.driver) == ("postgresql", 150004, None)
+    Path(path).write_text(Path(path).read_text() + last)  # a last line without newline
+    assert read_header(path).driver == "psycopg"
+    with Path(path).open("a") as out:
+        out.write("\n" + json.dumps({"type": "schema", "driver": "x" * 300}))
+    assert read_header(path).driver == "x" * 300
+
+
+def test_read_header_schema_line_right_after_header(tmp_path: Path) -> None:
+    path = _write(tmp_path / "c.jsonl", HEADER, {"type": "schema", "dialect": "postgresql"})
+    assert read_header(path).dialect == "postgresql"
+    only = tmp_path / "h.jsonl"
+    only.write_text(json.dumps(HEADER))  # the header alone, without a newline
+    assert read_header(str(only)).dialect is None
