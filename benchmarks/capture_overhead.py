@@ -5,7 +5,8 @@
    those of the uncaptured loop. Modes run interleaved in rounds, so drift hits all alike.
 2. Per request: requests/s of a FastAPI endpoint issuing 5 queries per request
    (in-process through httpx's ASGITransport, 10 concurrent clients), interleaved too,
-   with the process CPU time per request (steadier than wall time on a busy machine).
+   with the process CPU time per request (steadier than wall time on a busy machine);
+   both are medians over 20 rounds.
    The ``-cpu`` rows of part 1 are the application thread's CPU time per statement.
 
 Targets: <= 15 us added per statement with call sites; >= 97 % of uncaptured requests/s;
@@ -218,9 +219,11 @@ def request_rate(
             mode: httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://b")
             for mode, asgi in wrapped.items()
         }
-        elapsed = dict.fromkeys(MODES, 0.0)
-        cpu = dict.fromkeys(MODES, 0.0)
-        done = dict.fromkeys(MODES, 0)
+        # Per round: requests/s and CPU us per request. Reported as medians over the rounds:
+        # a burst of another process, or one of the app's full garbage collections (~50 ms
+        # each, a few per run), lands in one round of one mode and would skew a plain total.
+        rps: dict[str, list[float]] = {mode: [] for mode in MODES}
+        cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
         rounds = 20
         order = list(MODES)
         per_round = max(concurrency, total // rounds // concurrency * concurrency)
@@ -233,9 +236,8 @@ def request_rate(
                 for mode in order:
                     with enabled(mode, engine, handles, spy=False):
                         wall, used = await _burst(clients[mode], per_round, concurrency)
-                    elapsed[mode] += wall
-                    cpu[mode] += used
-                    done[mode] += per_round
+                    rps[mode].append(per_round / wall)
+                    cpu[mode].append(1e6 * used / per_round)
         finally:
             for client in clients.values():
                 await client.aclose()
@@ -243,7 +245,7 @@ def request_rate(
             for handle in handles.values():
                 handle.uninstrument()
         return {
-            mode: {"rps": done[mode] / elapsed[mode], "cpu_us": 1e6 * cpu[mode] / done[mode]}
+            mode: {"rps": statistics.median(rps[mode]), "cpu_us": statistics.median(cpu[mode])}
             for mode in MODES
         }
 
@@ -270,7 +272,10 @@ def main() -> int:
             f"  {key:34} {row['median_us']:8.1f}u {row['p99_us']:8.1f}u "
             f"{row['added_median_us']:9.1f}u {row['added_p99_us']:9.1f}u"
         )
-    print(f"\nFastAPI endpoint, 5 queries per request ({args.requests} requests per mode):")
+    print(
+        f"\nFastAPI endpoint, 5 queries per request ({args.requests} requests per mode, "
+        "medians of 20 rounds):"
+    )
     base = rates["none"]
     for mode, row in rates.items():
         print(

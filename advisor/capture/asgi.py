@@ -59,7 +59,7 @@ def route_template(asgi_scope: ASGIScope, app: Any = None) -> str | None:
 
 
 class RequestScope(Scope):
-    """A request's scope: named lazily, by the writer thread, once the route is known.
+    """A request's scope: named lazily, once the route is known (see Scope.settle).
 
     It keeps the ASGI scope (Starlette's router adds ``route`` to it) until it is
     garbage: by the time a statement's line is written, routing has happened.
@@ -72,6 +72,7 @@ class RequestScope(Scope):
         self.name = ""
         self.kind = "request"
         self.id = next_scope_id()
+        self.tag = None
         self._asgi = asgi_scope
         self._app = asgi_scope.get("app")
         self._resolved = False

@@ -10,6 +10,7 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from json.encoder import encode_basestring_ascii as _quote
 
 from advisor.model import ScopeKind
 
@@ -22,6 +23,7 @@ __all__ = [
     "fallback_scope",
     "next_scope_id",
     "scope",
+    "scope_fields",
     "set_fallback_scope",
 ]
 
@@ -36,12 +38,14 @@ class Scope:
     (``GET /users/{user_id}``), never an id.
     """
 
-    __slots__ = ("id", "kind", "name")
+    __slots__ = ("id", "kind", "name", "tag")
 
     def __init__(self, name: str, kind: ScopeKind) -> None:
         self.name: str = name
         self.kind: ScopeKind = kind
         self.id: int = next(_IDS)
+        # The scope's fields of a query line, once its name is final (see settle()).
+        self.tag: str | None = None
 
     def resolve(self) -> str:
         """The scope's name (subclasses compute it on first use)."""
@@ -51,6 +55,28 @@ class Scope:
     def resolved(self) -> bool:
         """True once :meth:`resolve` gives the final name."""
         return True
+
+    def settle(self) -> Scope | str:
+        """The JSON fields of a query line for this scope once its name is final, else self.
+
+        The statement hook stores the returned string in the event rather than the scope:
+        an event holding only strings, numbers and tuples of them is untracked by the
+        garbage collector (at its second collection), so a backlog of events never reaches
+        the oldest generation and never makes the app's full collections more frequent.
+        """
+        tag = self.tag
+        if tag is not None:
+            return tag
+        name = self.resolve()
+        if not self.resolved:
+            return self
+        tag = self.tag = scope_fields(name, self.kind, self.id)
+        return tag
+
+
+def scope_fields(name: str, kind: str, scope_id: int) -> str:
+    """The ``scope``, ``scope_kind`` and ``scope_id`` fields of a query line, as JSON."""
+    return f'"scope": {_quote(name)}, "scope_kind": {_quote(kind)}, "scope_id": {scope_id}'
 
 
 def next_scope_id() -> int:

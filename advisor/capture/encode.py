@@ -7,21 +7,23 @@ is formatted directly (no intermediate dict, no ``json.dumps`` of the whole line
 from __future__ import annotations
 
 import json
-import zlib
 from json.encoder import encode_basestring_ascii as quote
 from typing import Any
+from zlib import crc32
 
-from advisor.capture.context import Scope
+from advisor.capture.context import Scope, scope_fields
 from advisor.capture.frames import Site
 from advisor.capture.params import params_shape, to_json_value
 
 __all__ = ["Event", "LineEncoder", "params_hash"]
 
-# (seq, scope, sql, params, executemany, duration_ms, rows, call_site, origin, orm, error,
-#  server_side): a plain tuple, because the application's hot path builds it.
+# (scope, sql, params, executemany, duration_ms, rows, call_site, origin, orm, error,
+#  server_side, keys): a plain tuple, because the application's hot path builds it. The
+# scope is its settled JSON fields (Scope.settle) or, while its name is unknown, the Scope
+# itself; with keys, params are the values of a dict (rebuilt here). The writer numbers the
+# events (seq) in the order they were queued.
 Event = tuple[
-    int,
-    Scope | None,
+    Scope | str | None,
     str,
     Any,
     bool,
@@ -32,6 +34,7 @@ Event = tuple[
     dict[str, Any] | None,
     str | None,
     bool,
+    tuple[str, ...] | None,
 ]
 
 _CACHE_LIMIT = 4096
@@ -39,7 +42,7 @@ _CACHE_LIMIT = 4096
 
 def params_hash(params: Any) -> str:
     """A short, stable hash of the parameter values: 8 hex digits, the CRC-32 of their repr."""
-    return f"{zlib.crc32(repr(params).encode('utf-8', 'replace')):08x}"
+    return f"{crc32(repr(params).encode('utf-8', 'replace')):08x}"
 
 
 class LineEncoder:
@@ -50,6 +53,7 @@ class LineEncoder:
         self._sql: dict[str, str] = {}
         self._sites: dict[Site, str] = {}
         self._shapes: dict[Any, str] = {}
+        self._tails: dict[tuple[Site | None, Site | None, bool], str] = {}
         # Scope -> its JSON fragment; few scopes are open at once, so a small cache.
         self._scopes: dict[Scope, str] = {}
 
@@ -102,23 +106,27 @@ class LineEncoder:
         shape = params_shape(params, many)
         return "null" if shape is None else quote(shape)
 
-    def _scope(self, scope: Scope | None) -> str:
+    def _scope(self, scope: Scope | str | None) -> str:
+        if isinstance(scope, str):
+            return scope
         if scope is None:
             return '"scope": null, "scope_kind": null, "scope_id": null'
         found = self._scopes.get(scope)
         if found is None:
-            name = scope.resolve()
-            found = f'"scope": {quote(name)}, "scope_kind": "{scope.kind}", "scope_id": {scope.id}'
-            if scope.resolved:
+            settled = scope.settle()
+            if isinstance(settled, str):
+                found = settled
                 if len(self._scopes) >= 64:
                     self._scopes.clear()
                 self._scopes[scope] = found
+            else:
+                found = scope_fields(scope.resolve(), scope.kind, scope.id)
         return found
 
     def line(
         self,
         seq: int,
-        scope: Scope | None,
+        scope: Scope | str | None,
         sql: str,
         params: Any,
         many: bool,
@@ -129,22 +137,54 @@ class LineEncoder:
         orm: dict[str, Any] | None,
         error: str | None,
         server_side: bool,
+        keys: tuple[str, ...] | None = None,
     ) -> str:
-        """The JSON line (with its newline) of one query."""
-        digest = "null" if params is None else '"' + params_hash(params) + '"'
+        """The JSON line (with its newline) of one query (with ``keys``, ``params`` are the
+        values of a dict with these keys)."""
+        if keys is not None:
+            params = dict(zip(keys, params, strict=True))
+        quoted = self._sql.get(sql)
+        if quoted is None:
+            quoted = self._quoted_sql(sql)
+        if params is None:
+            digest = shape = "null"
+        else:
+            digest = f'"{crc32(repr(params).encode("utf-8", "replace")):08x}"'
+            shape = self._shape(params, many)
+        if orm is None and error is None:
+            # The end of the line repeats with the call site: cached.
+            tail_key = (site, origin, many)
+            tail = self._tails.get(tail_key)
+            if tail is None:
+                tail = self._tail(site, origin, many, None, None)
+                if len(self._tails) >= _CACHE_LIMIT:
+                    self._tails.clear()
+                self._tails[tail_key] = tail
+        else:
+            tail = self._tail(site, origin, many, orm, error)
         text = (
             f'{{"type": "query", "seq": {seq}, {self._scope(scope)}, '
-            f'"sql": {self._quoted_sql(sql)}, "params_shape": {self._shape(params, many)}, '
-            f'"params_hash": {digest}, '
+            f'"sql": {quoted}, "params_shape": {shape}, "params_hash": {digest}, '
             f'"duration_ms": {"null" if duration_ms is None else f"{duration_ms:.4f}"}, '
-            f'"rows": {"null" if rows is None else rows}, '
-            f'"executemany": {"true" if many else "false"}, '
-            f'"call_site": {self._site(site)}, "origin": {self._site(origin)}, '
-            f'"orm": {"null" if orm is None else json.dumps(orm)}, '
-            f'"error": {"null" if error is None else quote(error)}'
+            f'"rows": {"null" if rows is None else rows}, {tail}'
         )
         if server_side:
             text += ', "server_side": true'
         if self.keep_params and params is not None:
             text += f', "params": {json.dumps(to_json_value(params), default=str)}'
         return text + "}\n"
+
+    def _tail(
+        self,
+        site: Site | None,
+        origin: Site | None,
+        many: bool,
+        orm: dict[str, Any] | None,
+        error: str | None,
+    ) -> str:
+        return (
+            f'"executemany": {"true" if many else "false"}, '
+            f'"call_site": {self._site(site)}, "origin": {self._site(origin)}, '
+            f'"orm": {"null" if orm is None else json.dumps(orm)}, '
+            f'"error": {"null" if error is None else quote(error)}'
+        )

@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 __all__ = ["Site", "SiteFinder"]
 
 # (path, line, function): a tuple, cheap to build on the hot path.
 Site = tuple[str, int, str]
+
+_SITE_LIMIT = 4096
 
 _LIBRARY_PACKAGES = ("sqlalchemy", "asyncpg", "psycopg", "psycopg2", "greenlet", "advisor")
 
@@ -53,12 +55,16 @@ class SiteFinder:
         # object's file name, not the code object: a code object does not cache its
         # hash (hashing one hashes its bytecode), a string does.
         self._files: dict[str, str | None] = {}
+        # (id(code), f_lasti) -> (code, site): f_lineno scans the code's line table (over
+        # a microsecond deep in a long function); the code is kept so its id is not reused.
+        self._sites: dict[tuple[int, int], tuple[CodeType, Site]] = {}
         self._getcurrent: Any = None
 
     def refresh(self) -> None:
         """Forget cached decisions (call after new libraries were imported)."""
         self._skip_dirs = _library_dirs()
         self._files.clear()
+        self._sites.clear()
 
     def _classify(self, filename: str) -> str | None:
         if not filename or filename.startswith("<"):
@@ -98,7 +104,15 @@ class SiteFinder:
             except KeyError:
                 rel = cache[code.co_filename] = self._classify(code.co_filename)
             if rel is not None:
-                return (rel, frame.f_lineno, code.co_name)
+                key = (id(code), frame.f_lasti)
+                known = self._sites.get(key)
+                if known is not None and known[0] is code:
+                    return known[1]
+                site = (rel, frame.f_lineno, code.co_name)
+                if len(self._sites) >= _SITE_LIMIT:
+                    self._sites.clear()
+                self._sites[key] = (code, site)
+                return site
             frame = frame.f_back
             depth -= 1
         return None

@@ -10,7 +10,6 @@ are counted, and the application's statement goes on untouched.
 
 from __future__ import annotations
 
-import itertools
 import sys
 from time import perf_counter
 from typing import Any
@@ -56,7 +55,6 @@ class Recorder:
         self.call_sites = call_sites
         self.finder = SiteFinder(root)
         self.probe = SchemaProbe(writer) if introspect_schema else None
-        self._seq = itertools.count(1)
         self._unprobed = introspect_schema
         self._listening: list[tuple[Any, str, Any]] = []
 
@@ -109,11 +107,16 @@ class Recorder:
         self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
     ) -> None:
         # The hot path: every statement. Only cheap lookups here; the line is encoded by
-        # the writer thread.
+        # the writer thread. The event holds no object the garbage collector tracks for
+        # long (see Scope.settle), so a backlog never adds to the app's full collections.
         end = perf_counter()
         try:
             if self._unprobed:
                 self._probe(conn)
+            pending = self._pending
+            if len(pending) >= self._max_pending:
+                self.writer.dropped += 1
+                return
             duration = site = orm = origin = None
             server_side = False
             if context is not None:
@@ -124,22 +127,25 @@ class Recorder:
                 carried = options.get(OPTION)
                 if carried is not None:
                     site, orm, origin = carried
-                many = many or context.executemany
+                if context.executemany:
+                    many = True
                 server_side = options.get("stream_results", False)
             if site is None and self.call_sites:
                 site = self.finder.find(sys._getframe(1))
             rows = cursor.rowcount
             if server_side or rows is None or rows < 0:
                 rows = None
-            pending = self._pending
-            if len(pending) >= self._max_pending:
-                self.writer.dropped += 1
-                return
+            # A dict's keys and values, copied (the app may reuse the dict), side by side:
+            # the garbage collector never untracks a tuple holding a dict, and it untracks
+            # a tuple of plain values one nesting level per collection.
+            keys = None
+            if type(params) is dict:
+                keys = tuple(params)
+                params = tuple(params.values())
             scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
             pending.append(
                 (
-                    next(self._seq),
-                    scope,
+                    None if scope is None else (scope.tag or scope.settle()),
                     statement,
                     params,
                     bool(many),
@@ -150,6 +156,7 @@ class Recorder:
                     orm,
                     None,
                     bool(server_side),
+                    keys,
                 )
             )
         except Exception:
@@ -179,10 +186,10 @@ class Recorder:
             if site is None and self.call_sites:
                 site = self.finder.find(sys._getframe(1))
             error = _error_text(exc_context.original_exception)
+            scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
             self.writer.submit(
                 (
-                    next(self._seq),
-                    CURRENT_SCOPE.get() or FALLBACK_SCOPE[0],
+                    None if scope is None else scope.settle(),
                     statement,
                     exc_context.parameters,
                     many,
@@ -193,6 +200,7 @@ class Recorder:
                     orm,
                     error,
                     False,
+                    None,
                 )
             )
         except Exception:

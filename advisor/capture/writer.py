@@ -67,6 +67,8 @@ class CaptureWriter:
         self.keep_params = keep_params
         self.max_pending = max_pending
         self.written = 0
+        # The seq of the last query line: events are numbered in the order they were queued.
+        self.seq = 0
         self.dropped = 0
         self.internal_errors = 0
         self.schema_errors = 0
@@ -117,16 +119,19 @@ class CaptureWriter:
         while pending:
             batch: list[str] = []
             queries = 0
+            seq = self.seq
             while pending and len(batch) < _BATCH:
                 event = pending.popleft()
                 try:
                     if type(event) is tuple:
-                        batch.append(encode(*event))
+                        seq += 1
+                        batch.append(encode(seq, *event))
                         queries += 1
                     else:
                         batch.append(json.dumps(event, default=str) + "\n")
                 except Exception:
                     self.internal_errors += 1
+            self.seq = seq
             out.write("".join(batch))
             self.written += queries
             # Give the GIL back: an application thread whose database answer arrived

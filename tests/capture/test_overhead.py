@@ -1,0 +1,94 @@
+"""What keeps capture cheap: events the GC never tracks, settled scopes, cached call sites."""
+
+from __future__ import annotations
+
+import gc
+import json
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+import advisor.capture as capture
+from advisor.capture.asgi import RequestScope
+from advisor.capture.context import Scope
+from advisor.capture.frames import SiteFinder
+
+from .conftest import url
+
+HERE = "tests/capture/test_overhead.py"
+
+
+@pytest.fixture()
+def engine(shop_dsn: str) -> Iterator[Engine]:
+    eng = create_engine(url(shop_dsn, "psycopg"))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def test_queued_events_are_untracked_and_numbered_in_order(
+    engine: Engine, capture_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle = capture.instrument(engine, output=str(capture_file), introspect_schema=False)
+    writer = handle.recorder.writer
+    monkeypatch.setattr(writer, "_drain", lambda: None)  # keep the events queued
+    with engine.connect() as conn, capture.scope("queued"):
+        for value in range(5):
+            conn.execute(text("SELECT CAST(:x AS integer)"), {"x": value})
+    queued = list(writer.pending)
+    assert len(queued) == 5
+    gc.collect()
+    gc.collect()
+    # Plain values, and tuples of them one level deep: the garbage collector untracks such
+    # an event at the second collection it meets, so a backlog never reaches the oldest
+    # generation (whose growth triggers the app's full collections).
+    assert not any(gc.is_tracked(event) for event in queued)
+    assert all(isinstance(event, tuple) and isinstance(event[0], str) for event in queued)
+    monkeypatch.undo()
+    handle.uninstrument()
+    lines = [json.loads(line) for line in capture_file.read_text().splitlines()]
+    queries = [line for line in lines if line["type"] == "query"]
+    assert [q["seq"] for q in queries] == [1, 2, 3, 4, 5]
+    assert {q["scope"] for q in queries} == {"queued"}
+    assert len({q["scope_id"] for q in queries}) == 1
+    assert lines[-1]["events"] == 5
+
+
+def test_request_scope_settles_once_routed() -> None:
+    asgi: dict[str, object] = {"type": "http", "method": "GET", "path": "/users/7"}
+    request = RequestScope(asgi)
+    assert request.settle() is request  # not routed yet: the writer resolves it later
+    asgi["route"] = types.SimpleNamespace(path="/users/{user_id}")
+    fields = request.settle()
+    assert isinstance(fields, str)
+    assert json.loads("{" + fields + "}") == {
+        "scope": "GET /users/{user_id}",
+        "scope_kind": "request",
+        "scope_id": request.id,
+    }
+    assert request.settle() is fields
+    manual = Scope('a "quoted" name', "manual")
+    assert json.loads("{" + str(manual.settle()) + "}")["scope"] == 'a "quoted" name'
+
+
+def _site_of_each_line(finder: SiteFinder) -> list[tuple[str, int, str] | None]:
+    found = []
+    for _ in range(2):
+        found.append(finder.find())  # mark:first
+        found.append(finder.find())  # mark:second
+    return found
+
+
+def test_cached_call_sites_keep_lines_apart() -> None:
+    finder = SiteFinder(str(Path(__file__).resolve().parents[2]))
+    found = _site_of_each_line(finder)
+    lines = Path(__file__).read_text().splitlines()
+    first = next(i for i, line in enumerate(lines, 1) if "# mark:first" in line)
+    assert found[0] == (HERE, first, "_site_of_each_line")
+    assert found[1] == (HERE, first + 1, "_site_of_each_line")
+    assert found[2:] == found[:2]
+    assert found[2] is found[0]  # served from the cache
