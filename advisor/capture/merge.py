@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from typing import IO, Any
 
-from advisor.capture.writer import FORMAT, now_iso, open_output
+from advisor.capture.writer import header_line, now_iso, open_output
 
 __all__ = ["merge_parts"]
 
@@ -83,17 +83,7 @@ def _copy_queries(path: str, out: IO[str], seq: int, scope_ids: dict[Any, int]) 
 def merge_parts(parts: Sequence[str], output: str, *, keep_params: bool = False) -> int:
     """Write ``output`` from ``parts`` (in order); returns the number of query lines."""
     totals = dict.fromkeys(_COUNTERS, 0)
-    header: dict[str, Any] = {
-        "type": "header",
-        "format": FORMAT,
-        "version": 1,
-        "created_at": now_iso(),
-        "server_version": None,
-        "dialect": None,
-        "driver": None,
-        "redacted": not keep_params,
-        "schema": None,
-    }
+    header = header_line(keep_params)
     schema_line: dict[str, Any] | None = None
     readable: list[str] = []
     for part in parts:

@@ -22,7 +22,7 @@ from advisor import __version__
 from advisor.capture.encode import Event, LineEncoder
 from advisor.errors import CaptureError
 
-__all__ = ["FORMAT", "VERSION", "CaptureWriter", "now_iso", "open_output"]
+__all__ = ["FORMAT", "VERSION", "CaptureWriter", "header_line", "now_iso", "open_output"]
 
 _BATCH = 256
 
@@ -33,6 +33,22 @@ VERSION = 1
 def now_iso() -> str:
     """The current UTC time, ISO 8601 with a ``Z``."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def header_line(keep_params: bool) -> dict[str, Any]:
+    """A capture file's first line, before the engine says what it connects to."""
+    return {
+        "type": "header",
+        "format": FORMAT,
+        "version": VERSION,
+        "advisor_version": __version__,
+        "created_at": now_iso(),
+        "server_version": None,
+        "dialect": None,
+        "driver": None,
+        "redacted": not keep_params,
+        "schema": None,
+    }
 
 
 def open_output(path: str) -> IO[str]:
@@ -79,20 +95,7 @@ class CaptureWriter:
         self._closed = False
         self._lock = threading.Lock()
         self._file = open_output(path)
-        first = {
-            "type": "header",
-            "format": FORMAT,
-            "version": VERSION,
-            "advisor_version": __version__,
-            "created_at": now_iso(),
-            "server_version": None,
-            "dialect": None,
-            "driver": None,
-            "redacted": not keep_params,
-            "schema": None,
-            "pid": os.getpid(),
-        }
-        first.update(header or {})
+        first = header_line(keep_params) | {"pid": os.getpid()} | (header or {})
         try:
             self._file.write(json.dumps(first) + "\n")
             self._file.flush()
