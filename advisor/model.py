@@ -49,6 +49,7 @@ __all__ = [
     "TableStats",
     "Verification",
     "Workload",
+    "query_key",
 ]
 
 
@@ -186,6 +187,11 @@ class OrderItem:
 StatementKind = Literal["select", "insert", "update", "delete", "other"]
 
 
+def query_key(fingerprint: str, batched: bool) -> str:
+    """The key one query shape is grouped by: ``fingerprint:b`` (batched) or ``:r`` (per row)."""
+    return f"{fingerprint}:{'b' if batched else 'r'}"
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedQuery:
     """One statement, parsed once and shared by every execution of its shape.
@@ -216,7 +222,7 @@ class ParsedQuery:
     @property
     def key(self) -> str:
         """The grouping key: the fingerprint plus the batched bit."""
-        return f"{self.fingerprint}:{'b' if self.batched else 'r'}"
+        return query_key(self.fingerprint, self.batched)
 
 
 # --------------------------------------------------------------------------- schema

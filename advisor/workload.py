@@ -98,8 +98,6 @@ class _Group:
 class _Failed:
     """A cached parse failure: its executions are skipped without parsing again."""
 
-    reason: str
-
 
 _Entry = _Shape | _Failed
 _GroupKey = tuple[str, CallSite | None]
@@ -167,7 +165,7 @@ class _Builder:
         try:
             prepared = prepare(sql)
         except ParseError as exc:
-            entry = _Failed(str(exc))
+            entry = _Failed()
             self.skipped.append(Skipped(item.source, str(exc), sql))
         else:
             shape = self.shapes.get(prepared.key)

@@ -54,6 +54,7 @@ PINNED = {
         "TableStats",
         "Verification",
         "Workload",
+        "query_key",
     ],
 }
 

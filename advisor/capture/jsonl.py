@@ -8,7 +8,6 @@ trailer (a killed process) and for events the writer dropped.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, get_args
@@ -77,13 +76,12 @@ def _parse_header(path: str, first: str) -> dict[str, Any]:
 def _schema_from_dict(data: Any) -> Schema | None:
     if not isinstance(data, dict):
         return None
+    from advisor.schema.snapshot import schema_from_dict  # only a schema line needs it
+
     try:
-        snapshot = importlib.import_module("advisor.schema.snapshot")
-        loader = getattr(snapshot, "schema_from_dict", None) or snapshot.dict_to_schema
-        schema = loader(data)
-    except Exception:
+        return schema_from_dict(data)
+    except Exception:  # a malformed snapshot: the header is still usable without it
         return None
-    return schema if isinstance(schema, Schema) else None
 
 
 def read_header(path: str) -> CaptureHeader:

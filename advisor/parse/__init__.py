@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.model import ParsedQuery, Schema
+from advisor.model import ParsedQuery, Schema, query_key
 from advisor.parse.pg import PgStatement, analyze
 from advisor.parse.placeholders import normalize_placeholders
 from advisor.parse.structure import extract
@@ -32,7 +32,7 @@ class Prepared:
     @property
     def key(self) -> str:
         """The grouping key, as :attr:`ParsedQuery.key` will spell it."""
-        return f"{self.pg.fingerprint}:{'b' if self.pg.batched else 'r'}"
+        return query_key(self.pg.fingerprint, self.pg.batched)
 
 
 def prepare(sql: str) -> Prepared:
@@ -48,28 +48,17 @@ def complete(prepared: Prepared, schema: Schema) -> ParsedQuery:
     ``is_savepoint`` and no structure; neither do other utility statements (SET, SHOW,
     DDL, COPY ...), which no rule reads.
     """
-    text, info = prepared.sql, prepared.pg
-    if info.transaction_control or info.kind == "other":
-        return ParsedQuery(
-            text, info.fingerprint, info.batched, info.kind, is_savepoint=info.transaction_control
-        )
-    found = extract(text, schema)
-    return ParsedQuery(
-        sql=text,
-        fingerprint=info.fingerprint,
-        batched=info.batched,
-        kind=info.kind,
-        tables=found.tables,
-        star_tables=found.star_tables,
-        selected=found.selected,
-        predicates=found.predicates,
-        joins=found.joins,
-        order_by=found.order_by,
-        group_by=found.group_by,
-        limit=found.limit,
-        has_limit=found.has_limit,
-        unknown=found.unknown,
+    info = prepared.pg
+    query = ParsedQuery(
+        prepared.sql,
+        info.fingerprint,
+        info.batched,
+        info.kind,
+        is_savepoint=info.transaction_control,
     )
+    if info.transaction_control or info.kind == "other":
+        return query
+    return extract(query, schema)
 
 
 def fingerprint(sql: str) -> tuple[str, bool]:

@@ -9,6 +9,8 @@ Anything else touching one table is an ``other`` predicate; the rest is dropped.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
@@ -98,7 +100,7 @@ def _equality(cond: exp.EQ, scope: Scope) -> Predicate | JoinKey | None:
         size = len(array.expressions) if isinstance(array, exp.Array) else None
         pred = _with_value(left, [right], "any", scope, cond)
         if isinstance(pred, Predicate) and pred.op == "any":
-            return _replace_in_size(pred, size)
+            return replace(pred, in_size=size)
         return pred
     return _with_value(left, [right], "eq", scope, cond)
 
@@ -119,12 +121,8 @@ def _in(cond: exp.In, scope: Scope) -> Predicate | JoinKey | None:
         return _other(cond, scope)
     pred = _with_value(cond.this, list(cond.expressions), "in", scope, cond)
     if isinstance(pred, Predicate) and pred.op == "in":
-        size = len(cond.expressions)
-        pred = _replace_in_size(pred, size)
-        if size > 1 and pred.constant is not None:
-            pred = Predicate(
-                pred.table, pred.column, "in", pred.expression, None, pred.parameterized, size
-            )
+        # _with_value keeps a constant only for a one-value list.
+        return replace(pred, in_size=len(cond.expressions))
     return pred
 
 
@@ -206,9 +204,3 @@ def _unparen(node: exp.Expr) -> exp.Expr:
     while isinstance(node, exp.Paren):
         node = node.this
     return node
-
-
-def _replace_in_size(pred: Predicate, size: int | None) -> Predicate:
-    return Predicate(
-        pred.table, pred.column, pred.op, pred.expression, pred.constant, pred.parameterized, size
-    )

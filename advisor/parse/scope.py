@@ -40,17 +40,11 @@ class Scope:
 
     def child(self, ctes: frozenset[str] = frozenset()) -> Scope:
         """A nested scope (subquery) sharing the output lists of this one."""
-        child = Scope(self.schema, self, self.ctes | ctes)
-        child.tables = self.tables
-        child.unknown = self.unknown
-        return child
+        return Scope(self.schema, self, self.ctes | ctes, tables=self.tables, unknown=self.unknown)
 
     def detached(self) -> Scope:
         """A scope that sees none of this one's aliases but shares its output lists."""
-        other = Scope(self.schema, None, self.ctes)
-        other.tables = self.tables
-        other.unknown = self.unknown
-        return other
+        return Scope(self.schema, None, self.ctes, tables=self.tables, unknown=self.unknown)
 
     def add_table(self, node: exp.Table) -> None:
         """Register a FROM/JOIN table (or a CTE reference) under its alias."""
@@ -88,11 +82,6 @@ class Scope:
             scope = scope.parent
         self._note(f"column {name}")
         return ColumnRef(None, name)
-
-    def single_table(self) -> str | None:
-        """The qualified name of this scope's only source, when it is a table."""
-        names = [s.name for s in self.sources.values()]
-        return names[0] if len(names) == 1 else None
 
     def _qualified(self, qualifier: str, name: str) -> ColumnRef:
         scope: Scope | None = self

@@ -8,23 +8,23 @@ GROUP BY and LIMIT. Names resolve through :mod:`advisor.parse.scope`.
 
 PostgreSQL's grammar (pglast) is the judge of validity: sqlglot reading a valid
 statement differently or not at all must not lose the statement, so :func:`extract`
-never raises; it returns an empty :class:`Structure` with a note in ``unknown``.
+never raises; it returns the query without structure, with a note in ``unknown``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 
 import sqlglot
 from sqlglot import exp
 
-from advisor.model import ColumnRef, JoinKey, OrderItem, Predicate, Schema, TableRef
+from advisor.model import ColumnRef, JoinKey, OrderItem, ParsedQuery, Predicate, Schema
 from advisor.parse.predicates import POSTGRES, conjuncts, convert, normalized_sql
 from advisor.parse.scope import Scope, ident
 
-__all__ = ["Structure", "extract"]
+__all__ = ["extract"]
 
 # sqlglot warns (through logging) about statements it reads as opaque commands; without
 # a handler of the application's own, Python would print those warnings to stderr.
@@ -33,37 +33,24 @@ logging.getLogger("sqlglot").addHandler(logging.NullHandler())
 _Role = str  # "root" (its SELECT list is the output), "derived", "subquery", "write"
 
 
-@dataclass(frozen=True, slots=True)
-class Structure:
-    """The structural fields of a :class:`~advisor.model.ParsedQuery`."""
+def extract(query: ParsedQuery, schema: Schema) -> ParsedQuery:
+    """``query`` with the structure of the first statement of its ``sql`` filled in.
 
-    tables: tuple[TableRef, ...] = ()
-    star_tables: tuple[str, ...] = ()
-    selected: tuple[ColumnRef, ...] = ()
-    predicates: tuple[Predicate, ...] = ()
-    joins: tuple[JoinKey, ...] = ()
-    order_by: tuple[OrderItem, ...] = ()
-    group_by: tuple[ColumnRef, ...] = ()
-    limit: int | None = None
-    has_limit: bool = False
-    unknown: tuple[str, ...] = ()
-
-
-def extract(sql: str, schema: Schema) -> Structure:
-    """The structure of the first statement of ``sql`` (``$n`` placeholders); never raises."""
+    ``query.sql`` has ``$n`` placeholders. Never raises: when sqlglot cannot read the
+    statement, ``query`` comes back with only a note in ``unknown``.
+    """
     try:
-        statements = sqlglot.parse(sql, read=POSTGRES)
+        statements = sqlglot.parse(query.sql, read=POSTGRES)
     except Exception as exc:  # sqlglot's grammar is narrower than PostgreSQL's
-        return Structure(
-            unknown=(f"structure: sqlglot cannot read this statement ({_short(exc)})",)
-        )
+        note = f"structure: sqlglot cannot read this statement ({_short(exc)})"
+        return replace(query, unknown=(note,))
     root = next((s for s in statements if s is not None), None)
     if root is None:
-        return Structure()
+        return query
     try:
-        return _Walker(schema).run(root)
+        return _Walker(schema).run(root, query)
     except Exception as exc:
-        return Structure(unknown=(f"structure: not extracted ({_short(exc)})",))
+        return replace(query, unknown=(f"structure: not extracted ({_short(exc)})",))
 
 
 def _short(exc: Exception) -> str:
@@ -83,7 +70,7 @@ class _Walker:
     limit: int | None = None
     has_limit: bool = False
 
-    def run(self, root: exp.Expr) -> Structure:
+    def run(self, root: exp.Expr, query: ParsedQuery) -> ParsedQuery:
         scope = Scope(self.schema)
         if isinstance(root, exp.Query):
             inner = self.query(root, scope, "root")
@@ -92,7 +79,8 @@ class _Walker:
             self.write(root, scope)
         elif isinstance(root, exp.Insert):
             self.insert(root, scope)
-        return Structure(
+        return replace(
+            query,
             tables=tuple(dict.fromkeys(scope.tables)),
             star_tables=tuple(dict.fromkeys(self.stars)),
             selected=tuple(dict.fromkeys(self.selected)),
@@ -124,7 +112,7 @@ class _Walker:
         if not isinstance(node, exp.Select):
             return scope
         self.sources(node, scope)
-        self.conditions(node, scope)
+        self.conditions(node.args.get("joins") or (), node.args.get("where"), scope)
         self.select_list(node, scope, role)
         return scope
 
@@ -145,13 +133,12 @@ class _Walker:
         for sub in _queries(item):
             self.query(sub, scope, "derived")
 
-    def conditions(self, node: exp.Expr, scope: Scope) -> None:
+    def conditions(self, joins: Iterable[exp.Join], where: exp.Expr | None, scope: Scope) -> None:
         """WHERE and JOIN ... ON / USING conjuncts, and the subqueries inside them."""
-        for join in node.args.get("joins") or ():
+        for join in joins:
             self.condition(join.args.get("on"), scope)
             for column in join.args.get("using") or ():
                 self.using(ident(column), join, scope)
-        where = node.args.get("where")
         self.condition(where.this if where is not None else None, scope)
 
     def condition(self, cond: exp.Expr | None, scope: Scope) -> None:
@@ -194,8 +181,7 @@ class _Walker:
                 self.selected.append(scope.column(target))
             for sub in _queries(item):
                 self.query(sub, scope, "subquery")
-        having = node.args.get("having")
-        for sub in _queries(having) if having is not None else ():
+        for sub in _queries(node.args.get("having")):
             self.query(sub, scope, "subquery")
 
     # ------------------------------------------------------------------ writes
@@ -204,15 +190,14 @@ class _Walker:
         target = node.this
         if isinstance(target, exp.Table):
             scope.add_table(target)
-        for item in node.args.get("using") or ():
-            self.source(item, scope)
         from_ = node.args.get("from_")
-        if from_ is not None:
-            self.source(from_.this, scope)
-        for join in node.args.get("joins") or ():
-            self.source(join.this, scope)
-        where = node.args.get("where")
-        self.condition(where.this if where is not None else None, scope)
+        items = [*(node.args.get("using") or ()), *((from_.this,) if from_ is not None else ())]
+        # sqlglot hangs the joins of UPDATE ... FROM and DELETE ... USING on their sources.
+        joins = [join for item in items for join in item.args.get("joins") or ()]
+        joins += node.args.get("joins") or ()
+        for item in items + [join.this for join in joins]:
+            self.source(item, scope)
+        self.conditions(joins, node.args.get("where"), scope)
         for item in node.expressions if isinstance(node, exp.Update) else ():
             for sub in _queries(item):
                 self.query(sub, scope, "subquery")
@@ -224,10 +209,9 @@ class _Walker:
         source = node.args.get("expression")
         if isinstance(source, exp.Query):
             self.query(source, scope.detached(), "write")
-        for sub in (
-            _queries(source) if source is not None and not isinstance(source, exp.Query) else ()
-        ):
-            self.query(sub, scope, "subquery")
+        else:
+            for sub in _queries(source):
+                self.query(sub, scope, "subquery")
 
     # ------------------------------------------------------------------ outermost modifiers
 

@@ -201,6 +201,27 @@ def test_update_and_delete_predicates() -> None:
     assert len(q.joins) == 1
 
 
+def test_update_from_and_delete_using_read_their_joins() -> None:
+    q = parse(
+        "UPDATE order_items i SET quantity = 0 FROM orders o JOIN users u ON u.id = o.user_id"
+        " WHERE i.order_id = o.id AND u.email = $1",
+        SCHEMA,
+    )
+    assert [t.table for t in q.tables] == ["public.order_items", "public.orders", "public.users"]
+    assert set(q.joins) == {
+        JoinKey(ColumnRef("public.users", "id"), ColumnRef("public.orders", "user_id")),
+        JoinKey(ColumnRef("public.order_items", "order_id"), ColumnRef("public.orders", "id")),
+    }
+    assert q.predicates == (Predicate("public.users", "email", "eq", parameterized=True),)
+    q = parse(
+        "DELETE FROM order_items i USING orders o, users u"
+        " WHERE i.order_id = o.id AND o.user_id = u.id",
+        SCHEMA,
+    )
+    assert [t.table for t in q.tables] == ["public.order_items", "public.orders", "public.users"]
+    assert len(q.joins) == 2
+
+
 def test_insert_select_reads_its_source() -> None:
     q = parse("INSERT INTO orders (user_id) SELECT id FROM users WHERE email = $1", SCHEMA)
     assert [t.table for t in q.tables] == ["public.orders", "public.users"]
