@@ -39,7 +39,7 @@ from collections.abc import Iterator
 
 from advisor.model import Finding, Index, Severity, Table
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.suggest.coverage import normalize_sql, predicate_conjuncts
+from advisor.suggest.coverage import key_id, predicate_conjuncts
 from advisor.suggest.sql import drop_index_sql
 
 __all__ = ["RULE", "check", "redundant_indexes"]
@@ -53,7 +53,7 @@ _KeySig = tuple[str, bool, bool, str | None, str | None]
 def _key_sig(index: Index) -> tuple[_KeySig, ...]:
     return tuple(
         (
-            f"c:{k.column}" if k.column is not None else f"e:{normalize_sql(k.expression or '')}",
+            key_id(k.column, k.expression),
             k.descending,
             k.nulls_first,
             k.opclass,

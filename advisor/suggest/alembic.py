@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from advisor.model import IndexColumn, IndexSuggestion
 from advisor.suggest.migration import evidence_lines
-from advisor.suggest.naming import quote_ident
+from advisor.suggest.sql import key_sql
 
 __all__ = ["alembic_migration"]
 
@@ -36,12 +36,7 @@ def _call(name: str, args: list[str]) -> list[str]:
 def _column(col: IndexColumn) -> str:
     if col.column is not None and not col.descending and col.nulls_first in (None, False):
         return _py(col.column)
-    head = quote_ident(col.column) if col.column is not None else f"({col.expression})"
-    if col.descending:
-        head += " DESC"
-    if col.nulls_first is not None and col.nulls_first != col.descending:
-        head += " NULLS FIRST" if col.nulls_first else " NULLS LAST"
-    return f"sa.text({_py(head)})"
+    return f"sa.text({_py(key_sql(col))})"
 
 
 def _target(s: IndexSuggestion) -> tuple[str, str]:

@@ -98,10 +98,6 @@ class _Resolver:
         return having[0] if len(having) == 1 else None
 
 
-def _ident_sql(name: str) -> str:
-    return sql_ident(name)
-
-
 def _distinct(table: Table, column: str | None) -> float | None:
     col = table.column(column) if column else None
     if col is None:
@@ -124,7 +120,7 @@ def _constant_sql(pred: Predicate) -> str | None:
     """The predicate as partial-index SQL, when it is a constant condition."""
     if pred.column is None:
         return None
-    col = _ident_sql(pred.column)
+    col = sql_ident(pred.column)
     if pred.op == "is_null":
         return f"{col} IS NULL"
     if pred.op == "is_not_null":
