@@ -54,8 +54,6 @@ class LineEncoder:
         self._sites: dict[Site, str] = {}
         self._shapes: dict[Any, str] = {}
         self._tails: dict[tuple[Site | None, Site | None, bool], str] = {}
-        # Scope -> its JSON fragment; few scopes are open at once, so a small cache.
-        self._scopes: dict[Scope, str] = {}
 
     def _quoted_sql(self, sql: str) -> str:
         found = self._sql.get(sql)
@@ -111,17 +109,11 @@ class LineEncoder:
             return scope
         if scope is None:
             return '"scope": null, "scope_kind": null, "scope_id": null'
-        found = self._scopes.get(scope)
-        if found is None:
-            settled = scope.settle()
-            if isinstance(settled, str):
-                found = settled
-                if len(self._scopes) >= 64:
-                    self._scopes.clear()
-                self._scopes[scope] = found
-            else:
-                found = scope_fields(scope.resolve(), scope.kind, scope.id)
-        return found
+        # A settled scope keeps its fields (Scope.tag): no cache needed here.
+        settled = scope.settle()
+        if isinstance(settled, str):
+            return settled
+        return scope_fields(scope.resolve(), scope.kind, scope.id)
 
     def line(
         self,
@@ -149,6 +141,7 @@ class LineEncoder:
         if params is None:
             digest = shape = "null"
         else:
+            # params_hash(params), inlined: this runs for every event.
             digest = f'"{crc32(repr(params).encode("utf-8", "replace")):08x}"'
             shape = self._shape(params, many)
         if orm is None and error is None:

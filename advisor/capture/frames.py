@@ -60,12 +60,6 @@ class SiteFinder:
         self._sites: dict[tuple[int, int], tuple[CodeType, Site]] = {}
         self._getcurrent: Any = None
 
-    def refresh(self) -> None:
-        """Forget cached decisions (call after new libraries were imported)."""
-        self._skip_dirs = _library_dirs()
-        self._files.clear()
-        self._sites.clear()
-
     def _classify(self, filename: str) -> str | None:
         if not filename or filename.startswith("<"):
             return None

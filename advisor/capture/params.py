@@ -35,10 +35,6 @@ def _type_name(value: Any) -> str:
     name = _NAMES.get(type(value))
     if name is not None:
         return name
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
     if isinstance(value, (list, tuple)):
         return f"list[{len(value)}]"
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -49,10 +45,6 @@ def _type_name(value: Any) -> str:
 
 
 def _one_shape(params: Any) -> str:
-    if type(params) is dict:
-        return "(" + ", ".join([f"{k}={_type_name(v)}" for k, v in params.items()]) + ")"
-    if type(params) in (tuple, list):
-        return "(" + ", ".join([_type_name(v) for v in params]) + ")"
     if isinstance(params, Mapping):
         return "(" + ", ".join(f"{k}={_type_name(v)}" for k, v in params.items()) + ")"
     if isinstance(params, Sequence) and not isinstance(params, (str, bytes)):

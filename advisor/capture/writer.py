@@ -82,8 +82,8 @@ class CaptureWriter:
         self.path = path
         self.keep_params = keep_params
         self.max_pending = max_pending
-        self.written = 0
-        # The seq of the last query line: events are numbered in the order they were queued.
+        # The seq of the last query line written (so also the number of query lines):
+        # events are numbered in the order they were queued.
         self.seq = 0
         self.dropped = 0
         self.internal_errors = 0
@@ -121,22 +121,19 @@ class CaptureWriter:
         encode = self.encoder.line
         while pending:
             batch: list[str] = []
-            queries = 0
             seq = self.seq
             while pending and len(batch) < _BATCH:
                 event = pending.popleft()
                 try:
                     if type(event) is tuple:
+                        batch.append(encode(seq + 1, *event))
                         seq += 1
-                        batch.append(encode(seq, *event))
-                        queries += 1
                     else:
                         batch.append(json.dumps(event, default=str) + "\n")
                 except Exception:
                     self.internal_errors += 1
-            self.seq = seq
             out.write("".join(batch))
-            self.written += queries
+            self.seq = seq
             # Give the GIL back: an application thread whose database answer arrived
             # must not wait for a whole backlog to be encoded.
             time.sleep(0)
@@ -174,7 +171,7 @@ class CaptureWriter:
             self._drain()
             trailer = {
                 "type": "trailer",
-                "events": self.written,
+                "events": self.seq,
                 "dropped": self.dropped,
                 "internal_errors": self.internal_errors,
                 "schema_errors": self.schema_errors,

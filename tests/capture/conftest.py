@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine
 
 from advisor.capture.jsonl import read_capture
 from advisor.model import Execution
@@ -22,7 +23,6 @@ if str(APPS) not in sys.path:
 def shop_dsn(pg_dsn: str) -> Iterator[str]:
     """A database holding the seeded shop (shared by the capture tests)."""
     from shop_app.seed import seed
-    from sqlalchemy import create_engine
 
     from advisor.verify.sandbox import create_database, drop_database
 
@@ -42,6 +42,27 @@ def shop_dsn(pg_dsn: str) -> Iterator[str]:
 def url(dsn: str, driver: str) -> str:
     """``dsn`` as a SQLAlchemy URL for ``driver`` (``psycopg`` or ``asyncpg``)."""
     return dsn.replace("postgresql://", f"postgresql+{driver}://", 1)
+
+
+@pytest.fixture()
+def engine(shop_dsn: str) -> Iterator[Engine]:
+    """A psycopg engine on the seeded shop."""
+    eng = create_engine(url(shop_dsn, "psycopg"))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+
+
+def line_of(test_file: str, marker: str) -> int:
+    """The line number of the (unique) source line of ``test_file`` containing ``marker``."""
+    lines = Path(test_file).read_text().splitlines()
+    # The test's own `_line_of("# mark:...")` calls contain the marker too: skip them.
+    found = [
+        i for i, line in enumerate(lines, start=1) if marker in line and "_line_of" not in line
+    ]
+    assert len(found) == 1, marker
+    return found[0]
 
 
 @pytest.fixture()

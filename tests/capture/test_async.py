@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 import advisor.capture as capture
 from advisor.model import Execution
 
-from .conftest import url
+from .conftest import line_of, url
 
 Read = Callable[[Path], list[Execution]]
 HERE = "tests/capture/test_async.py"
@@ -26,12 +26,7 @@ DRIVERS = ["asyncpg", "psycopg"]
 
 
 def _line_of(marker: str) -> int:
-    lines = Path(__file__).read_text().splitlines()
-    found = [
-        i for i, line in enumerate(lines, start=1) if marker in line and "_line_of" not in line
-    ]
-    assert len(found) == 1, marker
-    return found[0]
+    return line_of(__file__, marker)
 
 
 async def _orders_n_plus_one(dsn: str, driver: str, output: Path) -> list[int]:

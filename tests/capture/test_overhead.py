@@ -5,29 +5,17 @@ from __future__ import annotations
 import gc
 import json
 import types
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 import advisor.capture as capture
 from advisor.capture.asgi import RequestScope
 from advisor.capture.context import Scope
 from advisor.capture.frames import SiteFinder
 
-from .conftest import url
-
 HERE = "tests/capture/test_overhead.py"
-
-
-@pytest.fixture()
-def engine(shop_dsn: str) -> Iterator[Engine]:
-    eng = create_engine(url(shop_dsn, "psycopg"))
-    try:
-        yield eng
-    finally:
-        eng.dispose()
 
 
 def test_queued_events_are_untracked_and_numbered_in_order(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,29 +15,14 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 import advisor.capture as capture
 from advisor.model import Execution
 
-from .conftest import url
+from .conftest import line_of, url
 
 Read = Callable[[Path], list[Execution]]
 HERE = "tests/capture/test_sync.py"
 
 
-@pytest.fixture()
-def engine(shop_dsn: str) -> Iterator[Engine]:
-    eng = create_engine(url(shop_dsn, "psycopg"))
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-
-
 def _line_of(marker: str) -> int:
-    """The line number of the (unique) source line containing ``marker``."""
-    lines = Path(__file__).read_text().splitlines()
-    found = [
-        i for i, line in enumerate(lines, start=1) if marker in line and "_line_of" not in line
-    ]
-    assert len(found) == 1, marker
-    return found[0]
+    return line_of(__file__, marker)
 
 
 def test_lazy_collection_and_many_to_one_loads(
