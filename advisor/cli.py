@@ -7,6 +7,7 @@ please report it); 130 interrupted.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -162,7 +163,7 @@ def show_rule(
     from advisor.rules import find_rule
 
     rule = find_rule(code)
-    out.print(Markdown(f"# {rule.code} {rule.name}\n\n{_dedent(rule.doc)}"))
+    out.print(Markdown(f"# {rule.code} {rule.name}\n\n{inspect.cleandoc(rule.doc)}"))
     if rule.options:
         out.print("Defaults: " + ", ".join(f"{k} = {v!r}" for k, v in rule.options.items()))
 
@@ -191,11 +192,8 @@ def capture(
 
 
 def _read_stdin() -> str:
-    data = sys.stdin.buffer.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("utf-8", errors="replace")
+    # Undecodable bytes become U+FFFD: the statements around them still parse.
+    return sys.stdin.buffer.read().decode("utf-8", errors="replace")
 
 
 def _split(values: list[str]) -> list[str]:
@@ -217,12 +215,6 @@ def _exit_code(result: ScanResult, threshold: Severity | None) -> int:
     if threshold is None:
         return 0
     return 1 if any(f.severity.rank >= threshold.rank for f in result.findings) else 0
-
-
-def _dedent(doc: str) -> str:
-    import inspect
-
-    return inspect.cleandoc(doc)
 
 
 def _error_line(message: str) -> None:
