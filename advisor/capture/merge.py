@@ -81,7 +81,12 @@ def _copy_queries(path: str, out: IO[str], seq: int, scope_ids: dict[Any, int]) 
 
 
 def merge_parts(parts: Sequence[str], output: str, *, keep_params: bool = False) -> int:
-    """Write ``output`` from ``parts`` (in order); returns the number of query lines."""
+    """Write ``output`` from ``parts`` (in order); returns the number of query lines.
+
+    The merge goes to a temporary file renamed over ``output`` at the end, so ``output``
+    may be one of the parts, and a second Ctrl-C during the merge never leaves it
+    without its trailer.
+    """
     totals = dict.fromkeys(_COUNTERS, 0)
     header = header_line(keep_params)
     schema_line: dict[str, Any] | None = None
@@ -108,7 +113,8 @@ def merge_parts(parts: Sequence[str], output: str, *, keep_params: bool = False)
             if key != "events" and isinstance(value, int):
                 totals[key] += value
     seq = 0
-    with open_output(output) as out:
+    merging = output + ".merging"
+    with open_output(merging) as out:
         _write(out, header)
         if schema_line is not None:
             _write(out, schema_line)
@@ -117,4 +123,5 @@ def merge_parts(parts: Sequence[str], output: str, *, keep_params: bool = False)
             seq = _copy_queries(part, out, seq, scope_ids)
         totals["events"] = seq
         _write(out, {"type": "trailer", **totals, "parts": len(readable), "ended_at": now_iso()})
+    os.replace(merging, output)
     return seq

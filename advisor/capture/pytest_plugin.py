@@ -75,9 +75,7 @@ class _Session:
             if parts:
                 from advisor.capture.merge import merge_parts
 
-                merged = self.output + ".merging"
-                merge_parts([self.output, *parts], merged, keep_params=self.keep_params)
-                os.replace(merged, self.output)
+                merge_parts([self.output, *parts], self.output, keep_params=self.keep_params)
                 for part in parts:
                     os.remove(part)
 
