@@ -374,6 +374,13 @@ class QueryShape:
     call_sites: tuple[CallSite, ...] = ()
     from_pg_stat_statements: bool = False
 
+    @property
+    def location(self) -> CallSite | None:
+        """Where the shape shows: its first application call site, else its first input."""
+        if self.call_sites:
+            return self.call_sites[0]
+        return self.sources[0] if self.sources else None
+
 
 @dataclass(frozen=True, slots=True)
 class ScopeGroup:

@@ -99,7 +99,7 @@ def _finding(
         reason=reason,
     )
     confidence: Literal["high", "medium"] = "high" if table.row_estimate is not None else "medium"
-    location = shape.call_sites[0] if shape.call_sites else (shape.sources or (None,))[0]
+    location = shape.location
     return Finding(
         rule=CODE,
         name=NAME,

@@ -135,7 +135,7 @@ def _judge(
         return
     how = "every column listed" if orm_shaped else "SELECT *"
     unknown = "" if width.widths_known else "; column widths unknown (no pg_stats)"
-    location = shape.call_sites[0] if shape.call_sites else (shape.sources or (None,))[0]
+    location = shape.location
     yield Finding(
         rule=CODE,
         name=NAME,

@@ -27,12 +27,12 @@ from advisor.model import (
     Execution,
     Finding,
     Index,
-    IndexColumn,
     Note,
     OrmLoad,
     Schema,
     Table,
 )
+from advisor.report.json import column_text as render_column
 from advisor.rules import find_rule, rule_options
 from advisor.rules.base import Outcome, RuleContext
 
@@ -268,16 +268,6 @@ def run_case(case: GoldenCase, schema: Schema) -> list[Outcome]:
     options = rule_options(rule, case.data.get("options"))
     ctx = RuleContext(workload, schema, options=options, live=bool(case.data.get("live", False)))
     return list(rule.check(ctx))
-
-
-def render_column(column: IndexColumn) -> str:
-    """``col``, ``col DESC``, ``col NULLS FIRST``, or the expression text."""
-    text = column.expression or column.column or ""
-    if column.descending:
-        text += " DESC"
-    if column.nulls_first is not None and column.nulls_first != column.descending:
-        text += " NULLS FIRST" if column.nulls_first else " NULLS LAST"
-    return text
 
 
 def _where(site: CallSite | None) -> str | None:
