@@ -4,15 +4,21 @@
 :func:`read_capture` yields one :class:`~advisor.model.Execution` per query line and a
 :class:`~advisor.model.Skipped` for each line that cannot be read, for a missing
 trailer (a killed process) and for events the writer dropped.
+
+Query lines are decoded straight into a typed record (:class:`_QueryLine`, msgspec checks
+the types in C): that is the common case and runs once per captured statement. A line
+that does not fit it (another line type, a field of an unexpected type, invalid UTF-8)
+goes through a tolerant reader that keeps what it can.
 """
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, get_args
+from typing import IO, Any, Literal, get_args
 
-import orjson
+import msgspec
 
 from advisor.capture.writer import FORMAT, VERSION
 from advisor.errors import InputError
@@ -26,6 +32,46 @@ _DIRECTIONS = frozenset({"ONETOMANY", "MANYTOONE", "MANYTOMANY"})
 # Call sites repeat on every execution of a loop: one CallSite per distinct (path, line,
 # function) is shared, which also makes the workload's comparisons identity checks.
 _SITE_CACHE_LIMIT = 50_000
+_SCHEMA_PREFIXES = (b'{"type": "schema"', b'{"type":"schema"')
+
+
+class _Site(msgspec.Struct, frozen=True, gc=False):
+    path: str
+    line: int | None = None
+    function: str | None = None
+
+
+class _OrmLine(msgspec.Struct, gc=False):
+    kind: Literal["lazy", "column", "batched"]
+    parent: str | None = None
+    attribute: str | None = None
+    path: list[str] = []
+    direction: Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None = None
+    target: str | None = None
+
+
+class _QueryLine(msgspec.Struct, gc=False):
+    """A query line as the writer writes it; unknown keys are ignored."""
+
+    type: str
+    sql: str
+    seq: int | None = None
+    scope: str | None = None
+    scope_kind: Literal["test", "request", "manual", "process"] | None = None
+    scope_id: int | None = None
+    params_hash: str | None = None
+    params_shape: str | None = None
+    duration_ms: float | None = None
+    rows: int | None = None
+    executemany: bool | None = None
+    call_site: _Site | None = None
+    origin: _Site | None = None
+    orm: _OrmLine | None = None
+    error: str | None = None
+
+
+_Sites = dict[_Site, CallSite]
+_decode_any = msgspec.json.decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +89,29 @@ class CaptureHeader:
     schema: Schema | None = None
 
 
-def _open(path: str) -> IO[str]:
+def _open(path: str) -> IO[bytes]:
     try:
-        return open(path, encoding="utf-8", errors="replace")
+        return open(path, "rb")
     except OSError as exc:
         raise InputError(f"{path}: cannot read the capture file ({exc.strerror})") from exc
 
 
-def _parse_header(path: str, first: str) -> dict[str, Any]:
+def _loads(line: bytes) -> Any:
+    """Any JSON value of ``line``; invalid UTF-8 is replaced. Raises msgspec.DecodeError."""
     try:
-        header = orjson.loads(first)
-    except orjson.JSONDecodeError:
+        return _decode_any(line)
+    except msgspec.DecodeError:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return _decode_any(line.decode("utf-8", "replace"))
+        raise  # valid UTF-8: the JSON itself is broken
+
+
+def _parse_header(path: str, first: bytes) -> dict[str, Any]:
+    try:
+        header = _loads(first)
+    except msgspec.DecodeError:
         header = None
     if (
         not isinstance(header, dict)
@@ -89,15 +147,14 @@ def read_header(path: str) -> CaptureHeader:
     with _open(path) as handle:
         header = _parse_header(path, handle.readline())
         fields = {k: header.get(k) for k in ("server_version", "dialect", "driver", "schema")}
-        for line in handle:
-            if line.startswith('{"type": "schema"'):
-                try:
-                    later = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                for key in fields:
-                    if later.get(key) is not None:
-                        fields[key] = later[key]
+        for line in _schema_lines(handle):
+            try:
+                later = _loads(line)
+            except msgspec.DecodeError:
+                continue
+            for key in fields:
+                if later.get(key) is not None:
+                    fields[key] = later[key]
     return CaptureHeader(
         path=path,
         version=header["version"],
@@ -111,7 +168,36 @@ def read_header(path: str) -> CaptureHeader:
     )
 
 
-def _site(data: Any, cache: dict[tuple[str, int, str], CallSite] | None = None) -> CallSite | None:
+def _schema_lines(handle: IO[bytes]) -> Iterator[bytes]:
+    """The ``schema`` lines after the current position, in file order.
+
+    A capture holds a million query lines for a few schema lines: the file is mapped and
+    searched for the line prefix, not read line by line.
+    """
+    start = handle.tell()
+    try:
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except ValueError:  # an empty file cannot be mapped
+        return
+    with data:
+        found = []
+        for prefix in _SCHEMA_PREFIXES:
+            at = start if data[start : start + len(prefix)] == prefix else -1
+            if at < 0:
+                at = data.find(b"\n" + prefix, start)
+                at = at + 1 if at >= 0 else -1
+            while at >= 0:
+                end = data.find(b"\n", at)
+                found.append((at, data[at : end if end >= 0 else len(data)]))
+                if end < 0:
+                    break
+                at = data.find(b"\n" + prefix, end)
+                at = at + 1 if at >= 0 else -1
+        for _, line in sorted(found):
+            yield line
+
+
+def _site(data: Any, cache: _Sites) -> CallSite | None:
     if not isinstance(data, dict):
         return None
     path = data.get("path")
@@ -119,19 +205,22 @@ def _site(data: Any, cache: dict[tuple[str, int, str], CallSite] | None = None) 
         return None
     line = data.get("line")
     function = data.get("function")
-    if cache is not None and type(line) is int and type(function) is str:
-        key = (path, line, function)
-        site = cache.get(key)
-        if site is None:
-            if len(cache) >= _SITE_CACHE_LIMIT:
-                cache.clear()
-            site = cache[key] = CallSite(path, line, function)
-        return site
+    if type(line) is int and type(function) is str:
+        return _shared(_Site(path, line, function), cache)
     return CallSite(
         path,
         line if isinstance(line, int) else None,
         function if isinstance(function, str) else None,
     )
+
+
+def _shared(site: _Site, cache: _Sites) -> CallSite:
+    found = cache.get(site)
+    if found is None:
+        if len(cache) >= _SITE_CACHE_LIMIT:
+            cache.clear()
+        found = cache[site] = CallSite(site.path, site.line, site.function)
+    return found
 
 
 def _orm(data: Any) -> OrmLoad | None:
@@ -142,11 +231,11 @@ def _orm(data: Any) -> OrmLoad | None:
     path = data.get("path")
     return OrmLoad(
         kind=data["kind"],
-        parent=data.get("parent"),
-        attribute=data.get("attribute"),
+        parent=_str(data.get("parent")),
+        attribute=_str(data.get("attribute")),
         path=tuple(str(p) for p in path) if isinstance(path, list) else (),
         direction=direction if _member(direction, _DIRECTIONS) else None,
-        target=data.get("target"),
+        target=_str(data.get("target")),
     )
 
 
@@ -154,68 +243,98 @@ def _member(value: Any, names: frozenset[str]) -> bool:
     return type(value) is str and value in names
 
 
+def _str(value: Any) -> str | None:
+    return value if type(value) is str else None
+
+
 def _number(value: Any) -> float | None:
     kind = type(value)  # JSON numbers are exactly int or float; bool is not one
     return float(value) if kind is float or kind is int else None
 
 
-def to_execution(
-    data: dict[str, Any],
-    source: CallSite,
-    sites: dict[tuple[str, int, str], CallSite] | None = None,
-) -> Execution:
-    """One query line as an :class:`Execution` (``source`` names file and line).
+def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
+    """The common case: a query line whose fields all have the documented types."""
+    site = line.call_site
+    origin = line.origin
+    orm = line.orm
+    load = None
+    if orm is not None:
+        path = tuple(orm.path)
+        load = OrmLoad(orm.kind, orm.parent, orm.attribute, path, orm.direction, orm.target)
+    # Positional: this runs once per execution of a capture (millions).
+    return Execution(
+        line.sql,
+        source,
+        1,
+        line.duration_ms,
+        line.rows,
+        line.scope,
+        line.scope_kind,
+        line.seq,
+        None if site is None else _shared(site, sites),
+        None if origin is None else _shared(origin, sites),
+        line.params_hash,
+        line.params_shape,
+        bool(line.executemany),
+        load,
+        line.error,
+        line.scope_id,
+    )
 
-    ``sites``, when given, shares equal call sites between executions (see
-    :func:`read_capture`).
-    """
+
+def _from_dict(data: dict[str, Any], source: CallSite, sites: _Sites) -> Execution:
+    """A query line with odd field types: each field is kept when it has its type."""
     get = data.get
     rows = get("rows")
     seq = get("seq")
     kind = get("scope_kind")
-    scope = get("scope")
     scope_id = get("scope_id")
-    error = get("error")
     orm = get("orm")
-    origin = get("origin")
-    # Positional: this runs once per execution of a capture (millions).
     return Execution(
         data["sql"],
         source,
         1,
         _number(get("duration_ms")),
         rows if type(rows) is int else None,
-        scope if type(scope) is str else None,
+        _str(get("scope")),
         kind if _member(kind, _SCOPE_KINDS) else None,
-        seq if isinstance(seq, int) else None,
+        seq if type(seq) is int else None,
         _site(get("call_site"), sites),
-        None if origin is None else _site(origin, sites),
-        get("params_hash"),
-        get("params_shape"),
+        _site(get("origin"), sites),
+        _str(get("params_hash")),
+        _str(get("params_shape")),
         bool(get("executemany", False)),
         None if orm is None else _orm(orm),
-        error if type(error) is str else None,
+        _str(get("error")),
         scope_id if type(scope_id) is int else None,
     )
 
 
 def read_capture(path: str) -> Iterator[Execution | Skipped]:
     """Every query of ``path`` in file order; unreadable lines come out as Skipped."""
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    sites: dict[tuple[str, int, str], CallSite] = {}
+    decode_query = msgspec.json.Decoder(_QueryLine).decode
+    decode_error = msgspec.DecodeError
+    sites: _Sites = {}
     with _open(path) as handle:
         _parse_header(path, handle.readline())
         trailer: dict[str, Any] | None = None
         number = 1
         for number, line in enumerate(handle, start=2):
             try:
-                data = loads(line)
+                query = decode_query(line)
+            except decode_error:
+                query = None
+            if query is not None and query.type == "query":
+                yield _from_line(query, CallSite(path, number), sites)
+                continue
+            try:
+                data = _loads(line)
             except decode_error:
                 if line.strip():
                     yield Skipped(
                         CallSite(path, number),
                         "not valid JSON (truncated line?)",
-                        line[:200].strip(),
+                        line[:200].decode("utf-8", "replace").strip(),
                     )
                 continue
             if type(data) is not dict:
@@ -226,7 +345,7 @@ def read_capture(path: str) -> Iterator[Execution | Skipped]:
                 if type(data.get("sql")) is not str:
                     yield Skipped(CallSite(path, number), "query line without sql")
                     continue
-                yield to_execution(data, CallSite(path, number), sites)
+                yield _from_dict(data, CallSite(path, number), sites)
             elif kind == "trailer":
                 trailer = data
     yield from _trailer_notes(path, number, trailer)

@@ -6,16 +6,17 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
 import advisor.capture as capture
 from advisor.capture.encode import params_hash
-from advisor.capture.jsonl import read_capture, read_header
+from advisor.capture.jsonl import _from_dict, _from_line, _QueryLine, read_capture, read_header
 from advisor.capture.merge import merge_parts
 from advisor.capture.params import params_shape
 from advisor.errors import CaptureError, InputError
-from advisor.model import Execution, Skipped
+from advisor.model import CallSite, Execution, Skipped
 
 from .conftest import url
 
@@ -213,14 +214,53 @@ def test_reader_skips_blank_lines_and_flags_non_objects(tmp_path: Path) -> None:
 
 
 def test_reader_ignores_wrongly_typed_fields(tmp_path: Path) -> None:
-    odd_orm = {"kind": "lazy", "path": 5, "direction": ["ONETOMANY"]}
-    odd = {**QUERY, "scope_kind": ["test"], "rows": True, "duration_ms": "1", "orm": odd_orm}
+    odd_orm = {"kind": "lazy", "path": 5, "direction": ["ONETOMANY"], "parent": [1]}
+    odd = {
+        **QUERY,
+        "scope_kind": ["test"],
+        "rows": True,
+        "duration_ms": "1",
+        "orm": odd_orm,
+        "params_hash": ["not", "hashable"],
+        "executemany": None,
+    }
     path = _write(tmp_path / "c.jsonl", HEADER, odd, {**QUERY, "orm": {"kind": {}}}, TRAILER)
     first, second = list(read_capture(path))
     assert isinstance(first, Execution) and first.orm is not None
     assert (first.scope_kind, first.rows, first.total_ms) == (None, None, None)
-    assert (first.orm.path, first.orm.direction) == ((), None)
+    assert (first.orm.path, first.orm.direction, first.orm.parent) == ((), None, None)
+    assert (first.params_hash, first.executemany, first.scope) == (None, False, "s")
     assert isinstance(second, Execution) and second.orm is None
+
+
+FULL_QUERY = {
+    **QUERY,
+    "params_hash": "9f2c1e0a",
+    "params_shape": "(int)",
+    "duration_ms": 0.5,
+    "rows": 3,
+    "executemany": True,
+    "origin": {"path": "app.py", "line": 1, "function": "g"},
+    "error": "ValueError: x",
+}
+
+
+@pytest.mark.parametrize("line", [QUERY, FULL_QUERY, {"type": "query", "sql": "SELECT 2"}])
+def test_typed_and_tolerant_readers_agree(line: dict[str, object]) -> None:
+    """A well-typed line reads the same through the typed fast path and the tolerant one."""
+    source = CallSite("c.jsonl", 2)
+    typed = _from_line(msgspec.json.decode(json.dumps(line), type=_QueryLine), source, {})
+    assert typed == _from_dict(line, source, {})
+
+
+def test_reader_replaces_invalid_utf8_and_ignores_untyped_lines(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    body = json.dumps({**QUERY, "sql": "SELECT 'XX'"}).encode().replace(b"XX", b"\xff\xfe")
+    untyped = json.dumps({"sql": "SELECT 3"}).encode()  # no "type": not a query line
+    path.write_bytes(b"\n".join([json.dumps(HEADER).encode(), body, untyped, b""]))
+    found = list(read_capture(str(path)))
+    assert isinstance(found[0], Execution) and found[0].sql == "SELECT '\ufffd\ufffd'"
+    assert [type(x).__name__ for x in found] == ["Execution", "Skipped"]  # + no trailer
 
 
 def test_read_header_takes_later_schema_lines(tmp_path: Path) -> None:
@@ -239,6 +279,9 @@ def test_read_header_takes_later_schema_lines(tmp_path: Path) -> None:
 def test_read_header_schema_line_right_after_header(tmp_path: Path) -> None:
     path = _write(tmp_path / "c.jsonl", HEADER, {"type": "schema", "dialect": "postgresql"})
     assert read_header(path).dialect == "postgresql"
+    compact = '{"type":"schema","driver":"asyncpg"}'  # written without spaces, found too
+    path = _write(tmp_path / "d.jsonl", HEADER, compact, QUERY, {"type": "schema", "dialect": "p"})
+    assert (read_header(path).driver, read_header(path).dialect) == ("asyncpg", "p")
     only = tmp_path / "h.jsonl"
     only.write_text(json.dumps(HEADER))  # the header alone, without a newline
     assert read_header(str(only)).dialect is None
