@@ -85,6 +85,7 @@ class _Shape:
 class _Group:
     scope_kind: ScopeKind | None
     first_seq: int | None
+    call_site: CallSite | None
     count: int = 0
     params: set[object] = field(default_factory=set)
     total_ms: float | None = None
@@ -100,7 +101,7 @@ class _Failed:
 
 
 _Entry = _Shape | _Failed
-_GroupKey = tuple[str, CallSite | None]
+_GroupKey = tuple[str, str | None, int | None, str | None]  # key and call site
 _ScopeKey = tuple[str, int | None]
 _Groups = dict[_GroupKey, _Group | Execution]  # a lone execution is kept until it repeats
 
@@ -184,11 +185,16 @@ class _Builder:
         scope = (item.scope, item.scope_id)
         # Executions of a scope mostly come in a run: the last scope's groups are at hand.
         groups = self.last_groups if scope == self.last_scope else self._open(scope)
-        group_key = (key, item.call_site)
-        found = groups.get(group_key)
-        if found is None:
-            groups[group_key] = item  # one execution is kept as is until it repeats
-            return
+        site = item.call_site
+        # The call site's fields rather than the CallSite: a tuple of str and int hashes
+        # in C, a dataclass in Python (this runs once per execution).
+        if site is None:
+            group_key: _GroupKey = (key, None, None, None)
+        else:
+            group_key = (key, site.path, site.line, site.function)
+        found = groups.setdefault(group_key, item)
+        if found is item:
+            return  # one execution is kept as is until it repeats
         if type(found) is not _Group:
             assert isinstance(found, Execution)
             found = groups[group_key] = _new_group(found)
@@ -207,7 +213,7 @@ class _Builder:
 
     def _close(self, scope_key: _ScopeKey, groups: _Groups) -> None:
         scope = scope_key[0]
-        for (key, call_site), found in groups.items():
+        for group_key, found in groups.items():
             if isinstance(found, Execution):
                 if found.calls < self.min_group_count:
                     continue
@@ -219,8 +225,8 @@ class _Builder:
                 ScopeGroup(
                     scope=scope,
                     scope_kind=g.scope_kind,
-                    key=key,
-                    call_site=call_site,
+                    key=group_key[0],
+                    call_site=g.call_site,
                     origin=g.origin,
                     count=g.count,
                     distinct_params=len(g.params),
@@ -277,7 +283,7 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def _new_group(first: Execution) -> _Group:
-    group = _Group(first.scope_kind, first.seq)
+    group = _Group(first.scope_kind, first.seq, first.call_site)
     _add(group, first)
     return group
 
