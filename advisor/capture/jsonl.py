@@ -13,7 +13,7 @@ goes through a tolerant reader that keeps what it can.
 
 from __future__ import annotations
 
-import mmap
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Literal, get_args
@@ -32,7 +32,8 @@ _DIRECTIONS = frozenset({"ONETOMANY", "MANYTOONE", "MANYTOMANY"})
 # Call sites repeat on every execution of a loop: one CallSite per distinct (path, line,
 # function) is shared, which also makes the workload's comparisons identity checks.
 _SITE_CACHE_LIMIT = 50_000
-_SCHEMA_PREFIXES = (b'{"type": "schema"', b'{"type":"schema"')
+_SCHEMA_LINE = re.compile(rb'\n\{"type": ?"schema"')  # a regex finds it fastest
+_BLOCK = 1 << 22
 
 
 class _Site(msgspec.Struct, frozen=True, gc=False):
@@ -169,32 +170,21 @@ def read_header(path: str) -> CaptureHeader:
 
 
 def _schema_lines(handle: IO[bytes]) -> Iterator[bytes]:
-    """The ``schema`` lines after the current position, in file order.
+    """The ``schema`` lines after the current position (a line start), in file order.
 
-    A capture holds a million query lines for a few schema lines: the file is mapped and
-    searched for the line prefix, not read line by line.
+    A capture holds a million query lines for a few schema lines: the file is read in
+    large blocks and searched for the line prefix, not split into lines.
     """
-    start = handle.tell()
-    try:
-        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    except ValueError:  # an empty file cannot be mapped
-        return
-    with data:
-        found = []
-        for prefix in _SCHEMA_PREFIXES:
-            at = start if data[start : start + len(prefix)] == prefix else -1
-            if at < 0:
-                at = data.find(b"\n" + prefix, start)
-                at = at + 1 if at >= 0 else -1
-            while at >= 0:
-                end = data.find(b"\n", at)
-                found.append((at, data[at : end if end >= 0 else len(data)]))
-                if end < 0:
-                    break
-                at = data.find(b"\n" + prefix, end)
-                at = at + 1 if at >= 0 else -1
-        for _, line in sorted(found):
-            yield line
+    carry = b"\n"  # what is left of the previous block, from its last newline on
+    while block := handle.read(_BLOCK):
+        data = carry + block
+        last = data.rfind(b"\n")
+        for match in _SCHEMA_LINE.finditer(data, 0, last):
+            start = match.start() + 1
+            yield data[start : data.find(b"\n", start)]
+        carry = data[last:]
+    if _SCHEMA_LINE.match(carry):  # a last line without its newline
+        yield carry[1:]
 
 
 def _site(data: Any, cache: _Sites) -> CallSite | None:

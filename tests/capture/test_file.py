@@ -263,7 +263,11 @@ def test_reader_replaces_invalid_utf8_and_ignores_untyped_lines(tmp_path: Path) 
     assert [type(x).__name__ for x in found] == ["Execution", "Skipped"]  # + no trailer
 
 
-def test_read_header_takes_later_schema_lines(tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", [5, 64, 1 << 22])  # schema lines across read blocks
+def test_read_header_takes_later_schema_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    monkeypatch.setattr("advisor.capture.jsonl._BLOCK", block)
     schema_line = {"type": "schema", "dialect": "postgresql", "server_version": 150004}
     last = json.dumps({"type": "schema", "driver": "psycopg"})
     path = _write(tmp_path / "c.jsonl", HEADER, QUERY, schema_line, QUERY, TRAILER)
