@@ -75,19 +75,33 @@ class SiteFinder:
         return real if rel.startswith("..") else rel
 
     def find(self, frame: FrameType | None = None) -> Site | None:
-        """The first application frame above the caller, as ``(path, line, function)``."""
-        if frame is None:
-            frame = sys._getframe(1)
-        parent = self._spawning_frame()
+        """The first application frame above the caller, as ``(path, line, function)``.
+
+        ``frame`` is where a synchronous walk starts (by default the caller);
+        inside SQLAlchemy's async greenlet it is not needed, and not materialised.
+        """
+        getcurrent = self._getcurrent
+        if getcurrent is None:
+            module = sys.modules.get("greenlet")
+            if module is not None:
+                getcurrent = self._getcurrent = module.getcurrent
+        parent = None
+        if getcurrent is not None:
+            try:
+                parent = getcurrent().parent
+            except Exception:
+                parent = None
         if parent is not None:
-            # Inside SQLAlchemy's async greenlet: unless the greenlet runs the app's own
-            # function (run_sync), its frames are all library code; skip them.
-            caller = parent.f_back
-            if caller is None or caller.f_code.co_name != "run_sync":
-                return self._walk(parent, self.max_depth)
-            found = self._walk(frame, self.max_depth)
-            return found if found is not None else self._walk(parent, self.max_depth)
-        return self._walk(frame, self.max_depth)
+            spawning = parent.gr_frame
+            if spawning is not None and spawning.f_code.co_name == "greenlet_spawn":
+                # Inside SQLAlchemy's async greenlet: unless the greenlet runs the app's
+                # own function (run_sync), its frames are all library code; skip them.
+                caller = spawning.f_back
+                if caller is None or caller.f_code.co_name != "run_sync":
+                    return self._walk(spawning, self.max_depth)
+                found = self._walk(frame or sys._getframe(1), self.max_depth)
+                return found if found is not None else self._walk(spawning, self.max_depth)
+        return self._walk(frame or sys._getframe(1), self.max_depth)
 
     def _walk(self, frame: FrameType | None, depth: int) -> Site | None:
         cache = self._files
@@ -110,22 +124,3 @@ class SiteFinder:
             frame = frame.f_back
             depth -= 1
         return None
-
-    def _spawning_frame(self) -> FrameType | None:
-        """The suspended ``greenlet_spawn`` frame when running in SQLAlchemy's greenlet."""
-        getcurrent = self._getcurrent
-        if getcurrent is None:
-            module = sys.modules.get("greenlet")
-            if module is None:
-                return None
-            getcurrent = self._getcurrent = module.getcurrent
-        try:
-            parent = getcurrent().parent
-        except Exception:
-            return None
-        if parent is None:
-            return None
-        frame = parent.gr_frame
-        if frame is None or frame.f_code.co_name != "greenlet_spawn":
-            return None
-        return frame  # type: ignore[no-any-return]

@@ -10,7 +10,6 @@ are counted, and the application's statement goes on untouched.
 
 from __future__ import annotations
 
-import sys
 from time import perf_counter
 from typing import Any
 
@@ -28,7 +27,9 @@ __all__ = ["OPTION", "Recorder"]
 
 # The execution option carrying (call site, orm dict, origin) from do_orm_execute.
 OPTION = "_advisor_capture"
-_T0 = "_advisor_capture_t0"
+# Start times of statements still running, by id() of their execution context; a context
+# whose statement never finished (a cancelled task) leaves its entry: cleared past this.
+_MAX_STARTS = 10_000
 
 
 def _error_text(exc: BaseException | None) -> str:
@@ -57,6 +58,7 @@ class Recorder:
         self.probe = SchemaProbe(writer) if introspect_schema else None
         self._unprobed = introspect_schema
         self._listening: list[tuple[Any, str, Any]] = []
+        self._starts: dict[int, float] = {}
 
     # ------------------------------------------------------------------ listen / remove
 
@@ -96,11 +98,12 @@ class Recorder:
     def _before(
         self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
     ) -> tuple[str, Any]:
-        if context is not None:
-            try:
-                context.__dict__[_T0] = perf_counter()
-            except Exception:
-                self.writer.internal_errors += 1
+        # The start time, by execution context, in a dict of ours: a new attribute on the
+        # context itself (one per statement) costs more, and is never removed.
+        starts = self._starts
+        if len(starts) >= _MAX_STARTS:  # contexts that never finished (cancelled tasks)
+            starts.clear()
+        starts[id(context)] = perf_counter()
         return statement, params
 
     def _after(
@@ -110,6 +113,7 @@ class Recorder:
         # the writer thread. The event holds no object the garbage collector tracks for
         # long (see Scope.settle), so a backlog never adds to the app's full collections.
         end = perf_counter()
+        start = self._starts.pop(id(context), None)
         try:
             if self._unprobed:
                 self._probe(conn)
@@ -117,21 +121,18 @@ class Recorder:
             if len(pending) >= self._max_pending:
                 self.writer.dropped += 1
                 return
-            duration = site = orm = origin = None
+            duration = None if start is None else (end - start) * 1000.0
+            site = orm = origin = None
             server_side = False
             if context is not None:
-                start = context.__dict__.get(_T0)
-                if start is not None:
-                    duration = (end - start) * 1000.0
+                # ``many`` is the context's executemany (insertmanyvalues batches included).
                 options = context.execution_options
                 carried = options.get(OPTION)
                 if carried is not None:
                     site, orm, origin = carried
-                if context.executemany:
-                    many = True
                 server_side = options.get("stream_results", False)
             if site is None and self.call_sites:
-                site = self.finder.find(sys._getframe(1))
+                site = self.finder.find()
             rows = cursor.rowcount
             if server_side or rows is None or rows < 0:
                 rows = None
@@ -173,18 +174,17 @@ class Recorder:
             statement = exc_context.statement
             if statement is None:
                 return
-            duration = site = orm = origin = None
+            start = self._starts.pop(id(context), None)
+            duration = None if start is None else (perf_counter() - start) * 1000.0
+            site = orm = origin = None
             many = False
             if context is not None:
-                start = context.__dict__.get(_T0)
-                if start is not None:
-                    duration = (perf_counter() - start) * 1000.0
                 carried = context.execution_options.get(OPTION)
                 if carried is not None:
                     site, orm, origin = carried
                 many = bool(context.executemany)
             if site is None and self.call_sites:
-                site = self.finder.find(sys._getframe(1))
+                site = self.finder.find()
             error = _error_text(exc_context.original_exception)
             scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
             self.writer.submit(
@@ -209,7 +209,7 @@ class Recorder:
     def _orm(self, orm_state: Any) -> None:
         try:
             orm, origin = describe(orm_state)
-            site = self.finder.find(sys._getframe(1)) if self.call_sites else None
+            site = self.finder.find() if self.call_sites else None
             if site is not None or orm is not None:
                 orm_state.update_execution_options(**{OPTION: (site, orm, origin)})
         except Exception:

@@ -25,6 +25,7 @@ from advisor.errors import CaptureError
 __all__ = ["FORMAT", "VERSION", "CaptureWriter", "header_line", "now_iso", "open_output"]
 
 _BATCH = 256
+_INTERVAL = 0.1
 
 FORMAT = "advisor-capture"
 VERSION = 1
@@ -141,7 +142,7 @@ class CaptureWriter:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(0.1)
+            self._wake.wait(_INTERVAL)
             self._wake.clear()
             try:
                 self._drain()

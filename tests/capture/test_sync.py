@@ -172,15 +172,18 @@ def test_server_side_cursor_and_savepoint(engine: Engine, capture_file: Path) ->
 def test_failing_statement_is_recorded_and_exception_unchanged(
     engine: Engine, capture_file: Path, executions: Read
 ) -> None:
-    with capture.instrument(engine, output=str(capture_file)), engine.connect() as conn:
+    handle = capture.instrument(engine, output=str(capture_file))
+    with handle, engine.connect() as conn:
         with pytest.raises(ProgrammingError) as raised:
             conn.execute(text("SELECT no_such_column FROM users"))
         conn.rollback()
         assert conn.execute(text("SELECT 1")).scalar_one() == 1
+        assert handle.recorder._starts == {}  # start times of finished statements are gone
     assert "no_such_column" in str(raised.value.orig)
     failed = [e for e in executions(capture_file) if e.error is not None]
     assert len(failed) == 1
     assert failed[0].error is not None and failed[0].error.startswith("UndefinedColumn")
+    assert failed[0].total_ms is not None and failed[0].total_ms >= 0
     assert "no_such_column" in failed[0].sql
 
 
