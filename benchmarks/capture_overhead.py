@@ -1,5 +1,9 @@
 """Capture overhead, side by side in one run: none, advisor (with/without call sites), queryspy.
 
+Modes: ``advisor-listeners-only`` has advisor's listeners (and middleware) in place but
+drops every event before recording it: what capture through SQLAlchemy's events costs
+before any of its own work.
+
 1. Per statement: a loop of simple queries on one connection (Core ``text()`` and ORM
    ``select``), timed one by one; added microseconds = (median, p99) of a mode minus
    those of the uncaptured loop. Modes run interleaved in rounds, so drift hits all alike.
@@ -56,7 +60,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 import advisor.capture as capture  # noqa: E402
 from advisor.capture.asgi import AdvisorMiddleware  # noqa: E402
 
-MODES = ("none", "advisor", "advisor-no-call-sites", "queryspy")
+MODES = ("none", "advisor", "advisor-no-call-sites", "advisor-listeners-only", "queryspy")
 
 
 @contextlib.contextmanager
@@ -91,14 +95,21 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def recorders(engine: Any, tmp: Path, tag: str) -> dict[str, Any]:
-    """Advisor recorders (with and without call sites) for ``engine``, created detached."""
+    """Advisor recorders for ``engine``, created detached: with and without call sites,
+    and with its listeners attached but every event dropped at once (``max_pending=0``:
+    the floor of capture through SQLAlchemy's events, with nothing recorded)."""
     found = {}
-    for mode, sites in (("advisor", True), ("advisor-no-call-sites", False)):
+    for mode, sites, pending in (
+        ("advisor", True, 50_000),
+        ("advisor-no-call-sites", False, 50_000),
+        ("advisor-listeners-only", True, 0),
+    ):
         handle = capture.instrument(
             engine,
             output=str(tmp / f"{tag}-{mode}.jsonl"),
             call_sites=sites,
             introspect_schema=False,
+            max_pending=pending,
         )
         handle.recorder.detach()
         found[mode] = handle
@@ -213,6 +224,7 @@ def request_rate(
             "none": app,
             "advisor": AdvisorMiddleware(app),
             "advisor-no-call-sites": AdvisorMiddleware(app),
+            "advisor-listeners-only": AdvisorMiddleware(app),
             "queryspy": QuerySpyMiddleware(app, logger=quiet, add_headers=False),
         }
         clients = {

@@ -72,6 +72,8 @@ def open_output(path: str) -> IO[str]:
 class CaptureWriter:
     """Writes the header now, query lines from a background thread, the trailer at close."""
 
+    close_timeout = 30.0  # seconds close() waits for the writer thread, then for its write
+
     def __init__(
         self,
         path: str,
@@ -95,6 +97,7 @@ class CaptureWriter:
         self._stop = False
         self._closed = False
         self._lock = threading.Lock()
+        self._io = threading.Lock()  # held while a batch, the trailer or a flush is written
         self._file = open_output(path)
         first = header_line(keep_params) | {"pid": os.getpid()} | (header or {})
         try:
@@ -117,28 +120,37 @@ class CaptureWriter:
         self.pending.append(event)
 
     def _drain(self) -> None:
-        pending = self.pending
-        out = self._file
-        encode = self.encoder.line
-        while pending:
-            batch: list[str] = []
-            seq = self.seq
-            while pending and len(batch) < _BATCH:
-                event = pending.popleft()
-                try:
-                    if type(event) is tuple:
-                        batch.append(encode(seq + 1, *event))
-                        seq += 1
-                    else:
-                        batch.append(json.dumps(event, default=str) + "\n")
-                except Exception:
-                    self.internal_errors += 1
-            out.write("".join(batch))
-            self.seq = seq
+        while self.pending:
+            with self._io:
+                if self._file.closed:
+                    return
+                self._write_batch()
             # Give the GIL back: an application thread whose database answer arrived
             # must not wait for a whole backlog to be encoded.
             time.sleep(0)
-        out.flush()
+        with self._io:
+            if not self._file.closed:
+                self._file.flush()
+
+    def _write_batch(self) -> None:
+        """Encode and write up to ``_BATCH`` queued events; the caller holds ``_io`` (close()
+        may write too, and lines must neither interleave nor share a seq)."""
+        pending = self.pending
+        encode = self.encoder.line
+        batch: list[str] = []
+        seq = self.seq
+        while pending and len(batch) < _BATCH:
+            event = pending.popleft()
+            try:
+                if type(event) is tuple:
+                    batch.append(encode(seq + 1, *event))
+                    seq += 1
+                else:
+                    batch.append(json.dumps(event, default=str) + "\n")
+            except Exception:
+                self.internal_errors += 1
+        self._file.write("".join(batch))
+        self.seq = seq
 
     def _run(self) -> None:
         while True:
@@ -167,9 +179,15 @@ class CaptureWriter:
             self._closed = True
         self._stop = True
         self._wake.set()
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=self.close_timeout)
+        if not self._io.acquire(timeout=self.close_timeout):
+            # The writer thread is stuck in a write (a hung disk): leave the file without
+            # its trailer, which the reader reports as a truncated capture.
+            atexit.unregister(self.close)
+            return
         try:
-            self._drain()
+            while self.pending and not self._file.closed:
+                self._write_batch()
             trailer = {
                 "type": "trailer",
                 "events": self.seq,
@@ -182,4 +200,6 @@ class CaptureWriter:
             self._file.close()
         except (OSError, ValueError):
             pass
+        finally:
+            self._io.release()
         atexit.unregister(self.close)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -15,6 +18,7 @@ from advisor.capture.encode import params_hash
 from advisor.capture.jsonl import _from_dict, _from_line, _QueryLine, read_capture, read_header
 from advisor.capture.merge import merge_parts
 from advisor.capture.params import params_shape
+from advisor.capture.writer import CaptureWriter
 from advisor.errors import CaptureError, InputError
 from advisor.model import CallSite, Execution, Skipped
 
@@ -289,3 +293,30 @@ def test_read_header_schema_line_right_after_header(tmp_path: Path) -> None:
     only = tmp_path / "h.jsonl"
     only.write_text(json.dumps(HEADER))  # the header alone, without a newline
     assert read_header(str(only)).dialect is None
+
+
+def test_close_gives_up_on_a_writer_thread_stuck_in_a_write(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    writer = CaptureWriter(str(path))
+    writer.close_timeout = 0.2
+    entered, release = threading.Event(), threading.Event()
+    encode = writer.encoder.line
+
+    def stuck(*args: Any) -> str:  # a write that hangs, as on a hung network disk
+        entered.set()
+        release.wait(10)
+        return encode(*args)
+
+    writer.encoder.line = stuck  # type: ignore[method-assign]
+    writer.submit((None, "SELECT 1", None, False, 1.0, 1, None, None, None, None, False, None))
+    writer._wake.set()
+    assert entered.wait(10)
+    started = time.monotonic()
+    writer.close()  # neither hangs nor writes a trailer beside the stuck batch
+    assert time.monotonic() - started < 5
+    release.set()
+    writer._thread.join(10)
+    assert not writer._thread.is_alive()
+    found = list(read_capture(str(path)))
+    assert isinstance(found[0], Execution) and found[0].sql == "SELECT 1"
+    assert isinstance(found[1], Skipped) and "truncated" in found[1].reason
