@@ -22,12 +22,12 @@ import msgspec
 
 from advisor.capture.writer import FORMAT, VERSION
 from advisor.errors import InputError
-from advisor.model import CallSite, Execution, OrmLoad, Schema, ScopeKind, Skipped
+from advisor.model import CallSite, Execution, LoadKind, OrmLoad, Schema, ScopeKind, Skipped
 
 __all__ = ["CaptureHeader", "read_capture", "read_header"]
 
 _SCOPE_KINDS = frozenset(get_args(ScopeKind))
-_LOAD_KINDS = frozenset({"lazy", "column", "batched"})
+_LOAD_KINDS = frozenset(get_args(LoadKind))
 _DIRECTIONS = frozenset({"ONETOMANY", "MANYTOONE", "MANYTOMANY"})
 # Call sites repeat on every execution of a loop: one CallSite per distinct (path, line,
 # function) is shared, which also makes the workload's comparisons identity checks.
@@ -43,7 +43,7 @@ class _Site(msgspec.Struct, frozen=True, gc=False):
 
 
 class _OrmLine(msgspec.Struct, gc=False):
-    kind: Literal["lazy", "column", "batched"]
+    kind: LoadKind
     parent: str | None = None
     attribute: str | None = None
     path: list[str] = []
@@ -58,7 +58,7 @@ class _QueryLine(msgspec.Struct, gc=False):
     sql: str
     seq: int | None = None
     scope: str | None = None
-    scope_kind: Literal["test", "request", "manual", "process"] | None = None
+    scope_kind: ScopeKind | None = None
     scope_id: int | None = None
     params_hash: str | None = None
     params_shape: str | None = None
