@@ -3,13 +3,15 @@
 One :class:`Scope` per SELECT (or UPDATE/DELETE) level: the aliases its FROM, JOIN and
 USING clauses introduce, and its parent (a correlated subquery sees the outer aliases).
 CTEs and derived tables are sources but not tables: columns read through them resolve
-to no table (the CTE's own body is scanned as its own scope).
+to no table (the CTE's own body is scanned as its own scope). Such a source remembers the
+tables whose every column its body outputs (``SELECT *``), so a ``*`` over it fetches them.
 
 Identifiers follow PostgreSQL: unquoted names fold to lower case, quoted ones do not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -25,6 +27,11 @@ class Source:
 
     name: str | None  # qualified when resolved; as written when not; None for CTE/derived
     table: Table | None = None
+    stars: tuple[str, ...] = ()  # CTE/derived: the tables whose every column it outputs
+
+    def whole(self) -> tuple[str, ...]:
+        """The tables whose every column ``*`` over this source fetches."""
+        return (self.name,) if self.name else self.stars
 
 
 @dataclass(slots=True)
@@ -33,18 +40,23 @@ class Scope:
 
     schema: Schema
     parent: Scope | None = None
-    ctes: frozenset[str] = frozenset()
+    # CTE name -> the tables whose every column its body outputs (filled as walked: a
+    # CTE sees only the ones before it, as in PostgreSQL)
+    ctes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)
     tables: list[TableRef] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    # the tables whose every column reaches this level's output (``*``, ``t.*``)
+    stars: list[str] = field(default_factory=list)
 
-    def child(self, ctes: frozenset[str] = frozenset()) -> Scope:
+    def child(self, ctes: Iterable[str] = ()) -> Scope:
         """A nested scope (subquery) sharing the output lists of this one."""
-        return Scope(self.schema, self, self.ctes | ctes, tables=self.tables, unknown=self.unknown)
+        visible = {**self.ctes, **dict.fromkeys(ctes, ())}
+        return Scope(self.schema, self, visible, tables=self.tables, unknown=self.unknown)
 
     def detached(self) -> Scope:
         """A scope that sees none of this one's aliases but shares its output lists."""
-        return Scope(self.schema, None, self.ctes, tables=self.tables, unknown=self.unknown)
+        return Scope(self.schema, None, dict(self.ctes), tables=self.tables, unknown=self.unknown)
 
     def add_table(self, node: exp.Table) -> None:
         """Register a FROM/JOIN table (or a CTE reference) under its alias."""
@@ -52,7 +64,7 @@ class Scope:
         alias = ident(node.args["alias"].args.get("this")) if node.args.get("alias") else None
         key = alias or name.rsplit(".", 1)[-1]
         if "." not in name and name in self.ctes:
-            self.sources[key] = Source(None)
+            self.sources[key] = Source(None, stars=self.ctes[name])
             return
         table = self.schema.find(name)
         if table is None:
@@ -63,10 +75,13 @@ class Scope:
             self.sources[key] = Source(table.qualified, table)
             self.tables.append(TableRef(table.qualified, alias, resolved=True))
 
-    def add_derived(self, alias: str | None) -> None:
-        """Register a derived table or function source (not a table)."""
+    def add_derived(self, alias: str | None, stars: tuple[str, ...] = ()) -> None:
+        """Register a derived table or function source (not a table).
+
+        ``stars``: the tables whose every column the derived table outputs.
+        """
         if alias:
-            self.sources[alias] = Source(None)
+            self.sources[alias] = Source(None, stars=stars)
 
     def column(self, node: exp.Column) -> ColumnRef:
         """Qualify a column reference; ``table`` is None when ambiguous or not a table."""

@@ -6,6 +6,12 @@ DELETE ... USING) and collects the tables read, the columns selected, the WHERE 
 JOIN ... ON conjuncts (:mod:`advisor.parse.predicates`), and the outermost ORDER BY,
 GROUP BY and LIMIT. Names resolve through :mod:`advisor.parse.scope`.
 
+``star_tables`` are the tables whose every column PostgreSQL computes. A ``*`` inside a
+derived table or an inlined CTE counts only when an outer ``*`` carries its columns on to
+the output: the planner computes only the columns the outer query reads. Where PostgreSQL
+computes whole rows anyway (a materialized CTE, DISTINCT, UNION, INTERSECT, EXCEPT, the
+SELECT of an INSERT), a ``*`` counts where it stands.
+
 PostgreSQL's grammar (pglast) is the judge of validity: sqlglot reading a valid
 statement differently or not at all must not lose the statement, so :func:`extract`
 never raises; it returns the query without structure, with a note in ``unknown``.
@@ -30,7 +36,11 @@ __all__ = ["extract"]
 # a handler of the application's own, Python would print those warnings to stderr.
 logging.getLogger("sqlglot").addHandler(logging.NullHandler())
 
-_Role = str  # "root" (its SELECT list is the output), "derived", "subquery", "write"
+# "root": its SELECT list is the statement's output; "whole": every output column is
+# computed (INSERT ... SELECT, a materialized CTE, DISTINCT, set operations other than
+# UNION ALL); "derived": only the columns an outer level reads are computed (derived
+# table, inlined CTE); "subquery": no column is fetched as such (EXISTS, IN, scalar).
+_Role = str
 
 
 def extract(query: ParsedQuery, schema: Schema) -> ParsedQuery:
@@ -96,16 +106,22 @@ class _Walker:
     # ------------------------------------------------------------------ query levels
 
     def query(self, node: exp.Expr, parent: Scope, role: _Role) -> Scope:
-        """Walk one query level (and everything nested in it); return its scope."""
-        ctes = _cte_names(node)
-        scope = parent.child(ctes)
+        """Walk one query level (and everything nested in it); return its scope.
+
+        The scope's ``stars`` are the tables whose every column reaches the level's output.
+        """
         with_ = node.args.get("with_")
-        if with_ is not None:
-            for cte in with_.expressions:
-                self.query(cte.this, scope, "derived")
+        ctes = with_.expressions if with_ is not None else []
+        scope = parent.child(_cte_name(cte) for cte in ctes)
+        for cte in ctes:
+            body = self.query(cte.this, scope, _cte_role(cte, node))
+            scope.ctes[_cte_name(cte)] = tuple(body.stars)
+        if role == "derived" and _computes_whole_rows(node):
+            role = "whole"
         if isinstance(node, exp.SetOperation):
             left = self.query(node.left, scope, role)
-            self.query(node.right, scope, role)
+            right = self.query(node.right, scope, role)
+            left.stars.extend(right.stars)  # a row of the output comes from either branch
             return left
         if isinstance(node, exp.Subquery):
             return self.query(node.this, scope, role)
@@ -129,9 +145,9 @@ class _Walker:
             scope.add_table(item)
             return
         alias = item.args.get("alias")
-        scope.add_derived(ident(alias.this) if alias is not None and alias.this else None)
-        for sub in _queries(item):
-            self.query(sub, scope, "derived")
+        stars = [t for sub in _queries(item) for t in self.query(sub, scope, "derived").stars]
+        name = ident(alias.this) if alias is not None and alias.this else None
+        scope.add_derived(name, tuple(stars))
 
     def conditions(self, joins: Iterable[exp.Join], where: exp.Expr | None, scope: Scope) -> None:
         """WHERE and JOIN ... ON / USING conjuncts, and the subqueries inside them."""
@@ -171,18 +187,18 @@ class _Walker:
         for item in node.expressions:
             target = item.this if isinstance(item, exp.Alias) else item
             if isinstance(target, exp.Star):
-                if role != "subquery":
-                    self.stars.extend(s.name for s in scope.sources.values() if s.name)
+                scope.stars.extend(t for s in scope.sources.values() for t in s.whole())
             elif isinstance(target, exp.Column) and isinstance(target.this, exp.Star):
                 source = scope.sources.get(ident(target.args.get("table")))
-                if role != "subquery" and source is not None and source.name:
-                    self.stars.append(source.name)
+                scope.stars.extend(source.whole() if source is not None else ())
             elif isinstance(target, exp.Column) and role == "root":
                 self.selected.append(scope.column(target))
             for sub in _queries(item):
                 self.query(sub, scope, "subquery")
         for sub in _queries(node.args.get("having")):
             self.query(sub, scope, "subquery")
+        if role in ("root", "whole"):
+            self.stars.extend(scope.stars)
 
     # ------------------------------------------------------------------ writes
 
@@ -208,7 +224,7 @@ class _Walker:
             scope.add_table(target)
         source = node.args.get("expression")
         if isinstance(source, exp.Query):
-            self.query(source, scope.detached(), "write")
+            self.query(source, scope.detached(), "whole")
         else:
             for sub in _queries(source):
                 self.query(sub, scope, "subquery")
@@ -250,11 +266,33 @@ class _Walker:
             self.limit = int(value.this)
 
 
-def _cte_names(node: exp.Expr) -> frozenset[str]:
-    with_ = node.args.get("with_")
-    if with_ is None:
-        return frozenset()
-    return frozenset(ident(cte.args["alias"].this) for cte in with_.expressions)
+def _cte_name(cte: exp.CTE) -> str:
+    return ident(cte.args["alias"].this)
+
+
+def _cte_role(cte: exp.CTE, level: exp.Expr) -> _Role:
+    """The role of a CTE's body: whole rows when PostgreSQL materializes the CTE.
+
+    It does when told to (``AS MATERIALIZED``) and by default when the CTE is referenced
+    more than once (a recursive CTE references itself); ``AS NOT MATERIALIZED`` and a
+    single reference inline it. An unreferenced CTE is not computed at all.
+    """
+    name = _cte_name(cte)
+    refs = sum(
+        1 for t in level.find_all(exp.Table) if not t.args.get("db") and ident(t.this) == name
+    )
+    materialized = cte.args.get("materialized")  # True, False (NOT MATERIALIZED) or None
+    if refs and (materialized or (materialized is None and refs > 1)):
+        return "whole"
+    return "derived"
+
+
+def _computes_whole_rows(node: exp.Expr) -> bool:
+    """True for DISTINCT and set operations but UNION ALL: they compare whole rows."""
+    if isinstance(node, exp.SetOperation):
+        return not isinstance(node, exp.Union) or bool(node.args.get("distinct"))
+    distinct = node.args.get("distinct") if isinstance(node, exp.Select) else None
+    return distinct is not None and distinct.args.get("on") is None  # ON keeps only its keys
 
 
 def _queries(node: exp.Expr | None) -> Iterator[exp.Query]:

@@ -10,9 +10,13 @@ columns: an explicit column list in SQL, ``load_only()`` / ``defer()`` /
 ``deferred=True`` with the ORM.
 
 Not flagged: ``COUNT(*)``, ``EXISTS (SELECT * ...)``, ``*`` over a narrow table or over a
-narrow CTE or subquery, ``INSERT ... SELECT *`` (copying whole rows between tables is what
-it is for), and single-row lookups (primary or unique key equality, ``LIMIT 1``): a detail
-page usually needs the whole row, so these get a note, not a finding.
+narrow CTE or subquery, a ``*`` inside a subquery or CTE whose columns the outer query
+lists (``SELECT id FROM (SELECT * FROM products) s``: PostgreSQL computes only ``id``),
+``INSERT ... SELECT *`` (copying whole rows between tables is what it is for), and
+single-row lookups (primary or unique key equality, ``LIMIT 1``): a detail page usually
+needs the whole row, so these get a note, not a finding. A ``*`` in a materialized CTE
+(``AS MATERIALIZED``, or referenced twice) or under DISTINCT/UNION is flagged: there
+PostgreSQL computes every column.
 
 When the schema has no statistics (read from DDL), widths are unknown: the rule judges by
 column count and by column types, and says so.

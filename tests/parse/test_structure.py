@@ -71,7 +71,7 @@ def test_cte_names_are_not_tables() -> None:
     )
     assert [t.table for t in q.tables] == ["public.orders"]
     assert Predicate("public.orders", "created_at", "range", parameterized=True) in q.predicates
-    assert q.star_tables == ("public.orders",)
+    assert q.star_tables == ()  # the outer level reads r.id: PostgreSQL fetches only that
     assert q.unknown == ()
 
 
@@ -162,6 +162,83 @@ def test_star_tables() -> None:
     assert parse("SELECT count(*) FROM orders", SCHEMA).star_tables == ()
     exists = "SELECT id FROM users u WHERE EXISTS (SELECT * FROM orders o WHERE o.user_id = u.id)"
     assert parse(exists, SCHEMA).star_tables == ()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id FROM (SELECT * FROM orders) s",
+        "SELECT s.id, s.status FROM (SELECT o.* FROM orders o) AS s WHERE s.user_id = $1",
+        "WITH p AS (SELECT * FROM orders) SELECT id FROM p",
+        "WITH p AS NOT MATERIALIZED (SELECT * FROM orders) SELECT a.id FROM p a JOIN p b ON true",
+        "WITH p AS MATERIALIZED (SELECT * FROM orders) SELECT id FROM users",  # never computed
+        "SELECT * FROM (SELECT id FROM orders) s",
+        "SELECT * FROM (SELECT * FROM (SELECT id FROM orders) a) b",
+        "SELECT id FROM (SELECT * FROM (SELECT * FROM orders) a) b",
+        "SELECT id FROM (SELECT * FROM orders UNION ALL SELECT * FROM orders) s",
+        "SELECT id FROM (SELECT DISTINCT ON (user_id) * FROM orders) s",
+        "SELECT u.id FROM users u JOIN LATERAL (SELECT * FROM orders o WHERE o.user_id = u.id) x"
+        " ON true",
+        "SELECT id FROM users u WHERE EXISTS (SELECT * FROM (SELECT * FROM orders) v)",
+    ],
+)
+def test_a_star_in_a_derived_table_or_cte_counts_only_when_it_reaches_the_output(sql: str) -> None:
+    assert parse(sql, SCHEMA).star_tables == ()
+
+
+@pytest.mark.parametrize(
+    ("sql", "stars"),
+    [
+        ("SELECT * FROM (SELECT * FROM orders) s", ("public.orders",)),
+        ("SELECT * FROM (SELECT * FROM (SELECT * FROM orders) a) b", ("public.orders",)),
+        ("WITH p AS (SELECT * FROM orders) SELECT * FROM p", ("public.orders",)),
+        (
+            "WITH p AS (SELECT * FROM orders), q AS (SELECT * FROM p) SELECT * FROM q",
+            ("public.orders",),
+        ),
+        (
+            "SELECT s.*, u.email FROM users u"
+            " JOIN (SELECT o.* FROM orders o) s ON s.user_id = u.id",
+            ("public.orders",),
+        ),
+        (
+            "SELECT * FROM users u JOIN (SELECT * FROM orders) s ON s.user_id = u.id",
+            ("public.users", "public.orders"),
+        ),
+        # UNION branches are the output
+        ("SELECT * FROM orders UNION ALL SELECT * FROM orders", ("public.orders",)),
+        (
+            "SELECT id FROM users UNION SELECT * FROM (SELECT * FROM orders) s",
+            ("public.orders",),
+        ),
+        (
+            "SELECT * FROM (SELECT id FROM users UNION ALL SELECT * FROM orders) s",
+            ("public.orders",),
+        ),
+        # PostgreSQL computes whole rows: materialized CTEs, DISTINCT, UNION, INTERSECT, EXCEPT
+        ("WITH p AS MATERIALIZED (SELECT * FROM orders) SELECT id FROM p", ("public.orders",)),
+        (
+            "WITH p AS (SELECT * FROM orders) SELECT a.id FROM p a JOIN p b ON a.id = b.id",
+            ("public.orders",),
+        ),
+        (
+            "WITH RECURSIVE r AS (SELECT * FROM orders UNION ALL SELECT o.* FROM orders o"
+            " JOIN r ON r.id = o.id + 1) SELECT id FROM r",
+            ("public.orders",),
+        ),
+        ("SELECT id FROM (SELECT DISTINCT * FROM orders) s", ("public.orders",)),
+        ("SELECT id FROM (SELECT * FROM orders UNION SELECT * FROM orders) s", ("public.orders",)),
+        (
+            "SELECT id FROM (SELECT * FROM orders EXCEPT ALL SELECT * FROM orders) s",
+            ("public.orders",),
+        ),
+        # INSERT ... SELECT copies whole rows: a * there counts, as it always did
+        ("INSERT INTO orders SELECT * FROM orders WHERE id = $1", ("public.orders",)),
+        ("INSERT INTO orders SELECT * FROM (SELECT * FROM orders) s", ("public.orders",)),
+    ],
+)
+def test_a_star_reaching_the_output_counts(sql: str, stars: tuple[str, ...]) -> None:
+    assert parse(sql, SCHEMA).star_tables == stars
 
 
 def test_order_by_group_by_limit() -> None:
