@@ -204,7 +204,13 @@ StatementKind = Literal["select", "insert", "update", "delete", "other"]
 
 
 def query_key(fingerprint: str, batched: bool) -> str:
-    """The key one query shape is grouped by: ``fingerprint:b`` (batched) or ``:r`` (per row)."""
+    """The key one query shape is grouped by: ``fingerprint:b`` (batched) or ``:r`` (per row).
+
+    ``fingerprint`` is :attr:`ParsedQuery.fingerprint`, which already carries the digest
+    of the relations (``<pglast fingerprint>~<digest>``), so a key tells apart ``a.t``
+    from ``b.t`` and ``orders_2024`` from ``orders_2025`` while literals, parameters,
+    whitespace and IN-list lengths still share one.
+    """
     return f"{fingerprint}:{'b' if batched else 'r'}"
 
 
@@ -212,9 +218,13 @@ def query_key(fingerprint: str, batched: bool) -> str:
 class ParsedQuery:
     """One statement, parsed once and shared by every execution of its shape.
 
-    ``fingerprint`` comes from PostgreSQL's own grammar (pglast) and ignores literals;
-    ``batched`` is True for ``IN (a, b, ...)`` with more than one value or ``= ANY(...)``,
-    so that a per-row lookup and its batched fix never share a key (see :func:`key`).
+    ``fingerprint`` comes from PostgreSQL's own grammar (pglast) and ignores literals,
+    followed by ``~`` and a digest of the relations as written when the statement names
+    any (pglast's fingerprint drops schema names, digit runs in relation names and
+    aliased relations' names; see :mod:`advisor.parse.pg`). It names the statement's
+    shape short of the batched bit, which is how findings report it. ``batched`` is
+    True for ``IN (a, b, ...)`` with more than one value or ``= ANY(...)``, so that a
+    per-row lookup and its batched fix never share a key (see :func:`key`).
     ``star_tables`` lists the tables whose every column is fetched by ``*`` or ``t.*``.
     ``unknown`` names tables or columns the schema does not have.
     """

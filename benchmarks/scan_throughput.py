@@ -69,7 +69,8 @@ def shape_sql(index: int, rng: random.Random) -> tuple[str, bool]:
 
 
 def _name(prefix: str, number: int) -> str:
-    """A table name without digits: pglast's fingerprint ignores digit runs in them."""
+    """A table name of letters (kept so since pglast's fingerprint, before advisor added
+    the relations to its keys, merged names that differ in digits only)."""
     letters = ""
     while True:
         number, digit = divmod(number, 26)

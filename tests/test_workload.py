@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from advisor.capture.sqlfile import read_sql
-from advisor.model import CallSite, Execution, OrmLoad, Schema, Skipped
+from advisor.model import CallSite, Column, Execution, OrmLoad, Schema, Skipped, Table
 from advisor.parse import parse
 from advisor.workload import PARAMS_CAP, build_workload
 
@@ -212,3 +212,28 @@ def test_utility_statements_differing_in_literals_stay_apart() -> None:
     expected = {parse(item.sql, Schema()).key for item in items}
     assert set(wl.shapes) == expected
     assert len(expected) == 4
+
+
+def test_same_statement_on_other_schemas_or_partitions_are_different_shapes() -> None:
+    # pglast's fingerprint ignores schema names and digit runs in relation names: without
+    # the relations in the key, all four would take the first text's table.
+    cols = (Column("id", "bigint"), Column("total", "numeric"))
+    tables = [Table("a", "t", cols), Table("b", "t", cols)]
+    tables += [Table("public", f"orders_{year}", cols) for year in (2024, 2025)]
+    schema = Schema({table.qualified: table for table in tables})
+    sqls = [
+        "SELECT * FROM a.t WHERE id = {}",
+        "SELECT * FROM b.t WHERE id = {}",
+        "SELECT * FROM orders_2024 WHERE id = {}",
+        "SELECT * FROM orders_2025 WHERE id = {}",
+    ]
+    items = [run(i, sqls[i % 4].format(i)) for i in range(12)]
+    wl = build_workload(items, schema)
+    by_table = {s.query.tables[0].table: s for s in wl.shapes.values()}
+    assert sorted(by_table) == ["a.t", "b.t", "public.orders_2024", "public.orders_2025"]
+    assert all(s.calls == 3 and s.query.tables[0].resolved for s in by_table.values())
+    assert len({s.query.key for s in wl.shapes.values()}) == 4
+    assert {s.query.key for s in wl.shapes.values()} == set(wl.shapes)
+    # one scope group per table: three lookups each, never one group of twelve
+    every = build_workload(items, schema, min_group_count=1)
+    assert sorted(g.count for g in every.groups) == [3, 3, 3, 3]

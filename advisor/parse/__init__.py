@@ -2,8 +2,9 @@
 
 Driver placeholders are rewritten to ``$n`` first (:func:`normalize_placeholders`);
 PostgreSQL's grammar (pglast, isolated in :mod:`advisor.parse.pg`) validates the
-statement and gives its fingerprint and batched bit; sqlglot reads its structure
-(:mod:`advisor.parse.structure`) against a schema.
+statement and gives its fingerprint (with a digest of the relations it names) and
+batched bit; sqlglot reads its structure (:mod:`advisor.parse.structure`) against a
+schema.
 
 :func:`fingerprint` is the cheap half (what grouping needs); :func:`parse` the full one.
 :func:`prepare` and :func:`complete` are the same two halves for a caller (the workload
