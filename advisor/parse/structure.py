@@ -6,6 +6,10 @@ DELETE ... USING) and collects the tables read, the columns selected, the WHERE 
 JOIN ... ON conjuncts (:mod:`advisor.parse.predicates`), and the outermost ORDER BY,
 GROUP BY and LIMIT. Names resolve through :mod:`advisor.parse.scope`.
 
+An outermost level without a LIMIT that reads a sorted, limited derived table takes that
+table's ORDER BY and LIMIT: SQLAlchemy's ``joinedload()`` of a collection with
+``.limit()`` puts the real query one level down (see :meth:`_Walker.wrapped`).
+
 ``star_tables`` are the tables whose every column PostgreSQL computes. A ``*`` inside a
 derived table or an inlined CTE counts only when an outer ``*`` carries its columns on to
 the output: the planner computes only the columns the outer query reads. Where PostgreSQL
@@ -79,6 +83,9 @@ class _Walker:
     group_by: list[ColumnRef] = field(default_factory=list)
     limit: int | None = None
     has_limit: bool = False
+    # the scope of each derived table's body, by id of the body's node: the ORDER BY of a
+    # derived table the outermost level wraps resolves there (see ``wrapped``)
+    bodies: dict[int, Scope] = field(default_factory=dict)
 
     def run(self, root: exp.Expr, query: ParsedQuery) -> ParsedQuery:
         scope = Scope(self.schema)
@@ -145,7 +152,11 @@ class _Walker:
             scope.add_table(item)
             return
         alias = item.args.get("alias")
-        stars = [t for sub in _queries(item) for t in self.query(sub, scope, "derived").stars]
+        stars: list[str] = []
+        for sub in _queries(item):
+            body = self.query(sub, scope, "derived")
+            self.bodies[id(sub)] = body
+            stars.extend(body.stars)
         name = ident(alias.this) if alias is not None and alias.this else None
         scope.add_derived(name, tuple(stars))
 
@@ -232,17 +243,45 @@ class _Walker:
     # ------------------------------------------------------------------ outermost modifiers
 
     def modifiers(self, node: exp.Expr, scope: Scope) -> None:
-        """ORDER BY, GROUP BY and LIMIT of the outermost query."""
+        """GROUP BY of the outermost query; ORDER BY and LIMIT of the level that limits.
+
+        That level is the outermost query, or the derived table it wraps (``wrapped``).
+        """
         outputs = _outputs(node)
-        order = node.args.get("order")
-        for item in order.expressions if order is not None else ():
-            self.order_by.append(self.order_item(item, outputs, scope))
         group = node.args.get("group")
         for item in group.expressions if group is not None else ():
             target = _output_target(item, outputs)
             if isinstance(target, exp.Column):
                 self.group_by.append(scope.column(target))
-        self.limit_of(node.args.get("limit"))
+        level, level_scope = self.wrapped(node) or (node, scope)
+        level_outputs = _outputs(level)
+        order = level.args.get("order")
+        for item in order.expressions if order is not None else ():
+            self.order_by.append(self.order_item(item, level_outputs, level_scope))
+        self.limit_of(level.args.get("limit"))
+
+    def wrapped(self, node: exp.Expr) -> tuple[exp.Select, Scope] | None:
+        """The sorted, limited derived table an outermost level without a LIMIT reads.
+
+        SQLAlchemy's ``joinedload()`` of a collection with ``.limit()`` limits the parent
+        rows in a derived table and joins the collection to it: ``SELECT ... FROM (SELECT
+        ... FROM events WHERE events.user_id = $1 ORDER BY events.created_at DESC LIMIT
+        $2) AS anon_1 LEFT OUTER JOIN tags AS tags_1 ON ... ORDER BY anon_1.created_at
+        DESC``. The sort an index can stop early on is the derived table's; the outer
+        ORDER BY only repeats it over the derived table's columns (which name no table).
+        None when the outermost level has its own LIMIT, or its FROM is not one derived
+        SELECT with both ORDER BY and LIMIT.
+        """
+        if not isinstance(node, exp.Select) or node.args.get("limit") is not None:
+            return None
+        from_ = node.args.get("from_")
+        derived = from_.this if from_ is not None else None
+        body = derived.this if isinstance(derived, exp.Subquery) else None
+        if not isinstance(body, exp.Select) or id(body) not in self.bodies:
+            return None
+        if body.args.get("order") is None or body.args.get("limit") is None:
+            return None
+        return body, self.bodies[id(body)]
 
     def order_item(self, item: exp.Expr, outputs: list[exp.Expr], scope: Scope) -> OrderItem:
         ordered = item if isinstance(item, exp.Ordered) else exp.Ordered(this=item)
