@@ -35,8 +35,11 @@ def app_env(shop_dsn: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return shop_dsn
 
 
-def test_zero_code_pytest_run(app_env: str, capture_file: Path, executions: Read) -> None:
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", SHOP_TESTS]
+@pytest.mark.parametrize("extra", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_zero_code_pytest_run(
+    app_env: str, capture_file: Path, executions: Read, extra: list[str]
+) -> None:
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, SHOP_TESTS]
     assert run_command(str(capture_file), argv) == 0
     found = executions(capture_file)
     by_scope: dict[str | None, list[Execution]] = {}
@@ -71,6 +74,24 @@ def test_plugin_option_writes_one_scope_per_test(
     found = executions(capture_file)
     assert len(found) == 3
     assert {(e.scope, e.scope_kind) for e in found} == {(f"{SHOP_TESTS}::test_get_loop", "test")}
+
+
+def test_plugin_under_xdist_merges_the_workers_parts(
+    app_env: str, capture_file: Path, executions: Read
+) -> None:
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PLUGIN]
+    argv += ["-n", "2", f"--advisor-capture={capture_file}", SHOP_TESTS]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not list(capture_file.parent.glob(capture_file.name + ".*.part"))  # merged, removed
+    found = list(read_capture(str(capture_file)))
+    assert not [x for x in found if isinstance(x, Skipped)]  # complete: header and trailer
+    queries = [x for x in found if isinstance(x, Execution)]
+    assert [e.seq for e in queries] == list(range(1, len(queries) + 1))
+    scopes = {e.scope for e in queries if e.scope_kind == "test"}
+    assert {f"{SHOP_TESTS}::test_get_loop", f"{SHOP_TESTS}::test_orders_of_every_user"} <= scopes
+    loop = [e for e in queries if e.scope == f"{SHOP_TESTS}::test_get_loop"]
+    assert len(loop) == 3 and len({e.scope_id for e in loop}) == 1
 
 
 def test_plugin_does_nothing_without_the_option(tmp_path: Path, app_env: str) -> None:
