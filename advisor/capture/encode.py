@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 from json.encoder import encode_basestring_ascii as quote
-from typing import Any
+from typing import Any, NamedTuple
 from zlib import crc32
 
 from advisor.capture.context import Scope, scope_fields
 from advisor.capture.frames import Site
 from advisor.capture.params import params_shape, to_json_value
 
-__all__ = ["Event", "LineEncoder", "params_hash"]
+__all__ = ["Event", "LineEncoder", "ParamsSummary", "params_hash", "summarize"]
 
 # (scope, sql, params, executemany, duration_ms, rows, call_site, origin, orm, error,
 #  server_side, keys): a plain tuple, because the application's hot path builds it. The
@@ -40,9 +40,33 @@ Event = tuple[
 _CACHE_LIMIT = 4096
 
 
-def params_hash(params: Any) -> str:
-    """A short, stable hash of the parameter values: 8 hex digits, the CRC-32 of their repr."""
+# An executemany's hash covers its length and its first and last rows only: the repr of
+# 100,000 rows holds the GIL (the application's threads stand still) for tens of ms.
+_SAMPLE_ROWS = 64
+
+
+def params_hash(params: Any, many: bool = False) -> str:
+    """A short, stable hash of the parameter values: 8 hex digits, the CRC-32 of their repr.
+
+    For an executemany of more than 128 rows: of its length, first 64 and last 64 rows.
+    """
+    if many and type(params) in (list, tuple) and len(params) > 2 * _SAMPLE_ROWS:
+        params = (len(params), params[:_SAMPLE_ROWS], params[-_SAMPLE_ROWS:])
     return f"{crc32(repr(params).encode('utf-8', 'replace')):08x}"
+
+
+class ParamsSummary(NamedTuple):
+    """An executemany's parameters reduced, on the application thread, to their quoted
+    hash and shape: the queue then holds no reference to thousands of rows (the app's
+    own objects, which it may reuse or mutate), only two short strings."""
+
+    digest: str
+    shape: str
+
+
+def summarize(params: Any, many: bool) -> ParamsSummary:
+    """The :class:`ParamsSummary` of ``params``."""
+    return ParamsSummary(f'"{params_hash(params, many)}"', LineEncoder.shape_of(params, many))
 
 
 class LineEncoder:
@@ -80,7 +104,7 @@ class LineEncoder:
         kind = type(params)
         if kind is list or kind is tuple:
             if many:
-                return self._uncached_shape(params, many)
+                return self.shape_of(params, many)
             types = tuple(map(type, params))
             key: Any = types
         elif kind is dict:
@@ -89,18 +113,19 @@ class LineEncoder:
         elif params is None:
             return "null"
         else:
-            return self._uncached_shape(params, many)
+            return self.shape_of(params, many)
         if list in types or tuple in types:  # the shape holds their lengths
-            return self._uncached_shape(params, many)
+            return self.shape_of(params, many)
         found = self._shapes.get(key)
         if found is None:
             if len(self._shapes) >= _CACHE_LIMIT:
                 self._shapes.clear()
-            found = self._shapes[key] = self._uncached_shape(params, many)
+            found = self._shapes[key] = self.shape_of(params, many)
         return found
 
     @staticmethod
-    def _uncached_shape(params: Any, many: bool) -> str:
+    def shape_of(params: Any, many: bool) -> str:
+        """The quoted ``params_shape`` of ``params`` (uncached)."""
         shape = params_shape(params, many)
         return "null" if shape is None else quote(shape)
 
@@ -140,6 +165,12 @@ class LineEncoder:
             quoted = self._quoted_sql(sql)
         if params is None:
             digest = shape = "null"
+        elif type(params) is ParamsSummary:
+            digest, shape = params
+            params = None  # kept values are never summarized (see Recorder._after)
+        elif many:
+            digest = f'"{params_hash(params, many)}"'
+            shape = self._shape(params, many)
         else:
             # params_hash(params), inlined: this runs for every event.
             digest = f'"{crc32(repr(params).encode("utf-8", "replace")):08x}"'

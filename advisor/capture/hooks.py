@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapper, Session
 
 from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
+from advisor.capture.encode import summarize
 from advisor.capture.frames import SiteFinder
 from advisor.capture.orm import ORIGIN_KEY, describe
 from advisor.capture.schema_line import SchemaProbe
@@ -53,6 +54,7 @@ class Recorder:
         self.writer = writer
         self._pending = writer.pending
         self._max_pending = writer.max_pending
+        self._keep_params = writer.keep_params
         self.call_sites = call_sites
         self.finder = SiteFinder(root)
         self.probe = SchemaProbe(writer) if introspect_schema else None
@@ -143,6 +145,8 @@ class Recorder:
             if type(params) is dict:
                 keys = tuple(params)
                 params = tuple(params.values())
+            elif many and params is not None and not self._keep_params:
+                params = summarize(params, True)  # rare, and may hold thousands of rows
             scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
             pending.append(
                 (
@@ -187,11 +191,14 @@ class Recorder:
                 site = self.finder.find()
             error = _error_text(exc_context.original_exception)
             scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
+            params = exc_context.parameters
+            if many and params is not None and not self._keep_params:
+                params = summarize(params, True)
             self.writer.submit(
                 (
                     None if scope is None else scope.settle(),
                     statement,
-                    exc_context.parameters,
+                    params,
                     many,
                     duration,
                     None,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 import advisor.capture as capture
+from advisor.capture.encode import ParamsSummary, params_hash
 from advisor.model import Execution
 
 from .conftest import line_of, url
@@ -151,6 +152,30 @@ def test_executemany_bulk_insert(engine: Engine, capture_file: Path, executions:
     assert bulk[0].params_shape == "50*(id=int, label=str)"
     single = [e for e in found if "orders" in e.sql]
     assert len(single) == 1 and not single[0].executemany
+
+
+def test_large_executemany_is_summarized_on_the_app_thread(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    rows = [{"label": f"row {i}", "id": i} for i in range(500)]
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TEMP TABLE bulk (id int, label text)"))
+        handle = capture.instrument(engine, output=str(capture_file))
+        writer = handle.recorder.writer
+        drain, writer._drain = writer._drain, lambda: None  # type: ignore[method-assign]
+        conn.execute(text("UPDATE bulk SET label = :label WHERE id = :id"), rows)
+        queued = [e for e in writer.pending if type(e) is tuple and "UPDATE bulk" in e[1]]
+        # The queue holds the rows' hash and shape, not the application's 500 dicts.
+        assert len(queued) == 1 and type(queued[0][2]) is ParamsSummary
+        writer._drain = drain  # type: ignore[method-assign]
+        handle.uninstrument()
+        conn.execute(text("DROP TABLE bulk"))
+    (update,) = [e for e in executions(capture_file) if "UPDATE bulk" in e.sql]
+    assert update.executemany and update.params_shape == "500*(label=str, id=int)"
+    assert update.params_hash is not None and len(update.params_hash) == 8
+    changed = [*rows[:200], {"label": "other", "id": 200}, *rows[201:]]
+    assert params_hash(changed, many=True) == params_hash(rows, many=True)  # sampled rows only
+    assert params_hash(rows[:100], many=True) == params_hash(rows[:100])  # small: every row
 
 
 def test_server_side_cursor_and_savepoint(engine: Engine, capture_file: Path) -> None:
