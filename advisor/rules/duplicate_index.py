@@ -3,8 +3,12 @@
 ## What it does
 Finds exact duplicates (same method, keys, directions, operator classes, collations,
 INCLUDE columns and predicate) and prefix-redundant btree indexes: ``(a)`` is redundant
-next to ``(a, b)`` when the keys match one for one and both are valid with the same
-predicate. The fix is a ``DROP INDEX CONCURRENTLY IF EXISTS`` of the redundant one.
+next to ``(a, b)`` when the keys match one for one, or all reversed (a btree is read
+backward too, so ``(a DESC)`` orders like ``(a, b)`` read backward; ``(a DESC NULLS
+LAST)`` does not), and both are valid with the same predicate. The fix is a
+``DROP INDEX CONCURRENTLY IF EXISTS`` of the redundant one; the index each finding
+names as kept is never one another finding drops (in a chain ``(a)``, ``(a, b)``,
+``(a, b, c)`` both name ``(a, b, c)``).
 
 It is careful where other tools are not: ``(a, b)`` and ``(b, a)`` are different
 indexes; indexes of different methods are never duplicates; partial and expression
@@ -77,12 +81,22 @@ def _exact(a: Index, b: Index) -> bool:
     )
 
 
+def _flipped(sig: tuple[_KeySig, ...]) -> tuple[_KeySig, ...]:
+    return tuple((key, not desc, not nulls, opc, coll) for key, desc, nulls, opc, coll in sig)
+
+
 def _prefix_of(short: Index, long: Index) -> bool:
     """``short`` is made redundant by the strictly longer btree ``long``."""
     if short.method != "btree" or not _comparable(short, long) or short.unique:
         return False
     s, lg = _key_sig(short), _key_sig(long)
-    if not (len(s) < len(lg) and lg[: len(s)] == s):
+    if len(s) >= len(lg):
+        return False
+    head = lg[: len(s)]
+    # A btree is scanned backward as well as forward, and backward every key flips both
+    # direction and NULLS placement: (a DESC) = (a DESC NULLS FIRST) orders like (a, b)
+    # read backward. (a DESC NULLS LAST) or mixed flips are orders (a, b) never gives.
+    if head != s and head != _flipped(s):
         return False
     return set(short.include) <= {k.column for k in long.keys} | set(long.include)
 
@@ -96,30 +110,46 @@ def _keeper_rank(index: Index) -> tuple[int, int, str]:
     return (0 if _backs_constraint(index) else 1, 0 if index.unique else 1, index.name)
 
 
+def _strength(index: Index) -> tuple[int, int, int, str]:
+    # A strict total order (names are unique in a table): longer first, since only a
+    # longer index can serve a prefix; among equal keys, the keeper rank.
+    return (-len(index.keys), *_keeper_rank(index))
+
+
+def _serves(keep: Index, drop: Index) -> str | None:
+    """``"duplicate"`` or ``"prefix"`` when ``keep`` serves every query ``drop`` serves."""
+    if _exact(keep, drop) and (keep.unique or not drop.unique):
+        return "duplicate"
+    return "prefix" if _prefix_of(drop, keep) else None
+
+
 def redundant_indexes(table: Table) -> list[tuple[Index, Index, str]]:
     """``(redundant, kept, "duplicate" | "prefix")`` for ``table``, never dropping a
-    constraint-backed index, a UNIQUE index that the kept one is not, or every copy."""
+    constraint-backed index, a UNIQUE index that the kept one is not, or every copy.
+
+    Every ``kept`` index is one that no tuple drops: an index is dropped when a stronger
+    index (see ``_strength``) serves it, and as serving is transitive, following stronger
+    servers from a dropped index always ends at a kept one that serves it too. Chains
+    such as (a), (a, b), (a, b, c) thus both name (a, b, c), never the dropped (a, b).
+    """
+    ranked = sorted(table.indexes, key=_strength)
+    dropped = {
+        index.name
+        for pos, index in enumerate(ranked)
+        if not _backs_constraint(index) and any(_serves(k, index) for k in ranked[:pos])
+    }
+    kept = [index for index in ranked if index.name not in dropped]
     out: list[tuple[Index, Index, str]] = []
-    dropped: set[str] = set()
-    indexes = sorted(table.indexes, key=_keeper_rank)
-    for i, keep in enumerate(indexes):
-        if keep.name in dropped:
+    for index in sorted(table.indexes, key=lambda i: i.name):
+        if index.name not in dropped:
             continue
-        for other in indexes[i + 1 :]:
-            if other.name in dropped or not _exact(keep, other):
-                continue
-            if _backs_constraint(other) or (other.unique and not keep.unique):
-                continue
-            out.append((other, keep, "duplicate"))
-            dropped.add(other.name)
-    for short in indexes:
-        if short.name in dropped or _backs_constraint(short):
+        served = [(kind, k) for k in kept if (kind := _serves(k, index)) is not None]
+        if not served:  # cannot happen (serving is transitive); never drop without a keeper
             continue
-        for long in indexes:
-            if long.name not in dropped and long is not short and _prefix_of(short, long):
-                out.append((short, long, "prefix"))
-                dropped.add(short.name)
-                break
+        # An exact duplicate first (the constraint-backed, else unique, else first name),
+        # else the longest covering index.
+        kind, keep = min(served, key=lambda pair: (pair[0] != "duplicate", _strength(pair[1])))
+        out.append((index, keep, kind))
     return out
 
 

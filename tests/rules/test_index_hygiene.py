@@ -122,12 +122,17 @@ def test_constraint_backed_never_dropped() -> None:
 
 def test_prefix_rules() -> None:
     t = table("t", COLS, indexes=(idx("a", "a"), idx("ab", "a", "b"), idx("abc", "a", "b", "c")))
-    assert sorted(names(t)) == [("a", "ab", "prefix"), ("ab", "abc", "prefix")]
+    # Both name the longest; never (a, b), which is itself dropped.
+    assert sorted(names(t)) == [("a", "abc", "prefix"), ("ab", "abc", "prefix")]
     assert names(table("t", COLS, indexes=(idx("ab", "a", "b"), idx("ba", "b", "a")))) == []
     unique = idx("ua", "a", unique=True)
     assert names(table("t", COLS, indexes=(unique, idx("ab", "a", "b")))) == []
-    desc = idx("a_desc", "a DESC")
-    assert names(table("t", COLS, indexes=(desc, idx("ab", "a", "b")))) == []
+    desc = idx("a_desc", "a DESC")  # DESC NULLS FIRST: (a, b) read backward
+    assert names(table("t", COLS, indexes=(desc, idx("ab", "a", "b")))) == [
+        ("a_desc", "ab", "prefix")
+    ]
+    desc_nulls_last = idx("a_desc_nl", IndexKey("a", descending=True))
+    assert names(table("t", COLS, indexes=(desc_nulls_last, idx("ab", "a", "b")))) == []
     incl = idx("a_incl", "a", include=("c",))
     assert names(table("t", COLS, indexes=(incl, idx("ab", "a", "b")))) == []
     assert names(table("t", COLS, indexes=(incl, idx("abc", "a", "b", "c")))) == [
