@@ -5,7 +5,9 @@ For every query shape and every table it reads, builds the btree index that woul
 serve it best: the equality columns (``=``, ``IN``, ``= ANY``, and the join columns of
 the inner side of a join) first, the most selective first when ``pg_stats`` knows
 ``n_distinct``; then one range column, or the ORDER BY columns with their directions
-(preferred with a LIMIT, so the scan stops after the first rows). Constant conditions
+(preferred with a LIMIT, so the scan stops after the first rows). The ORDER BY and
+LIMIT are read where they limit: for SQLAlchemy's ``joinedload()`` of a collection with
+``.limit()``, inside the derived table the query is wrapped in. Constant conditions
 the code always sends (``deleted_at IS NULL``, ``status = 'active'`` beside parameters)
 make it a partial index; ``lower(email) = $1`` gives an expression index. It fires
 only when no valid existing index already serves the query (the keys lead an index

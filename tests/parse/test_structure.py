@@ -372,3 +372,99 @@ def test_derived_tables_are_scanned_but_are_not_tables() -> None:
     assert q.tables == (TableRef("public.orders", None, True),)
     assert q.predicates == (Predicate("public.orders", "status", "eq", parameterized=True),)
     assert q.star_tables == ()
+
+
+# SQLAlchemy 2.x, select(Order).options(joinedload(Order.items)).where(Order.user_id == x)
+# .order_by(Order.created_at.desc()).limit(20), as psycopg and as asyncpg send it.
+_JOINEDLOAD_LIMIT = (
+    "SELECT anon_1.id, anon_1.user_id, anon_1.created_at, order_items_1.id AS id_1, "
+    "order_items_1.order_id, order_items_1.quantity \n"
+    "FROM (SELECT orders.id AS id, orders.user_id AS user_id, orders.created_at AS created_at \n"
+    "FROM orders \n"
+    "WHERE orders.user_id = {user}::INTEGER ORDER BY orders.created_at DESC \n"
+    " LIMIT {limit}) AS anon_1 LEFT OUTER JOIN order_items AS order_items_1 "
+    "ON anon_1.id = order_items_1.order_id ORDER BY anon_1.created_at DESC"
+)
+
+
+@pytest.mark.parametrize(
+    ("user", "limit", "value"),
+    [
+        ("%(user_id_1)s", "%(param_1)s::INTEGER", None),
+        ("$1", "$2::INTEGER", None),
+        ("$1", "20", 20),
+    ],
+)
+def test_a_wrapping_level_without_limit_takes_the_derived_sort_and_limit(
+    user: str, limit: str, value: int | None
+) -> None:
+    q = parse(_JOINEDLOAD_LIMIT.format(user=user, limit=limit), SCHEMA)
+    assert q.sql.count("$") == (2 if value is None else 1)  # placeholders normalized
+    assert q.order_by == (OrderItem(ColumnRef("public.orders", "created_at"), descending=True),)
+    assert (q.limit, q.has_limit) == (value, True)
+    assert q.predicates == (Predicate("public.orders", "user_id", "eq", parameterized=True),)
+    assert q.unknown == ()
+
+
+def test_the_derived_sort_resolves_in_the_derived_scope() -> None:
+    q = parse(
+        "SELECT s.id, i.quantity FROM (SELECT o.id, o.created_at AS c FROM orders o "
+        "ORDER BY c, 1 DESC LIMIT 5) s JOIN order_items i ON i.order_id = s.id "
+        "GROUP BY s.id, i.quantity ORDER BY s.c",
+        SCHEMA,
+    )
+    assert q.order_by == (
+        OrderItem(ColumnRef("public.orders", "created_at")),
+        OrderItem(ColumnRef("public.orders", "id"), descending=True),
+    )
+    assert (q.limit, q.has_limit) == (5, True)
+    # GROUP BY stays the outermost level's
+    assert q.group_by == (ColumnRef(None, "id"), ColumnRef("public.order_items", "quantity"))
+
+
+_DERIVED = "SELECT s.id FROM (SELECT orders.id, orders.created_at FROM orders {inner}) s"
+
+
+@pytest.mark.parametrize(
+    ("sql", "order", "limit", "has_limit"),
+    [
+        # a derived table without LIMIT (or without ORDER BY) carries nothing
+        (
+            _DERIVED.format(inner="ORDER BY orders.created_at") + " ORDER BY s.created_at",
+            (OrderItem(ColumnRef(None, "created_at")),),
+            None,
+            False,
+        ),
+        (_DERIVED.format(inner="LIMIT 5"), (), None, False),
+        # an outer LIMIT wins over the derived table's ORDER BY ... LIMIT
+        (
+            _DERIVED.format(inner="ORDER BY orders.created_at DESC LIMIT 100")
+            + " ORDER BY s.id LIMIT 5",
+            (OrderItem(ColumnRef(None, "id")),),
+            5,
+            True,
+        ),
+        # a UNION at the top is read as before: its own ORDER BY, no LIMIT
+        (
+            _DERIVED.format(inner="ORDER BY orders.created_at LIMIT 5")
+            + " UNION SELECT id FROM users ORDER BY 1",
+            (OrderItem(ColumnRef(None, "id")),),
+            None,
+            False,
+        ),
+        # the derived table is joined, not the FROM: not the level that limits
+        (
+            "SELECT u.id FROM users u JOIN (SELECT orders.user_id FROM orders "
+            "ORDER BY orders.created_at LIMIT 5) s ON s.user_id = u.id ORDER BY u.created_at",
+            (OrderItem(ColumnRef("public.users", "created_at")),),
+            None,
+            False,
+        ),
+    ],
+)
+def test_other_derived_tables_keep_the_outermost_sort_and_limit(
+    sql: str, order: tuple[OrderItem, ...], limit: int | None, has_limit: bool
+) -> None:
+    q = parse(sql, SCHEMA)
+    assert q.order_by == order
+    assert (q.limit, q.has_limit) == (limit, has_limit)
