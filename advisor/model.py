@@ -28,6 +28,7 @@ __all__ = [
     "CallSite",
     "Column",
     "ColumnRef",
+    "DataOrigin",
     "Execution",
     "Finding",
     "ForeignKey",
@@ -36,11 +37,15 @@ __all__ = [
     "IndexKey",
     "IndexSuggestion",
     "JoinKey",
+    "LoopCost",
+    "Measurement",
     "Note",
     "OrderItem",
     "OrmLoad",
     "ParsedQuery",
+    "PlanNode",
     "Predicate",
+    "QueryEffect",
     "QueryShape",
     "ScanResult",
     "Schema",
@@ -483,8 +488,100 @@ class IndexColumn:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanNode:
+    """One node of an ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`` plan, children in order.
+
+    Times are milliseconds; ``actual_ms`` is the node's total time over all its loops
+    (``Actual Total Time`` x ``Actual Loops``); None when the plan was not analyzed.
+    """
+
+    node_type: str
+    relation: str | None = None
+    index: str | None = None
+    estimated_rows: float | None = None
+    actual_rows: float | None = None
+    loops: int | None = None
+    actual_ms: float | None = None
+    total_cost: float | None = None
+    shared_hit: int | None = None
+    shared_read: int | None = None
+    detail: str | None = None
+    children: tuple[PlanNode, ...] = ()
+
+
+ParamSource = Literal["captured", "sampled", "literal", "generic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One query shape measured with ``EXPLAIN (ANALYZE, BUFFERS)``: the median of ``runs``.
+
+    ``ms`` is None when every run hit the time box (``timed_out_ms``): the query took
+    longer than that and was not run again. ``params`` says where the ``$n`` values came
+    from (captured values, values sampled from the data, literals in the text, or a generic
+    plan that was only costed).
+    """
+
+    key: str
+    ms: float | None
+    runs: int
+    shared_buffers: int | None = None
+    cost: float | None = None
+    plan: PlanNode | None = None
+    timed_out_ms: float | None = None
+    params: ParamSource = "literal"
+    spread_ms: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryEffect:
+    """One query of the workload before and after an index (or a set of indexes)."""
+
+    key: str
+    before: Measurement
+    after: Measurement
+    calls: int = 1
+    plan_change: str | None = None
+
+    @property
+    def saved_ms(self) -> float | None:
+        """Time saved per call (negative when slower); None when either side timed out."""
+        if self.before.ms is None or self.after.ms is None:
+            return None
+        return self.before.ms - self.after.ms
+
+
+DataKind = Literal["copied", "sampled", "generated", "seed", "as-is"]
+
+
+@dataclass(frozen=True, slots=True)
+class DataOrigin:
+    """Where the rows a measurement ran on came from, so a DBA knows what it is worth.
+
+    ``tables`` maps each qualified table to a short phrase (``"generated 1,000,000 rows"``,
+    ``"sampled 5 % (50,000 of 1,000,000)"``); ``server`` is the sandbox's version and
+    ``source_server`` the source database's, when known (they may differ).
+    """
+
+    kind: DataKind
+    summary: str
+    tables: Mapping[str, str] = field(default_factory=dict)
+    server: str | None = None
+    source_server: str | None = None
+
+
+Verdict = Literal["helps", "no-gain", "not-used", "regresses", "error"]
+
+
+@dataclass(frozen=True, slots=True)
 class Verification:
-    """The evidence from ``EXPLAIN (ANALYZE, BUFFERS)`` before and after an index."""
+    """The evidence from ``EXPLAIN (ANALYZE, BUFFERS)`` before and after an index.
+
+    ``before_ms``/``after_ms`` are the summed medians over the queries the index serves,
+    weighted by nothing (one call each); ``effects`` holds each query's own numbers and
+    plans. ``plan_change`` reads like ``"Seq Scan -> Index Scan"``. ``build_ms`` and
+    ``size_bytes`` are the real index's build time and size in the sandbox.
+    """
 
     before_ms: float
     after_ms: float
@@ -493,8 +590,30 @@ class Verification:
     before_buffers: int | None = None
     after_buffers: int | None = None
     used: bool = False
-    verdict: Literal["helps", "no-gain", "not-used", "error"] = "helps"
+    verdict: Verdict = "helps"
     detail: str | None = None
+    effects: tuple[QueryEffect, ...] = ()
+    plan_change: str | None = None
+    build_ms: float | None = None
+    size_bytes: int | None = None
+    data: DataOrigin | None = None
+
+    @property
+    def speedup(self) -> float | None:
+        """``before_ms / after_ms`` (None when after is 0)."""
+        return self.before_ms / self.after_ms if self.after_ms > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class LoopCost:
+    """An N+1 loop as it ran (``queries`` per-row statements) against its batched fix,
+    both measured in the sandbox: "30 queries, 5.0 ms -> 1 query, 0.4 ms"."""
+
+    queries: int
+    loop_ms: float
+    batched_ms: float
+    batched_sql: str
+    data: DataOrigin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,6 +655,7 @@ class Finding:
     evidence: Mapping[str, object] = field(default_factory=dict)
     suggestion: IndexSuggestion | None = None
     confidence: Literal["high", "medium", "low"] = "high"
+    loop_cost: LoopCost | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,7 +670,12 @@ class Note:
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
-    """Everything one scan produced, in the order the report shows it."""
+    """Everything one scan produced, in the order the report shows it.
+
+    ``suggestions`` are the indexes to create (verified ones carry their
+    :class:`Verification`); ``rejected`` the candidates verification dropped, with the
+    numbers that dropped them; ``data`` the rows verification measured on.
+    """
 
     findings: tuple[Finding, ...]
     suggestions: tuple[IndexSuggestion, ...]
@@ -560,3 +685,5 @@ class ScanResult:
     schema: Schema
     sandbox: str | None = None
     sources: tuple[str, ...] = ()
+    rejected: tuple[IndexSuggestion, ...] = ()
+    data: DataOrigin | None = None
