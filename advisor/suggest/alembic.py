@@ -15,9 +15,9 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+from advisor.indexes.ddl import key_sql
 from advisor.model import IndexColumn, IndexSuggestion
 from advisor.suggest.migration import evidence_lines
-from advisor.suggest.sql import key_sql
 
 __all__ = ["alembic_migration"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from advisor.indexes.ddl import drop_index_sql, suggestion_sql
 from advisor.model import IndexSuggestion, Verification
-from advisor.suggest.sql import drop_index_sql, suggestion_sql
 
 __all__ = ["evidence_lines", "sql_migration"]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+from advisor.indexes.coverage import order_compatible
 from advisor.model import IndexColumn, IndexSuggestion
 
 __all__ = ["DEFAULT_STEPS", "Step", "drop_prefixes", "merge_identical", "select"]
@@ -46,20 +47,13 @@ def merge_identical(suggestions: tuple[IndexSuggestion, ...]) -> tuple[IndexSugg
     return tuple(merged.values())
 
 
-def _direction(col: IndexColumn) -> tuple[bool, bool]:
-    return col.descending, col.descending if col.nulls_first is None else col.nulls_first
-
-
 def _keys_prefix(short: tuple[IndexColumn, ...], long: tuple[IndexColumn, ...]) -> bool:
     if len(short) >= len(long):
         return False
     head = long[: len(short)]
     if [(c.column, c.expression) for c in short] != [(c.column, c.expression) for c in head]:
         return False
-    pairs = [(_direction(a), _direction(b)) for a, b in zip(short, head, strict=True)]
-    same = all(a == b for a, b in pairs)
-    flipped = all(a == (not b[0], not b[1]) for a, b in pairs)
-    return same or flipped
+    return order_compatible(short, head)
 
 
 def _served_by(short: IndexSuggestion, long: IndexSuggestion) -> bool:

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from advisor.indexes.ddl import make_suggestion
 from advisor.model import IndexColumn
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.alembic import alembic_migration
-from advisor.suggest.sql import make_suggestion
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from advisor.db import connect, run
+from advisor.indexes.ddl import make_suggestion
 from advisor.model import IndexColumn, Verification
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.migration import sql_migration
-from advisor.suggest.sql import make_suggestion
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from advisor.indexes.ddl import make_suggestion
 from advisor.model import Finding, IndexColumn, IndexSuggestion, Severity
 from advisor.suggest import collect_suggestions
 from advisor.suggest.select import drop_prefixes, merge_identical
-from advisor.suggest.sql import make_suggestion
 
 
 def sug(

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from advisor.indexes.naming import sql_ident
 from advisor.model import IndexColumn, OrderItem, ParsedQuery, Predicate, Schema, Table
-from advisor.suggest.naming import sql_ident
 
 __all__ = ["Candidate", "Rejection", "plan_query"]
 

@@ -7,8 +7,8 @@ table (see FIELD_NOTES, "Migrations advisor writes").
 
 from __future__ import annotations
 
+from advisor.indexes.naming import index_name, quote_ident, quote_qualified
 from advisor.model import IndexColumn, IndexSuggestion
-from advisor.suggest.naming import index_name, quote_ident, quote_qualified
 
 __all__ = [
     "create_index_sql",

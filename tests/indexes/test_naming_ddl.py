@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from advisor.model import IndexColumn
-from advisor.suggest.naming import (
+from advisor.indexes.ddl import create_index_sql, describe_column, drop_index_sql, make_suggestion
+from advisor.indexes.naming import (
     MAX_IDENTIFIER_BYTES,
     index_name,
     quote_ident,
     quote_qualified,
     sql_ident,
 )
-from advisor.suggest.sql import create_index_sql, describe_column, drop_index_sql, make_suggestion
+from advisor.model import IndexColumn
 
 USER_TIME = (IndexColumn("user_id"), IndexColumn("created_at", descending=True))
 
