@@ -419,6 +419,7 @@ class ScopeGroup:
 
     ``distinct_params`` counts differing parameter sets (capped at the cap the pipeline
     uses); ``executemany`` counts executions that were bulk executemany calls.
+    ``batched`` is the shape's :attr:`ParsedQuery.batched` (``IN`` lists, ``= ANY``).
     """
 
     scope: str
@@ -433,6 +434,7 @@ class ScopeGroup:
     orm: OrmLoad | None = None
     executemany: int = 0
     rows: int | None = None
+    batched: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,16 @@ PINNED = {
         "Workload",
         "query_key",
     ],
+    "advisor.rules.loops": ["Loop", "find_loops", "shape_for"],
+    "advisor.rules.orm_fixes": [
+        "LazySites",
+        "class_name",
+        "lazy_sites",
+        "loader_fix",
+        "outer_loads",
+        "relationship_hops",
+    ],
+    "advisor.sqltext": ["one_line"],
     "advisor.suggest": ["alembic_migration", "collect_suggestions", "sql_migration"],
 }
 

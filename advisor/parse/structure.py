@@ -33,6 +33,7 @@ from sqlglot import exp
 from advisor.model import ColumnRef, JoinKey, OrderItem, ParsedQuery, Predicate, Schema
 from advisor.parse.predicates import POSTGRES, conjuncts, convert, normalized_sql
 from advisor.parse.scope import Scope, ident
+from advisor.sqltext import one_line
 
 __all__ = ["extract"]
 
@@ -68,8 +69,7 @@ def extract(query: ParsedQuery, schema: Schema) -> ParsedQuery:
 
 
 def _short(exc: Exception) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
+    return one_line(str(exc)) or type(exc).__name__
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from advisor.model import Finding, ScanResult, Severity
 from advisor.report.json import column_text
+from advisor.sqltext import one_line
 
 __all__ = ["render"]
 
@@ -44,7 +45,7 @@ def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
     if verbose and result.notes:
         parts.append(Text("\nNo suggestion, and why", style="bold"))
         for n in result.notes:
-            sql = _one_line(n.sql or n.fingerprint)
+            sql = one_line(n.sql or n.fingerprint, 160, ellipsis="…")
             parts.append(Text(f"  [{n.rule}] {n.reason}: {sql}", style="dim"))
     parts.append(_summary(result))
     return Group(*parts)
@@ -70,7 +71,12 @@ def _finding(f: Finding) -> Panel:
         body.append(Text(f"parent rows loaded at {f.origin}"))
     if f.sql:
         body.append(
-            Syntax(_one_line(f.sql, 300), "sql", word_wrap=True, background_color="default")
+            Syntax(
+                one_line(f.sql, 300, ellipsis="…"),
+                "sql",
+                word_wrap=True,
+                background_color="default",
+            )
         )
     if f.fix:
         body.append(Text(f"fix: {f.fix}", style="green"))
@@ -86,8 +92,3 @@ def _summary(result: ScanResult) -> Text:
     counts = {s: sum(1 for f in result.findings if f.severity is s) for s in Severity}
     text = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     return Text(f"\n{len(result.findings)} finding(s): {text}", style="bold")
-
-
-def _one_line(sql: str, limit: int = 160) -> str:
-    flat = " ".join(sql.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
