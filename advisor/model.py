@@ -622,7 +622,8 @@ class LoopCost:
 class IndexSuggestion:
     """A suggested index: enough to write a migration and to verify it.
 
-    ``fingerprints`` are the query shapes it serves; ``sql`` is the CREATE INDEX statement.
+    ``query_keys`` are the keys (:attr:`ParsedQuery.key`) of the query shapes it serves
+    (the JSON report calls them ``fingerprints``); ``sql`` is the CREATE INDEX statement.
     """
 
     table: str
@@ -632,7 +633,7 @@ class IndexSuggestion:
     include: tuple[str, ...] = ()
     where: str | None = None
     method: str = "btree"
-    fingerprints: tuple[str, ...] = ()
+    query_keys: tuple[str, ...] = ()
     reason: str = ""
     verification: Verification | None = None
     kind: Literal["index"] = "index"

@@ -44,13 +44,7 @@ PINNED = {
         "make_suggestion",
         "suggestion_sql",
     ],
-    "advisor.indexes.naming": [
-        "MAX_IDENTIFIER_BYTES",
-        "index_name",
-        "quote_ident",
-        "quote_qualified",
-        "sql_ident",
-    ],
+    "advisor.indexes.naming": ["MAX_IDENTIFIER_BYTES", "index_name"],
     "advisor.model": [
         "CallSite",
         "Column",
@@ -95,7 +89,7 @@ PINNED = {
         "outer_loads",
         "relationship_hops",
     ],
-    "advisor.sqltext": ["one_line"],
+    "advisor.sqltext": ["one_line", "quote_ident", "quote_qualified"],
     "advisor.suggest": ["alembic_migration", "collect_suggestions", "sql_migration"],
 }
 

@@ -7,8 +7,9 @@ table (see FIELD_NOTES, "Migrations advisor writes").
 
 from __future__ import annotations
 
-from advisor.indexes.naming import index_name, quote_ident, quote_qualified
+from advisor.indexes.naming import index_name
 from advisor.model import IndexColumn, IndexSuggestion
+from advisor.sqltext import quote_ident, quote_qualified
 
 __all__ = [
     "create_index_sql",
@@ -96,7 +97,7 @@ def make_suggestion(
     include: tuple[str, ...] = (),
     where: str | None = None,
     method: str = "btree",
-    fingerprints: tuple[str, ...] = (),
+    query_keys: tuple[str, ...] = (),
     reason: str = "",
 ) -> IndexSuggestion:
     """An :class:`IndexSuggestion` with its deterministic name and its SQL filled in."""
@@ -109,6 +110,6 @@ def make_suggestion(
         include=include,
         where=where,
         method=method,
-        fingerprints=fingerprints,
+        query_keys=query_keys,
         reason=reason,
     )

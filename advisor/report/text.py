@@ -8,8 +8,8 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from advisor.indexes.ddl import describe_column
 from advisor.model import Finding, ScanResult, Severity
-from advisor.report.json import column_text
 from advisor.sqltext import one_line
 
 __all__ = ["render"]
@@ -31,9 +31,9 @@ def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
     if result.suggestions:
         parts.append(Text("\nSuggested indexes", style="bold"))
         for s in result.suggestions:
-            cols = ", ".join(column_text(c) for c in s.columns)
+            cols = ", ".join(describe_column(c) for c in s.columns)
             where = f" WHERE {s.where}" if s.where else ""
-            serves = f"serves {len(s.fingerprints)} query shape(s)" if s.fingerprints else s.reason
+            serves = f"serves {len(s.query_keys)} query shape(s)" if s.query_keys else s.reason
             parts.append(Text(f"  {s.table} ({cols}){where}: {serves}"))
             parts.append(Syntax(s.sql, "sql", word_wrap=True, background_color="default"))
     if result.skipped:

@@ -88,7 +88,7 @@ def _finding(ctx: RuleContext, table: Table, fk: ForeignKey) -> Finding:
     suggestion = make_suggestion(
         table.qualified,
         columns,
-        fingerprints=_serving_shapes(ctx.workload, table, fk),
+        query_keys=_serving_shapes(ctx.workload, table, fk),
         reason=f"foreign key {fk.name} ({cols}) -> {fk.ref_table}",
     )
     size = (

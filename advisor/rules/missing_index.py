@@ -97,7 +97,7 @@ def _finding(
         candidate.columns,
         include=candidate.include,
         where=candidate.where_sql,
-        fingerprints=(query.key,),
+        query_keys=(query.key,),
         reason=reason,
     )
     confidence: Literal["high", "medium"] = "high" if table.row_estimate is not None else "medium"

@@ -43,11 +43,9 @@ def _evidence(s: IndexSuggestion) -> list[str]:
     lines = [f"-- {s.name} on {s.table}"]
     if s.reason:
         lines.append(f"--   why: {_comment(s.reason)}")
-    if s.fingerprints:
-        shapes = "shape" if len(s.fingerprints) == 1 else "shapes"
-        lines.append(
-            f"--   serves {len(s.fingerprints)} query {shapes}: {', '.join(s.fingerprints)}"
-        )
+    if s.query_keys:
+        shapes = "shape" if len(s.query_keys) == 1 else "shapes"
+        lines.append(f"--   serves {len(s.query_keys)} query {shapes}: {', '.join(s.query_keys)}")
     if s.verification is not None:
         lines.append(f"--   verified: {_comment(_verified(s.verification))}")
     return lines

@@ -35,7 +35,7 @@ def _absorb(kept: IndexSuggestion, gone: IndexSuggestion) -> IndexSuggestion:
     reason = kept.reason
     if gone.reason and gone.reason not in reason:
         reason = f"{reason}; {gone.reason}" if reason else gone.reason
-    return replace(kept, fingerprints=_union(kept.fingerprints, gone.fingerprints), reason=reason)
+    return replace(kept, query_keys=_union(kept.query_keys, gone.query_keys), reason=reason)
 
 
 def merge_identical(suggestions: tuple[IndexSuggestion, ...]) -> tuple[IndexSuggestion, ...]:

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 EVENTS = make_suggestion(
     "public.events",
     (IndexColumn("user_id"), IndexColumn("created_at", descending=True)),
-    fingerprints=("abc:r",),
+    query_keys=("abc:r",),
     reason="public.events: user_id (equality); ORDER BY created_at DESC",
 )
 USERS = make_suggestion(

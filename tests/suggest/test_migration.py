@@ -20,14 +20,14 @@ REPO = Path(__file__).resolve().parents[2]
 EVENTS = make_suggestion(
     "public.events",
     (IndexColumn("user_id"), IndexColumn("created_at", descending=True)),
-    fingerprints=("abc:r", "def:b"),
+    query_keys=("abc:r", "def:b"),
     reason="public.events: user_id (equality); ORDER BY created_at DESC",
 )
 USERS = make_suggestion(
     "public.users",
     (IndexColumn(None, expression="lower(email)"),),
     where="deleted_at IS NULL",
-    fingerprints=("ghi:r",),
+    query_keys=("ghi:r",),
 )
 
 
