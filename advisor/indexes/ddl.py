@@ -2,7 +2,7 @@
 
 Every statement is ``CONCURRENTLY`` and idempotent (``IF NOT EXISTS`` / ``IF EXISTS``)
 with every identifier quoted: what squawk asks of a migration that touches a live
-table (see FIELD_NOTES, "Migrations advisor writes").
+table (a concurrent build does not block writes, and a re-run is a no-op).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Alembic migration files for suggested indexes (FIELD_NOTES, "Migrations advisor writes").
+"""Alembic migration files for suggested indexes.
 
 The same safety as the plain SQL writer, in Alembic's terms: each index is created
 ``postgresql_concurrently=True`` and ``if_not_exists=True`` inside

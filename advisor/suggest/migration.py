@@ -1,5 +1,4 @@
-"""Plain SQL migration files for suggested indexes (FIELD_NOTES, "Migrations advisor
-writes").
+"""Plain SQL migration files for suggested indexes.
 
 The up file creates each index ``CONCURRENTLY IF NOT EXISTS`` between a short
 ``lock_timeout`` (a blocked DDL must not queue every query behind it) and no

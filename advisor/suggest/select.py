@@ -2,10 +2,10 @@
 
 Today: merge identical suggestions (the union of the query shapes they serve) and drop
 one whose keys are a prefix of another on the same table (the longer index serves both).
-The roadmap's workload-wide greedy choice (Extend: grow indexes one column at a time,
-keep the best cost reduction per byte, stop below a gain threshold or at a storage
-budget) plugs in as another :data:`Step` after these two; every step takes and returns
-a tuple of suggestions and is pure.
+A workload-wide greedy choice (grow indexes one column at a time, keep the best cost
+reduction per byte, stop below a gain threshold or at a storage budget) plugs in as
+another :data:`Step` after these two; every step takes and returns a tuple of
+suggestions and is pure.
 """
 
 from __future__ import annotations

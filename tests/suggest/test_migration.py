@@ -35,7 +35,7 @@ def statements(text: str) -> list[str]:
     return [line for line in text.splitlines() if line and not line.startswith(("--", " "))]
 
 
-def test_up_and_down_follow_the_field_notes_shape() -> None:
+def test_up_and_down_have_the_safe_migration_shape() -> None:
     up, down = sql_migration([EVENTS, USERS])
     assert statements(up) == [
         "SET lock_timeout = '2s';",
