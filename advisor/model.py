@@ -419,6 +419,7 @@ class ScopeGroup:
 
     ``distinct_params`` counts differing parameter sets (capped at the cap the pipeline
     uses); ``executemany`` counts executions that were bulk executemany calls.
+    ``batched`` is the shape's :attr:`ParsedQuery.batched` (``IN`` lists, ``= ANY``).
     """
 
     scope: str
@@ -433,6 +434,7 @@ class ScopeGroup:
     orm: OrmLoad | None = None
     executemany: int = 0
     rows: int | None = None
+    batched: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -620,7 +622,8 @@ class LoopCost:
 class IndexSuggestion:
     """A suggested index: enough to write a migration and to verify it.
 
-    ``fingerprints`` are the query shapes it serves; ``sql`` is the CREATE INDEX statement.
+    ``query_keys`` are the keys (:attr:`ParsedQuery.key`) of the query shapes it serves
+    (the JSON report calls them ``fingerprints``); ``sql`` is the CREATE INDEX statement.
     """
 
     table: str
@@ -630,7 +633,7 @@ class IndexSuggestion:
     include: tuple[str, ...] = ()
     where: str | None = None
     method: str = "btree"
-    fingerprints: tuple[str, ...] = ()
+    query_keys: tuple[str, ...] = ()
     reason: str = ""
     verification: Verification | None = None
     kind: Literal["index"] = "index"

@@ -235,6 +235,7 @@ class _Builder:
                     orm=g.orm,
                     executemany=g.executemany,
                     rows=g.rows,
+                    batched=self.shapes[group_key[0]].query.batched,
                 )
             )
 

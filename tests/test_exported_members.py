@@ -26,6 +26,25 @@ PINNED = {
         "ParseError",
         "SandboxError",
     ],
+    "advisor.indexes": [],
+    "advisor.indexes.candidates": ["Candidate", "Rejection", "plan_query"],
+    "advisor.indexes.coverage": [
+        "covering_index",
+        "index_leads_with",
+        "key_id",
+        "normalize_sql",
+        "order_compatible",
+        "predicate_conjuncts",
+    ],
+    "advisor.indexes.ddl": [
+        "create_index_sql",
+        "describe_column",
+        "drop_index_sql",
+        "key_sql",
+        "make_suggestion",
+        "suggestion_sql",
+    ],
+    "advisor.indexes.naming": ["MAX_IDENTIFIER_BYTES", "index_name"],
     "advisor.model": [
         "CallSite",
         "Column",
@@ -61,6 +80,17 @@ PINNED = {
         "Workload",
         "query_key",
     ],
+    "advisor.rules.loops": ["Loop", "find_loops", "shape_for"],
+    "advisor.rules.orm_fixes": [
+        "LazySites",
+        "class_name",
+        "lazy_sites",
+        "loader_fix",
+        "outer_loads",
+        "relationship_hops",
+    ],
+    "advisor.sqltext": ["one_line", "quote_ident", "quote_qualified"],
+    "advisor.suggest": ["alembic_migration", "collect_suggestions", "sql_migration"],
 }
 
 

@@ -10,10 +10,10 @@ from collections import Counter
 from typing import Any
 
 from advisor import __version__
+from advisor.indexes.ddl import describe_column
 from advisor.model import (
     CallSite,
     Finding,
-    IndexColumn,
     IndexSuggestion,
     Note,
     ScanResult,
@@ -22,7 +22,7 @@ from advisor.model import (
     Verification,
 )
 
-__all__ = ["REPORT_VERSION", "column_text", "to_json"]
+__all__ = ["REPORT_VERSION", "to_json"]
 
 REPORT_VERSION = 1
 
@@ -56,16 +56,6 @@ def to_json(result: ScanResult) -> dict[str, Any]:
     }
 
 
-def column_text(col: IndexColumn) -> str:
-    """One index key as SQL-ish text: ``user_id``, ``created_at DESC``, ``lower(email)``."""
-    text = col.expression or col.column or "?"
-    if col.descending:
-        text += " DESC"
-    if col.nulls_first is not None and col.nulls_first != col.descending:
-        text += " NULLS FIRST" if col.nulls_first else " NULLS LAST"
-    return text
-
-
 def _site(site: CallSite | None) -> dict[str, Any] | None:
     if site is None:
         return None
@@ -94,12 +84,12 @@ def _suggestion(s: IndexSuggestion) -> dict[str, Any]:
         "kind": s.kind,
         "name": s.name,
         "table": s.table,
-        "columns": [column_text(c) for c in s.columns],
+        "columns": [describe_column(c) for c in s.columns],
         "include": list(s.include),
         "where": s.where,
         "method": s.method,
         "sql": s.sql,
-        "fingerprints": list(s.fingerprints),
+        "fingerprints": list(s.query_keys),  # the v1 name, kept: v1 only adds fields
         "reason": s.reason,
         "verification": _verification(s.verification),
     }

@@ -1,12 +1,13 @@
-"""advisor.suggest stage: index candidates, coverage, names, SQL and migrations.
+"""advisor.suggest stage: the workload-wide index set and the migration writers.
 
-candidates  the best btree index for one query on one table (or why none)
-coverage    does an existing index already serve a candidate?
-naming      deterministic, quoted, 63-byte index names
-sql         CREATE / DROP INDEX CONCURRENTLY statements, IndexSuggestion builder
 select      from per-finding suggestions to the indexes to create
 migration   plain SQL migration files (up and down)
 alembic     Alembic migration files (text: advisor never imports Alembic)
+
+The per-query knowledge these build on (candidates, coverage, names, DDL) is in
+:mod:`advisor.indexes`, which the rules use too. :func:`sql_migration` and
+:func:`alembic_migration` are library functions only for now: the CLI does not reach
+them until the migrations issue wires them to ``--migrations-dir``.
 """
 
 from __future__ import annotations

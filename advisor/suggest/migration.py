@@ -1,5 +1,4 @@
-"""Plain SQL migration files for suggested indexes (FIELD_NOTES, "Migrations advisor
-writes").
+"""Plain SQL migration files for suggested indexes.
 
 The up file creates each index ``CONCURRENTLY IF NOT EXISTS`` between a short
 ``lock_timeout`` (a blocked DDL must not queue every query behind it) and no
@@ -13,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from advisor.indexes.ddl import drop_index_sql, suggestion_sql
 from advisor.model import IndexSuggestion, Verification
-from advisor.suggest.sql import drop_index_sql, suggestion_sql
 
 __all__ = ["evidence_lines", "sql_migration"]
 
@@ -43,11 +42,9 @@ def _evidence(s: IndexSuggestion) -> list[str]:
     lines = [f"-- {s.name} on {s.table}"]
     if s.reason:
         lines.append(f"--   why: {_comment(s.reason)}")
-    if s.fingerprints:
-        shapes = "shape" if len(s.fingerprints) == 1 else "shapes"
-        lines.append(
-            f"--   serves {len(s.fingerprints)} query {shapes}: {', '.join(s.fingerprints)}"
-        )
+    if s.query_keys:
+        shapes = "shape" if len(s.query_keys) == 1 else "shapes"
+        lines.append(f"--   serves {len(s.query_keys)} query {shapes}: {', '.join(s.query_keys)}")
     if s.verification is not None:
         lines.append(f"--   verified: {_comment(_verified(s.verification))}")
     return lines

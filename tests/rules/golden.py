@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from advisor.indexes.ddl import describe_column as render_column
 from advisor.model import (
     CallSite,
     Execution,
@@ -32,7 +33,6 @@ from advisor.model import (
     Schema,
     Table,
 )
-from advisor.report.json import column_text as render_column
 from advisor.rules import find_rule, rule_options
 from advisor.rules.base import Outcome, RuleContext
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from advisor.indexes.candidates import Candidate
+from advisor.indexes.coverage import (
+    covering_index,
+    index_leads_with,
+    normalize_sql,
+    order_compatible,
+    predicate_conjuncts,
+)
 from advisor.model import Index, IndexColumn, IndexKey
-from advisor.suggest.candidates import Candidate
-from advisor.suggest.coverage import covering_index, normalize_sql, predicate_conjuncts
-from tests.suggest.builders import idx, table
+from tests.indexes.builders import idx, table
 
 COLS = {
     "id": "bigint",
@@ -165,3 +171,63 @@ def test_boolean_predicates_compare_as_postgresql_prints_them() -> None:
     assert covered(cand, idx("ix", "user_id", predicate="is_public")) == "ix"
     assert covered(cand, idx("ix", "user_id", predicate="(NOT is_public)")) is None
     assert predicate_conjuncts("(is_public = false)") == frozenset({"not is_public"})
+
+
+# foreign keys (ADV004, ADV006)
+
+
+@pytest.mark.parametrize(
+    ("index", "fk", "leads"),
+    [
+        (idx("i", "a"), ("a",), True),
+        (idx("i", "a", "b"), ("a",), True),
+        (idx("i", "b", "a"), ("a",), False),  # FK only the 2nd column: NOT indexed
+        (idx("i", "b", "a"), ("a", "b"), True),  # same set, other order: fine
+        (idx("i", "b", "a", "c"), ("a", "b"), True),
+        (idx("i", "a", "c", "b"), ("a", "b"), False),
+        (idx("i", "a"), ("a", "b"), False),
+        (idx("i", "a", predicate="(c IS NULL)"), ("a",), False),  # partial: misses rows
+        (idx("i", "a", valid=False), ("a",), False),
+        (idx("i", "a", method="gin"), ("a",), False),
+        (idx("i", "(lower(a))"), ("a",), False),
+        (idx("i", IndexKey("a", collation="C")), ("a",), False),
+        (idx("i", "a DESC"), ("a",), True),
+    ],
+)
+def test_index_leads_with(index: Index, fk: tuple[str, ...], leads: bool) -> None:
+    assert index_leads_with(index, fk) is leads
+
+
+@pytest.mark.parametrize(
+    ("have", "want", "ok"),
+    [
+        ((IndexKey("a"), IndexKey("b")), (IndexColumn("a"), IndexColumn("b")), True),
+        # every key flipped: a backward scan
+        (
+            (
+                IndexKey("a", descending=True, nulls_first=True),
+                IndexKey("b", descending=True, nulls_first=True),
+            ),
+            (IndexColumn("a"), IndexColumn("b")),
+            True,
+        ),
+        # one key flipped: no scan gives that order
+        (
+            (IndexKey("a"), IndexKey("b", descending=True, nulls_first=True)),
+            (IndexColumn("a"), IndexColumn("b")),
+            False,
+        ),
+        # DESC NULLS LAST is not ASC read backward
+        ((IndexKey("a", descending=True, nulls_first=False),), (IndexColumn("a"),), False),
+        # an unstated NULLS placement is the default for the direction
+        (
+            (IndexKey("a", descending=True, nulls_first=True),),
+            (IndexColumn("a", descending=True),),
+            True,
+        ),
+    ],
+)
+def test_order_compatible(
+    have: tuple[IndexKey, ...], want: tuple[IndexColumn, ...], ok: bool
+) -> None:
+    assert order_compatible(have, want) is ok

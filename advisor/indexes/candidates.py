@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from advisor.model import IndexColumn, OrderItem, ParsedQuery, Predicate, Schema, Table
-from advisor.suggest.naming import sql_ident
+from advisor.sqltext import quote_ident
 
 __all__ = ["Candidate", "Rejection", "plan_query"]
 
@@ -120,7 +120,7 @@ def _constant_sql(pred: Predicate) -> str | None:
     """The predicate as partial-index SQL, when it is a constant condition."""
     if pred.column is None:
         return None
-    col = sql_ident(pred.column)
+    col = quote_ident(pred.column, minimal=True)
     if pred.op == "is_null":
         return f"{col} IS NULL"
     if pred.op == "is_not_null":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from advisor.indexes.candidates import Candidate, Rejection, plan_query
 from advisor.model import IndexColumn, JoinKey, OrderItem, Predicate
-from advisor.suggest.candidates import Candidate, Rejection, plan_query
-from tests.suggest.builders import col, eq, query, schema, table
+from tests.indexes.builders import col, eq, query, schema, table
 
 EVENTS = table(
     "events",

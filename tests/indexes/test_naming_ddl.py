@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
+from advisor.indexes.ddl import create_index_sql, describe_column, drop_index_sql, make_suggestion
+from advisor.indexes.naming import MAX_IDENTIFIER_BYTES, index_name
 from advisor.model import IndexColumn
-from advisor.suggest.naming import (
-    MAX_IDENTIFIER_BYTES,
-    index_name,
-    quote_ident,
-    quote_qualified,
-    sql_ident,
-)
-from advisor.suggest.sql import create_index_sql, describe_column, drop_index_sql, make_suggestion
 
 USER_TIME = (IndexColumn("user_id"), IndexColumn("created_at", descending=True))
 
@@ -40,11 +34,6 @@ def test_multibyte_names_are_cut_on_a_character_boundary() -> None:
     name = index_name("public.tabelle", tuple(IndexColumn("größe_" * 4 + str(i)) for i in range(3)))
     assert len(name.encode()) <= MAX_IDENTIFIER_BYTES
     name.encode().decode("utf-8")
-
-
-def test_quoting() -> None:
-    assert quote_ident('we"ird') == '"we""ird"'
-    assert quote_qualified("public.Order") == '"public"."Order"'
 
 
 def test_create_index_sql() -> None:
@@ -81,16 +70,9 @@ def test_drop_index_sql_names_the_schema() -> None:
 
 
 def test_make_suggestion_fills_name_and_sql() -> None:
-    s = make_suggestion("public.events", USER_TIME, fingerprints=("k:r",), reason="why")
+    s = make_suggestion("public.events", USER_TIME, query_keys=("k:r",), reason="why")
     assert s.name == "ix_events_user_id_created_at"
     assert s.sql.startswith(
         'CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_events_user_id_created_at"'
     )
-    assert s.fingerprints == ("k:r",) and s.reason == "why"
-
-
-def test_sql_ident_quotes_only_when_needed() -> None:
-    assert sql_ident("deleted_at") == "deleted_at"
-    assert sql_ident("user") == '"user"'
-    assert sql_ident("Order") == '"Order"'
-    assert sql_ident("two words") == '"two words"'
+    assert s.query_keys == ("k:r",) and s.reason == "why"

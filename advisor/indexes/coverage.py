@@ -16,12 +16,19 @@ never count for a btree candidate.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 
+from advisor.indexes.candidates import Candidate
 from advisor.model import Index, IndexColumn, IndexKey, Table
-from advisor.suggest.candidates import Candidate
 
-__all__ = ["covering_index", "key_id", "normalize_sql", "predicate_conjuncts"]
+__all__ = [
+    "covering_index",
+    "index_leads_with",
+    "key_id",
+    "normalize_sql",
+    "order_compatible",
+    "predicate_conjuncts",
+]
 
 _QUOTED = re.compile(r"('(?:[^']|'')*')")
 _CAST = re.compile(
@@ -100,17 +107,22 @@ def _serves_equality(key: IndexKey) -> bool:
     return key.collation in _DEFAULT_COLLATIONS
 
 
-def _direction(descending: bool, nulls_first: bool | None) -> tuple[bool, bool]:
-    return descending, descending if nulls_first is None else nulls_first
+def _direction(key: IndexKey | IndexColumn) -> tuple[bool, bool]:
+    # An unstated NULLS placement is PostgreSQL's default: LAST for ASC, FIRST for DESC.
+    nulls_first = key.descending if key.nulls_first is None else key.nulls_first
+    return key.descending, nulls_first
 
 
-def _order_matches(keys: Iterable[IndexKey], wanted: Iterable[IndexColumn]) -> bool:
-    pairs = [
-        (_direction(k.descending, k.nulls_first), _direction(w.descending, w.nulls_first))
-        for k, w in zip(keys, wanted, strict=True)
-    ]
-    same = all(have == want for have, want in pairs)
-    flipped = all(have == (not want[0], not want[1]) for have, want in pairs)
+def order_compatible(
+    have: Sequence[IndexKey | IndexColumn], want: Sequence[IndexKey | IndexColumn]
+) -> bool:
+    """True when btree keys ``have`` give the order of ``want``, key for key: every key
+    the same direction and NULLS placement, or every key flipped (a btree is scanned
+    backward too, and backward each key flips both). Mixed flips give an order the
+    index never produces. The two sequences have the same length."""
+    pairs = [(_direction(h), _direction(w)) for h, w in zip(have, want, strict=True)]
+    same = all(h == w for h, w in pairs)
+    flipped = all(h == (not w[0], not w[1]) for h, w in pairs)
     return same or flipped
 
 
@@ -155,7 +167,7 @@ def _prefix_serves(index: Index, candidate: Candidate) -> bool:
             continue
         if not all(_plain(k) for k in rest):
             continue
-        if candidate.tail_kind != "order" or _order_matches(rest, tail):
+        if candidate.tail_kind != "order" or order_compatible(rest, tail):
             return True
     return False
 
@@ -170,3 +182,16 @@ def covering_index(candidate: Candidate, table: Table) -> Index | None:
         if _unique_on_equality(index, candidate) or _prefix_serves(index, candidate):
             return index
     return None
+
+
+def index_leads_with(index: Index, columns: tuple[str, ...]) -> bool:
+    """True when ``index``'s first ``len(columns)`` keys are exactly ``columns`` (any
+    order), as plain columns of a valid, non-partial btree with default collation."""
+    if not index.valid or index.predicate is not None or index.method != "btree":
+        return False
+    lead = index.keys[: len(columns)]
+    if len(lead) < len(columns) or any(k.expression is not None for k in lead):
+        return False
+    if any(k.collation not in (None, "", "default") for k in lead):
+        return False
+    return {k.column for k in lead} == set(columns) and len(set(columns)) == len(lead)

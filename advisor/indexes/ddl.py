@@ -2,13 +2,14 @@
 
 Every statement is ``CONCURRENTLY`` and idempotent (``IF NOT EXISTS`` / ``IF EXISTS``)
 with every identifier quoted: what squawk asks of a migration that touches a live
-table (see FIELD_NOTES, "Migrations advisor writes").
+table (a concurrent build does not block writes, and a re-run is a no-op).
 """
 
 from __future__ import annotations
 
+from advisor.indexes.naming import index_name
 from advisor.model import IndexColumn, IndexSuggestion
-from advisor.suggest.naming import index_name, quote_ident, quote_qualified
+from advisor.sqltext import quote_ident, quote_qualified
 
 __all__ = [
     "create_index_sql",
@@ -96,7 +97,7 @@ def make_suggestion(
     include: tuple[str, ...] = (),
     where: str | None = None,
     method: str = "btree",
-    fingerprints: tuple[str, ...] = (),
+    query_keys: tuple[str, ...] = (),
     reason: str = "",
 ) -> IndexSuggestion:
     """An :class:`IndexSuggestion` with its deterministic name and its SQL filled in."""
@@ -109,6 +110,6 @@ def make_suggestion(
         include=include,
         where=where,
         method=method,
-        fingerprints=fingerprints,
+        query_keys=query_keys,
         reason=reason,
     )
