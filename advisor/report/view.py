@@ -1,0 +1,144 @@
+"""What every renderer shows the same way, computed once from the JSON report.
+
+The JSON report (:func:`advisor.report.json.to_json`) is the one view of a scan the
+renderers read; this module holds the few things they all derive from it: the order of
+findings (most severe first), how a location and a verification read as text, the
+summary line, and the rules' metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "SEVERITY_RANK",
+    "Report",
+    "evidence_text",
+    "one_line",
+    "ordered_findings",
+    "rule_info",
+    "suggestion_by_name",
+    "summary_line",
+    "triage_lines",
+    "verification_text",
+    "where",
+]
+
+Report = Mapping[str, Any]
+"""The JSON report, as :func:`advisor.report.json.to_json` builds it (or a file holds it)."""
+
+SEVERITY_RANK: Mapping[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+
+def ordered_findings(report: Report) -> list[Mapping[str, Any]]:
+    """The findings, most severe first; then by rule, file and line (a stable order)."""
+
+    def order(f: Mapping[str, Any]) -> tuple[int, str, str, int]:
+        loc = f.get("location") or {}
+        return (
+            -SEVERITY_RANK[f["severity"]],
+            f["rule"],
+            loc.get("path") or "",
+            loc.get("line") or 0,
+        )
+
+    return sorted(report["findings"], key=order)
+
+
+def where(site: Mapping[str, Any] | None) -> str:
+    """``app/users.py:12 in list_users()``, or ``-`` when there is no location."""
+    if not site:
+        return "-"
+    text = str(site["path"])
+    if site.get("line") is not None:
+        text += f":{site['line']}"
+    if site.get("function"):
+        text += f" in {site['function']}()"
+    return text
+
+
+def one_line(text: str, limit: int = 160) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def evidence_text(finding: Mapping[str, Any], limit: int = 4) -> str:
+    """The first ``limit`` evidence values as ``key=value`` pairs."""
+    items = list(finding.get("evidence", {}).items())[:limit]
+    return ", ".join(f"{k}={_short(v)}" for k, v in items)
+
+
+def verification_text(suggestion: Mapping[str, Any] | None) -> str:
+    """``verified: 12.0 ms -> 0.3 ms (40x), Seq Scan -> Index Scan`` or why not."""
+    if suggestion is None:
+        return "no index"
+    v = suggestion.get("verification")
+    if v is None:
+        return "not verified"
+    text = f"{v['verdict']}: {_ms(v['before_ms'])} -> {_ms(v['after_ms'])}"
+    if v.get("speedup"):
+        text += f" ({v['speedup']:.1f}x)"
+    if v.get("plan_change"):
+        text += f", {v['plan_change']}"
+    return text
+
+
+def summary_line(report: Report) -> str:
+    """``3 findings (1 high, 2 medium); 2 index suggestions (1 verified); 412 executions``."""
+    summary = report["summary"]
+    counts = summary["by_severity"]
+    parts = [f"{counts[s]} {s}" for s in sorted(counts, key=lambda s: -SEVERITY_RANK[s])]
+    found = f"{summary['findings']} finding{'s' if summary['findings'] != 1 else ''}"
+    nonzero = [p for p in parts if not p.startswith("0 ")]
+    if nonzero:
+        found += f" ({', '.join(nonzero)})"
+    verified = sum(1 for s in report["suggestions"] if s.get("verification"))
+    text = f"{found}; {summary['suggestions']} index suggestion(s) ({verified} verified)"
+    return text + f"; {summary['executions']} executions, {summary['shapes']} query shapes"
+
+
+def triage_lines(report: Report) -> list[str]:
+    """What suppressions and a baseline took out, one sentence each (none when nothing)."""
+    t = report.get("triage")
+    if not t:
+        return []
+    lines: list[str] = []
+    if t["against"]:
+        lines.append(
+            f"Compared with {t['against']}: {t['baselined']} known finding(s) not shown, "
+            f"{len(t['gone'])} resolved."
+        )
+    if t["suppressed"]:
+        lines.append(f"{len(t['suppressed'])} finding(s) suppressed.")
+    lines.extend(f"Unused suppression: {u}." for u in t["unused_suppressions"])
+    return lines
+
+
+def suggestion_by_name(report: Report) -> dict[str, Mapping[str, Any]]:
+    """Suggestions keyed by index name (findings refer to them by name)."""
+    return {s["name"]: s for s in report["suggestions"]}
+
+
+def rule_info() -> Sequence[tuple[str, str, str, str, str]]:
+    """``(code, name, default severity, summary, doc)`` of every rule, in code order."""
+    import inspect
+
+    from advisor.rules import RULES
+
+    return [(r.code, r.name, r.severity.value, r.summary, inspect.cleandoc(r.doc)) for r in RULES]
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "timed out"
+    return f"{value:.1f} ms" if value >= 1 else f"{value:.2f} ms"
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_short(v) for v in value[:3]) + (", …]" if len(value) > 3 else "]")
+    return one_line(str(value), 40)
