@@ -14,6 +14,7 @@ from typing import Any
 from advisor.report.view import (
     Report,
     evidence_text,
+    fix_language,
     one_line,
     ordered_findings,
     suggestion_by_name,
@@ -38,11 +39,10 @@ _RESERVE = 1_500
 def render(report: Report, *, limit: int = COMMENT_LIMIT) -> str:
     """The report as GitHub-flavoured Markdown, at most ``limit`` characters long."""
     budget = limit - _RESERVE
-    head = [MARKER, f"### advisor: {summary_line(report)}", ""]
-    head += [line for line in triage_lines(report)] + ([""] if triage_lines(report) else [])
+    paragraphs = [f"{MARKER}\n### advisor: {summary_line(report)}", *triage_lines(report)]
     findings = ordered_findings(report)
     suggestions = suggestion_by_name(report)
-    out = "\n".join(head)
+    out = "\n\n".join(paragraphs) + "\n\n"
     if not findings:
         out += "No new findings.\n"
     shown = 0
@@ -99,7 +99,7 @@ def _fix_block(finding: Mapping[str, Any]) -> str:
     title = f"Fix {finding['rule']} at {where(finding.get('location'))}"
     body = ""
     if finding.get("fix"):
-        body += f"\n```python\n{finding['fix']}\n```\n"
+        body += f"\n```{fix_language(finding['fix'])}\n{finding['fix']}\n```\n"
     loop = finding.get("loop_cost")
     if loop:
         body += f"\nOne batched query instead:\n\n```sql\n{loop['batched_sql']}\n```\n"

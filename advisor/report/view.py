@@ -8,13 +8,17 @@ summary line, and the rules' metadata.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
     "SEVERITY_RANK",
     "Report",
+    "changed_nodes",
     "evidence_text",
+    "fix_language",
+    "ms_text",
     "one_line",
     "ordered_findings",
     "rule_info",
@@ -27,6 +31,8 @@ __all__ = [
 
 Report = Mapping[str, Any]
 """The JSON report, as :func:`advisor.report.json.to_json` builds it (or a file holds it)."""
+
+_SQL_FIX = re.compile(r"\s*(CREATE|DROP|ALTER|SELECT|WITH|UPDATE|DELETE|INSERT)\b", re.I)
 
 SEVERITY_RANK: Mapping[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
@@ -68,6 +74,11 @@ def evidence_text(finding: Mapping[str, Any], limit: int = 4) -> str:
     """The first ``limit`` evidence values as ``key=value`` pairs."""
     items = list(finding.get("evidence", {}).items())[:limit]
     return ", ".join(f"{k}={_short(v)}" for k, v in items)
+
+
+def fix_language(fix: str) -> str:
+    """``sql`` for a fix written as a statement (``DROP INDEX ...``), else ``python``."""
+    return "sql" if _SQL_FIX.match(fix) else "python"
 
 
 def verification_text(suggestion: Mapping[str, Any] | None) -> str:
@@ -128,6 +139,27 @@ def rule_info() -> Sequence[tuple[str, str, str, str, str]]:
     from advisor.rules import RULES
 
     return [(r.code, r.name, r.severity.value, r.summary, inspect.cleandoc(r.doc)) for r in RULES]
+
+
+def changed_nodes(plan: Mapping[str, Any] | None, other: Mapping[str, Any] | None) -> set[int]:
+    """``id()`` of the nodes of ``plan`` whose kind (node type, relation, index) the
+    ``other`` plan has nowhere: what the index changed, marked in both trees."""
+
+    def walk(node: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+        if node is None:
+            return []
+        return [node, *(n for child in node["children"] for n in walk(child))]
+
+    def kind(node: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+        return (node["node_type"], node.get("relation"), node.get("index"))
+
+    theirs = {kind(n) for n in walk(other)}
+    return {id(n) for n in walk(plan) if kind(n) not in theirs}
+
+
+def ms_text(value: float | None) -> str:
+    """A duration in milliseconds as text (``timed out`` for None)."""
+    return _ms(value)
 
 
 def _ms(value: float | None) -> str:
