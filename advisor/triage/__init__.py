@@ -6,3 +6,33 @@ rules -> :mod:`advisor.triage.suppress` (config, ``-- advisor: ignore[...]`` in 
 :class:`~advisor.model.ScanResult` whose :attr:`~advisor.model.ScanResult.triage` says
 what it took out.
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from advisor.model import ScanResult
+from advisor.triage.baseline import apply_baseline, read_keys
+from advisor.triage.suppress import Suppression, apply_suppressions
+
+__all__ = ["triage"]
+
+
+def triage(
+    result: ScanResult,
+    suppressions: Iterable[Suppression] = (),
+    *,
+    baseline: Path | None = None,
+    diff_against: Path | None = None,
+    root: str | None = None,
+) -> ScanResult:
+    """Suppressions, then the baseline, then an older report (each optional).
+
+    ``root`` is the repo root that paths in keys and globs are relative to.
+    """
+    result = apply_suppressions(result, suppressions, root)
+    for against in (baseline, diff_against):
+        if against is not None:
+            result = apply_baseline(result, read_keys(against), str(against), root)
+    return result
