@@ -32,7 +32,9 @@ __all__ = [
 Report = Mapping[str, Any]
 """The JSON report, as :func:`advisor.report.json.to_json` builds it (or a file holds it)."""
 
-_SQL_FIX = re.compile(r"\s*(CREATE|DROP|ALTER|SELECT|WITH|UPDATE|DELETE|INSERT)\b", re.I)
+_SQL_FIX = re.compile(
+    r"\s*(CREATE|DROP|ALTER|SELECT|WITH|UPDATE|DELETE|INSERT)\s"
+)  # as advisor writes SQL
 
 SEVERITY_RANK: Mapping[str, int] = {"info": 0, "low": 1, "medium": 2, "high": 3}
 
