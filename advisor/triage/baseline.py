@@ -1,7 +1,9 @@
 """Baselines: the findings a team already knows about, so a scan reports only new ones.
 
 A finding is keyed by rule, query fingerprint, and code location by file and function
-(:class:`~advisor.model.FindingKey`), never by line. The baseline file is JSON::
+(:class:`~advisor.model.FindingKey`), never by line. A finding about the schema rather
+than a query (ADV004-ADV006) has no fingerprint: the foreign key or index it names
+stands in for one. The baseline file is JSON::
 
     {"format": "advisor-baseline", "version": 1,
      "findings": [{"rule": "ADV001", "fingerprint": "...", "path": "app/users.py",
@@ -51,7 +53,7 @@ def finding_key(finding: Finding, root: str | None = None) -> FindingKey:
     site = finding.location
     return FindingKey(
         rule=finding.rule,
-        fingerprint=finding.fingerprint,
+        fingerprint=finding.fingerprint or _subject(finding),
         path=repo_path(site.path, root) if site is not None else None,
         function=site.function if site is not None else None,
         message=finding.message,
@@ -113,6 +115,15 @@ def apply_baseline(
     return replace(result, findings=tuple(fresh), triage=triage)
 
 
+def _subject(finding: Finding) -> str | None:
+    """What a finding with no query is about (a foreign key, an index), from its evidence."""
+    for name in ("foreign_key", "index", "table"):
+        value = finding.evidence.get(name)
+        if isinstance(value, str):
+            return f"{name}={value}"
+    return None
+
+
 def _entry(key: FindingKey) -> dict[str, Any]:
     return {
         "rule": key.rule,
@@ -126,11 +137,16 @@ def _entry(key: FindingKey) -> dict[str, Any]:
 def _key(entry: object, path: Path) -> FindingKey:
     if not isinstance(entry, Mapping) or not isinstance(entry.get("rule"), str):
         raise InputError(f"{path}: a finding without a rule code; recreate the file")
+    # A report's finding carries its key (v1 reports before keys: its location stands in);
+    # a baseline's entry is a key.
+    key = entry.get("key")
     location = entry.get("location")
-    where: Mapping[str, Any] = location if isinstance(location, Mapping) else entry
+    where: Mapping[str, Any] = (
+        key if isinstance(key, Mapping) else location if isinstance(location, Mapping) else entry
+    )
     return FindingKey(
         rule=entry["rule"],
-        fingerprint=_opt(entry.get("fingerprint")),
+        fingerprint=_opt(where.get("fingerprint", entry.get("fingerprint"))),
         path=_opt(where.get("path")),
         function=_opt(where.get("function")),
         message=str(entry.get("message") or ""),
