@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from advisor.report.view import Report, ordered_findings
+from advisor.report.view import Report, fallback_path, ordered_findings
 
 __all__ = ["render"]
 
@@ -19,8 +19,7 @@ _SEVERITY = {"high": "critical", "medium": "major", "low": "minor", "info": "inf
 
 def render(report: Report) -> list[dict[str, Any]]:
     """The findings as Code Quality issues (JSON-ready)."""
-    fallback = next((s for s in report["sources"] if s != "-"), "pyproject.toml")
-    return [_issue(f, fallback) for f in ordered_findings(report)]
+    return [_issue(f, fallback_path(report)) for f in ordered_findings(report)]
 
 
 def _issue(finding: Mapping[str, Any], fallback: str) -> dict[str, Any]:

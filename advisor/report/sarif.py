@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from advisor.report.view import Report, ordered_findings, rule_info, verification_text
+from advisor.report.view import (
+    Report,
+    fallback_path,
+    ordered_findings,
+    rule_info,
+    verification_text,
+)
 
 __all__ = ["SARIF_SCHEMA", "render"]
 
@@ -25,6 +31,7 @@ def render(report: Report) -> dict[str, Any]:
     rules = rule_info()
     index = {code: i for i, (code, *_rest) in enumerate(rules)}
     suggestions = {s["name"]: s for s in report["suggestions"]}
+    fallback = fallback_path(report)
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -40,7 +47,7 @@ def render(report: Report) -> dict[str, Any]:
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the repo root"}}},
                 "results": [
-                    _result(f, index, suggestions.get(f.get("suggestion") or ""))
+                    _result(f, index, suggestions.get(f.get("suggestion") or ""), fallback)
                     for f in ordered_findings(report)
                 ],
             }
@@ -62,7 +69,10 @@ def _rule(code: str, name: str, severity: str, summary: str, doc: str) -> dict[s
 
 
 def _result(
-    finding: Mapping[str, Any], index: Mapping[str, int], suggestion: Mapping[str, Any] | None
+    finding: Mapping[str, Any],
+    index: Mapping[str, int],
+    suggestion: Mapping[str, Any] | None,
+    fallback: str,
 ) -> dict[str, Any]:
     text = finding["message"]
     if finding.get("fix"):
@@ -78,14 +88,12 @@ def _result(
     }
     if finding["rule"] in index:
         result["ruleIndex"] = index[finding["rule"]]
-    loc = finding.get("location")
-    if loc:
-        physical: dict[str, Any] = {
-            "artifactLocation": {"uri": loc["path"], "uriBaseId": "%SRCROOT%"}
-        }
-        if loc.get("line"):
-            physical["region"] = {"startLine": loc["line"]}
-        result["locations"] = [{"physicalLocation": physical}]
+    # Code scanning wants a file for every result: a schema-level finding points at the input.
+    loc = finding.get("location") or {"path": fallback}
+    physical: dict[str, Any] = {"artifactLocation": {"uri": loc["path"], "uriBaseId": "%SRCROOT%"}}
+    if loc.get("line"):
+        physical["region"] = {"startLine": loc["line"]}
+    result["locations"] = [{"physicalLocation": physical}]
     return result
 
 

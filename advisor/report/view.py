@@ -17,6 +17,7 @@ __all__ = [
     "Report",
     "changed_nodes",
     "evidence_text",
+    "fallback_path",
     "fix_language",
     "ms_text",
     "one_line",
@@ -64,6 +65,14 @@ def where(site: Mapping[str, Any] | None) -> str:
     if site.get("function"):
         text += f" in {site['function']}()"
     return text
+
+
+def fallback_path(report: Report) -> str:
+    """Where to point a finding that has no file (a schema-level one from ``--dsn``): the
+    first input scanned, else ``pyproject.toml``; code scanning and GitLab need a file."""
+    return next((s for s in report["sources"] if s not in ("-", "pg_stat_statements")), None) or (
+        "pyproject.toml"
+    )
 
 
 def one_line(text: str, limit: int = 160) -> str:

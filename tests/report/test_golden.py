@@ -70,6 +70,7 @@ def test_sarif_validates_and_carries_rules_and_fingerprints() -> None:
     assert all("## What it does" in r["help"]["markdown"] for r in rules)
     results = run["results"]
     assert len(results) == 8
+    assert all(r["locations"] for r in results)  # code scanning wants a file for each
     first = results[0]
     assert (first["ruleId"], first["level"]) == ("ADV001", "error")
     assert rules[first["ruleIndex"]]["id"] == "ADV001"
