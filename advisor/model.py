@@ -31,6 +31,7 @@ __all__ = [
     "DataOrigin",
     "Execution",
     "Finding",
+    "FindingKey",
     "ForeignKey",
     "Index",
     "IndexColumn",
@@ -55,6 +56,7 @@ __all__ = [
     "Table",
     "TableRef",
     "TableStats",
+    "Triage",
     "Verification",
     "Workload",
     "query_key",
@@ -672,12 +674,52 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingKey:
+    """What identifies a finding across runs: rule, query fingerprint, file and function.
+
+    Line numbers are left out on purpose: an unrelated edit above a call site moves its
+    line, and a baseline keyed on lines would call every finding below it new.
+    ``message`` describes the finding for reports and takes no part in equality.
+    """
+
+    rule: str
+    fingerprint: str | None
+    path: str | None
+    function: str | None
+    message: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        where = self.path or "?"
+        if self.function:
+            where += f" in {self.function}()"
+        return f"{self.rule} at {where}"
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """What suppressions and a baseline (or an older report) took out of a scan.
+
+    ``suppressed`` pairs each hidden finding with the suppression that hid it;
+    ``unused`` lists suppressions that hid nothing (so they do not rot); ``baselined``
+    counts findings already in the baseline; ``gone`` the baseline's findings this scan
+    no longer has (resolved); ``against`` names the baseline or report compared with.
+    """
+
+    suppressed: tuple[tuple[Finding, str], ...] = ()
+    unused: tuple[str, ...] = ()
+    baselined: int = 0
+    gone: tuple[FindingKey, ...] = ()
+    against: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     """Everything one scan produced, in the order the report shows it.
 
     ``suggestions`` are the indexes to create (verified ones carry their
     :class:`Verification`); ``rejected`` the candidates verification dropped, with the
-    numbers that dropped them; ``data`` the rows verification measured on.
+    numbers that dropped them; ``data`` the rows verification measured on; ``triage``
+    what suppressions and a baseline took out of ``findings`` (None when neither ran).
     """
 
     findings: tuple[Finding, ...]
@@ -690,3 +732,4 @@ class ScanResult:
     sources: tuple[str, ...] = ()
     rejected: tuple[IndexSuggestion, ...] = ()
     data: DataOrigin | None = None
+    triage: Triage | None = None

@@ -47,6 +47,11 @@ def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
         for n in result.notes:
             sql = one_line(n.sql or n.fingerprint, 160, ellipsis="…")
             parts.append(Text(f"  [{n.rule}] {n.reason}: {sql}", style="dim"))
+    if result.triage is not None:
+        from advisor.report.json import to_json
+        from advisor.report.view import triage_lines
+
+        parts.extend(Text(line, style="dim") for line in triage_lines(to_json(result)))
     parts.append(_summary(result))
     return Group(*parts)
 
