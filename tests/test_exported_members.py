@@ -54,6 +54,7 @@ PINNED = {
         "ScopeGroup",
         "Severity",
         "Skipped",
+        "SourceKind",
         "Table",
         "TableRef",
         "TableStats",

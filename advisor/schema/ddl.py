@@ -1,6 +1,6 @@
 """Load a schema from DDL text (a ``schema.sql``, a ``pg_dump --schema-only``) via a sandbox.
 
-The script is split into statements by :func:`advisor.capture.sqlfile.split_sql` (quotes,
+The script is split into statements by :func:`advisor.parse.lexer.split_sql` (quotes,
 dollar quotes and comments respected; psql meta-commands dropped) so that a failing
 statement can be named by file and line. Statements run one at a time in autocommit, so
 ``CREATE INDEX CONCURRENTLY`` works too.
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from advisor.capture.sqlfile import split_sql
 from advisor.db import connect, run
 from advisor.errors import InputError
 from advisor.model import Schema, SchemaSource
+from advisor.parse.lexer import split_sql
 from advisor.schema.introspect import introspect
 
 if TYPE_CHECKING:

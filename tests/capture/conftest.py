@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from advisor.capture.jsonl import read_capture
 from advisor.model import Execution
+from advisor.sources.capture_file import read_capture
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "fixtures" / "apps"
