@@ -94,8 +94,8 @@ def load_schema(options: ScanOptions) -> tuple[Schema, str | None]:
 
         return read_schema(options.dsn, source="dsn"), None
     if options.schema_file or options.metadata:
+        from advisor.sandbox import open_sandbox
         from advisor.schema import schema_from_ddl, schema_from_metadata
-        from advisor.verify.sandbox import open_sandbox
 
         if options.schema_file:
             check_readable(options.schema_file)

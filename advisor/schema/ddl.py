@@ -8,7 +8,6 @@ statement can be named by file and line. Statements run one at a time in autocom
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from advisor.parse.lexer import split_sql
 from advisor.schema.introspect import introspect
 
 if TYPE_CHECKING:
-    from advisor.verify.sandbox import Sandbox
+    from advisor.sandbox import Sandbox
 
 __all__ = ["apply_statements", "load_ddl", "read_ddl", "schema_from_ddl"]
 
@@ -88,11 +87,7 @@ def schema_from_ddl(path_or_text: str | Path, sandbox: Sandbox | str) -> Schema:
 
     ``sandbox`` is a :class:`Sandbox` or the DSN of a server advisor may create databases on.
     """
-    from advisor.verify.sandbox import create_database, drop_database
+    from advisor.sandbox import scratch_database
 
-    name = f"advisor_ddl_{uuid.uuid4().hex[:12]}"
-    dsn = create_database(sandbox, name)
-    try:
+    with scratch_database(sandbox, "advisor_ddl") as dsn:
         return load_ddl(dsn, path_or_text)
-    finally:
-        drop_database(sandbox, name)
