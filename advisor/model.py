@@ -53,6 +53,7 @@ __all__ = [
     "ScopeGroup",
     "Severity",
     "Skipped",
+    "SourceKind",
     "Table",
     "TableRef",
     "TableStats",
@@ -93,6 +94,8 @@ class CallSite:
 
 
 ScopeKind = Literal["test", "request", "manual", "process"]
+SourceKind = Literal["sql_file", "capture_file", "pg_stat_statements"]
+"""Which kind of input an execution came from (see :mod:`advisor.sources`)."""
 LoadKind = Literal["lazy", "column", "batched"]
 
 
@@ -125,6 +128,7 @@ class Execution:
     "same query, same parameters" and "same query, differing parameters" differ.
     ``scope_id`` tells apart two instances of one scope name (two concurrent requests
     to ``GET /users/{user_id}`` share the name, never the id); unique within a file.
+    ``source_kind`` says which kind of source read it (None when built in code).
     """
 
     sql: str
@@ -143,6 +147,7 @@ class Execution:
     orm: OrmLoad | None = None
     error: str | None = None
     scope_id: int | None = None
+    source_kind: SourceKind | None = None
 
 
 # --------------------------------------------------------------------------- parse
@@ -397,7 +402,11 @@ class Schema:
 
 @dataclass(frozen=True, slots=True)
 class QueryShape:
-    """Every execution of one query shape (one :attr:`ParsedQuery.key`), aggregated."""
+    """Every execution of one query shape (one :attr:`ParsedQuery.key`), aggregated.
+
+    ``from_pg_stat_statements``: some of its executions have the ``pg_stat_statements``
+    source kind (aggregate rows, without scopes or call sites).
+    """
 
     query: ParsedQuery
     calls: int

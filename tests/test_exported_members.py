@@ -74,6 +74,7 @@ PINNED = {
         "ScopeGroup",
         "Severity",
         "Skipped",
+        "SourceKind",
         "Table",
         "TableRef",
         "TableStats",

@@ -20,7 +20,7 @@ from typing import IO, Any, Literal, get_args
 
 import msgspec
 
-from advisor.capture.writer import FORMAT, VERSION
+from advisor.capture.format import FORMAT, VERSION
 from advisor.errors import InputError
 from advisor.model import CallSite, Execution, LoadKind, OrmLoad, Schema, ScopeKind, Skipped
 
@@ -269,6 +269,7 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
         load,
         line.error,
         line.scope_id,
+        "capture_file",
     )
 
 
@@ -297,6 +298,7 @@ def _from_dict(data: dict[str, Any], source: CallSite, sites: _Sites) -> Executi
         None if orm is None else _orm(orm),
         _str(get("error")),
         scope_id if type(scope_id) is int else None,
+        "capture_file",
     )
 
 

@@ -7,8 +7,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from advisor.capture.pg_stat_statements import build_query, is_workload_statement, read_statements
 from advisor.errors import DatabaseError, ExtensionMissing
+from advisor.sources.pg_stat_statements import build_query, is_workload_statement, read_statements
 
 
 async def _run(dsn: str, *statements: str, repeat: int = 1) -> None:
@@ -23,7 +23,7 @@ async def _run(dsn: str, *statements: str, repeat: int = 1) -> None:
 
 def test_missing_extension_says_how_to_enable_it(fresh_db: str) -> None:
     with pytest.raises(ExtensionMissing) as raised:
-        read_statements(fresh_db)
+        list(read_statements(fresh_db))
     message = str(raised.value)
     assert "\n" not in message
     assert "shared_preload_libraries = 'pg_stat_statements'" in message
@@ -50,7 +50,7 @@ def test_reads_the_workload_of_this_database(fresh_db: str) -> None:
             await conn.close()
 
     asyncio.run(lookups())
-    found = read_statements(fresh_db)
+    found = list(read_statements(fresh_db))
     lookup = [e for e in found if "FROM t WHERE id = $1" in e.sql]
     assert len(lookup) == 1
     assert lookup[0].calls == 20 and lookup[0].rows == 20
@@ -59,7 +59,7 @@ def test_reads_the_workload_of_this_database(fresh_db: str) -> None:
     assert not any(e.sql.upper().startswith(("SET", "CREATE")) for e in found)
     assert not any("pg_catalog" in e.sql or "pg_stat_statements" in e.sql for e in found)
     assert all(e.calls >= 20 for e in read_statements(fresh_db, min_calls=20))
-    assert len(read_statements(fresh_db, limit=1)) == 1
+    assert len(list(read_statements(fresh_db, limit=1))) == 1
 
 
 @pytest.mark.parametrize(

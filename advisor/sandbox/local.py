@@ -29,8 +29,8 @@ from typing import Any
 
 from advisor.db import run
 from advisor.errors import SandboxError
-from advisor.verify.sandbox import teardown
-from advisor.verify.sandbox.base import PG_SETTINGS, Sandbox, SandboxKind, prepare
+from advisor.sandbox import teardown
+from advisor.sandbox.base import PG_SETTINGS, Sandbox, SandboxKind, prepare
 
 __all__ = ["PgBinaries", "embedded_sandbox", "find_binaries", "local_sandbox"]
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from advisor.capture.sqlfile import read_sql, split_sql
 from advisor.errors import InputError
 from advisor.model import CallSite, Execution, Skipped
+from advisor.parse.lexer import split_sql
+from advisor.sources.sql_file import read_sql
 
 
 def statements(text: str) -> list[str]:
@@ -53,14 +54,14 @@ def test_read_sql_gives_file_and_line(tmp_path: Path) -> None:
     path.write_text("select 1;\nselect 2;\n", encoding="utf-8")
     items = list(read_sql(str(path)))
     assert items == [
-        Execution(sql="select 1", source=CallSite(str(path), 1)),
-        Execution(sql="select 2", source=CallSite(str(path), 2)),
+        Execution(sql="select 1", source=CallSite(str(path), 1), source_kind="sql_file"),
+        Execution(sql="select 2", source=CallSite(str(path), 2), source_kind="sql_file"),
     ]
 
 
 def test_stdin_text_is_used_as_is() -> None:
     items = list(read_sql("-", "select 1"))
-    assert items == [Execution(sql="select 1", source=CallSite("-", 1))]
+    assert items == [Execution(sql="select 1", source=CallSite("-", 1), source_kind="sql_file")]
 
 
 def test_empty_file_gives_nothing(tmp_path: Path) -> None:

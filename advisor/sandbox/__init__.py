@@ -10,12 +10,15 @@ Ctrl-C, at interpreter exit, and on SIGTERM):
     auto            the first of local, docker, embedded that works
 
 :func:`create_database` / :func:`drop_database` make scratch databases on a sandbox (or on
-any server DSN the caller may create databases on).
+any server DSN the caller may create databases on); :func:`scratch_database` is both
+around a ``with`` block. Schema loading (:mod:`advisor.schema`) and verification
+(:mod:`advisor.verify`) both use them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Callable, Iterator
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -23,9 +26,9 @@ import asyncpg
 
 from advisor.db import connect, redact_dsn, run
 from advisor.errors import ConfigError, DatabaseError, SandboxError
-from advisor.verify.sandbox.base import Sandbox, SandboxKind, prepare
-from advisor.verify.sandbox.docker import docker_sandbox, docker_unavailable_reason
-from advisor.verify.sandbox.local import (
+from advisor.sandbox.base import Sandbox, SandboxKind, prepare
+from advisor.sandbox.docker import docker_sandbox, docker_unavailable_reason
+from advisor.sandbox.local import (
     PgBinaries,
     embedded_sandbox,
     find_binaries,
@@ -42,6 +45,7 @@ __all__ = [
     "drop_database",
     "find_binaries",
     "open_sandbox",
+    "scratch_database",
 ]
 
 _URL_PREFIXES = ("postgresql://", "postgres://", "postgresql+asyncpg://")
@@ -126,6 +130,20 @@ def drop_database(target: Sandbox | str, name: str) -> None:
     """Drop database ``name`` (disconnecting its sessions); no error when it is gone."""
     admin = target.dsn if isinstance(target, Sandbox) else target
     run(_admin_execute(admin, f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)"))
+
+
+@contextlib.contextmanager
+def scratch_database(target: Sandbox | str, prefix: str) -> Iterator[str]:
+    """A new, empty database ``<prefix>_<random>`` on ``target`` for the block; its DSN.
+
+    The database is dropped when the block ends, whatever happens inside it.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    dsn = create_database(target, name)
+    try:
+        yield dsn
+    finally:
+        drop_database(target, name)
 
 
 def _quote_ident(name: str) -> str:

@@ -12,17 +12,14 @@ an empty file yields nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from advisor.errors import InputError
 from advisor.model import CallSite, Execution, Skipped
-from advisor.parse.lexer import regions
+from advisor.parse.lexer import split_sql
 
-__all__ = ["read_sql", "split_sql"]
-
-_NON_SPACE = re.compile(r"\S")
+__all__ = ["read_sql"]
 
 
 def read_sql(path: str, text: str | None = None) -> Iterator[Execution | Skipped]:
@@ -36,47 +33,7 @@ def read_sql(path: str, text: str | None = None) -> Iterator[Execution | Skipped
         yield content
         return
     for line, statement in split_sql(content):
-        yield Execution(sql=statement, source=CallSite(path, line))
-
-
-def split_sql(text: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(line, statement)`` for each non-empty statement of ``text``.
-
-    ``line`` (1-based) is where the statement's first token starts; leading comments
-    are not part of a statement, comments inside it are kept.
-    """
-    lines_done, line = 0, 1
-    start: int | None = None  # first significant character of the current statement
-    pieces: list[str] = []
-    piece_from = pos = 0
-    for kind, r_start, r_end in regions(text, meta=True):
-        if start is None:
-            first = _NON_SPACE.search(text, pos, r_start)
-            if first is not None:
-                start = piece_from = first.start()
-            elif kind == "string" or kind == "ident" or kind == "dollar":
-                start = piece_from = r_start
-        ends = kind == "semi" or (kind == "meta" and text.startswith("\\g", r_start))
-        if start is not None and (kind == "meta" or ends):
-            pieces.append(text[piece_from:r_start])
-            piece_from = r_end
-        if ends and start is not None:
-            statement = "".join(pieces).strip()
-            if statement:
-                line += text.count("\n", lines_done, start)
-                lines_done = start
-                yield line, statement
-            start, pieces = None, []
-        pos = r_end
-    if start is None:
-        first = _NON_SPACE.search(text, pos)
-        if first is None:
-            return
-        start = piece_from = first.start()
-    pieces.append(text[piece_from:])
-    statement = "".join(pieces).strip()
-    if statement:
-        yield line + text.count("\n", lines_done, start), statement
+        yield Execution(sql=statement, source=CallSite(path, line), source_kind="sql_file")
 
 
 def _load(path: str) -> str | Skipped:

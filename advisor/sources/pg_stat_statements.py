@@ -9,7 +9,7 @@ and catalog queries (advisor's own, monitoring tools') are left out.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import asyncpg
@@ -105,26 +105,26 @@ async def _read(dsn: str, min_calls: int, min_total_ms: float) -> list[Any]:
 
 def read_statements(
     dsn: str, *, min_calls: int = 1, min_total_ms: float = 0.0, limit: int | None = None
-) -> list[Execution]:
+) -> Iterator[Execution]:
     """The workload statements of the database at ``dsn``, by total time, slowest first.
 
-    Raises :class:`ExtensionMissing` (with how to enable it) when the extension is absent.
+    The rows are read when iteration starts. Raises :class:`ExtensionMissing` (with how
+    to enable it) when the extension is absent.
     """
     rows = run(_read(dsn, min_calls, min_total_ms))
-    result: list[Execution] = []
+    count = 0
     for row in rows:
         sql = row["query"]
         if not sql or not is_workload_statement(sql):
             continue
-        result.append(
-            Execution(
-                sql=sql,
-                source=SOURCE,
-                calls=int(row["calls"]),
-                total_ms=float(row["total_ms"]),
-                rows=int(row["rows"]),
-            )
+        yield Execution(
+            sql=sql,
+            source=SOURCE,
+            calls=int(row["calls"]),
+            total_ms=float(row["total_ms"]),
+            rows=int(row["rows"]),
+            source_kind="pg_stat_statements",
         )
-        if limit is not None and len(result) >= limit:
-            break
-    return result
+        count += 1
+        if limit is not None and count >= limit:
+            return

@@ -10,8 +10,8 @@ from types import ModuleType
 
 from advisor.db import redact_dsn, run
 from advisor.errors import SandboxError
-from advisor.verify.sandbox import teardown
-from advisor.verify.sandbox.base import PG_SETTINGS, Sandbox, prepare
+from advisor.sandbox import teardown
+from advisor.sandbox.base import PG_SETTINGS, Sandbox, prepare
 
 __all__ = ["docker_sandbox", "docker_unavailable_reason"]
 

@@ -17,13 +17,14 @@ import pytest
 
 from advisor.db import connect, run
 from advisor.errors import ConfigError, SandboxError
-from advisor.verify.sandbox import (
+from advisor.sandbox import (
     Sandbox,
     create_database,
     docker_unavailable_reason,
     drop_database,
     find_binaries,
     open_sandbox,
+    scratch_database,
 )
 
 REPO = Path(__file__).parents[2]
@@ -105,7 +106,7 @@ CHILD = textwrap.dedent(
     """
     import json, sys, time
     from advisor.db import connect, run
-    from advisor.verify.sandbox import open_sandbox
+    from advisor.sandbox import open_sandbox
 
     async def data_dir(dsn):
         conn = await connect(dsn)
@@ -156,7 +157,7 @@ def test_signal_to_the_owner_stops_the_server(sig: int) -> None:
 LEAKY_CHILD = textwrap.dedent(
     """
     import json
-    from advisor.verify.sandbox import open_sandbox
+    from advisor.sandbox import open_sandbox
 
     sandbox = open_sandbox("local").__enter__()  # never exited: interpreter exit must stop it
     print(json.dumps({"dsn": sandbox.dsn}), flush=True)
@@ -176,8 +177,8 @@ def test_a_sandbox_never_exited_is_stopped_at_interpreter_exit() -> None:
 
 
 def test_auto_falls_back_and_names_every_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    import advisor.verify.sandbox as sandbox_pkg
-    import advisor.verify.sandbox.local as local_mod
+    import advisor.sandbox as sandbox_pkg
+    import advisor.sandbox.local as local_mod
 
     monkeypatch.setattr(local_mod, "find_binaries", list)
     monkeypatch.setattr(sandbox_pkg, "find_binaries", list)
@@ -254,3 +255,14 @@ def test_docker_sandbox(docker_engine: None) -> None:
     with open_sandbox("docker") as sandbox:
         assert sandbox.kind == "docker"
         assert "pg_stat_statements" in str(_query(sandbox.dsn, "SHOW shared_preload_libraries"))
+
+
+def test_scratch_database_is_dropped_after_the_block(pg_dsn: str) -> None:
+    with pytest.raises(RuntimeError), scratch_database(pg_dsn, "advt_scratch") as dsn:
+        name = dsn.rsplit("/", 1)[1]
+        assert name.startswith("advt_scratch_")
+        assert _query(dsn, "SELECT current_database()") == name
+        raise RuntimeError("the block fails")
+    exists = f"SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+    assert _query(pg_dsn, exists) == 0
+
