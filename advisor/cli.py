@@ -234,7 +234,7 @@ def demo(
         result = run_demo(options, progress=step, load_progress=load)
     out.print(render(result.scan))
     out.print()
-    out.print(demo_table(result))
+    out.print(demo_table(result), markup=False)
     out.print(f"captures, logs and migrations: {result.workdir}", style="dim")
 
 

@@ -1,7 +1,8 @@
 """The example service: where its code is, and running it under ``advisor capture``.
 
 The service lives in ``fixtures/example_service`` of the source tree; a wheel carries a copy
-as ``advisor/demo/example_service`` (see ``pyproject.toml``). It runs as a child process,
+as ``advisor/_example/example_service`` (see ``pyproject.toml``), a directory of its own so
+that only that package lands on the service's ``sys.path``. It runs as a child process,
 ``advisor capture -o FILE -- python -m uvicorn --factory example_service.app:create_app``,
 exactly the way a user would capture their own service.
 """
@@ -33,11 +34,11 @@ class DemoError(AdvisorError):
 
 def service_root() -> Path:
     """The directory that contains the ``example_service`` package."""
-    for candidate in (_HERE, _HERE.parent.parent / "fixtures"):
+    for candidate in (_HERE.parent / "_example", _HERE.parent.parent / "fixtures"):
         if (candidate / "example_service" / "app.py").is_file():
             return candidate
     raise DemoError(
-        "the example service is missing (neither advisor/demo/example_service nor "
+        "the example service is missing (neither advisor/_example/example_service nor "
         "fixtures/example_service); reinstall db-advisor"
     )
 
