@@ -103,7 +103,7 @@ def _requests(options: DemoOptions) -> list[tuple[str, str]]:
 
 def queries_per_request(capture: Path) -> dict[str, float]:
     """Mean statements per request scope, by route (``GET /records`` -> 41.0)."""
-    from advisor.capture.jsonl import read_capture
+    from advisor.sources.capture_file import read_capture
     from advisor.model import Execution
 
     per_scope: Counter[tuple[str, int | None]] = Counter()
@@ -181,7 +181,7 @@ def run_demo(
 ) -> DemoResult:
     """Run the whole demo; raises :class:`DemoError` when a step fails."""
     from advisor.scan import ScanOptions, scan
-    from advisor.verify.sandbox import create_database, open_sandbox
+    from advisor.sandbox import create_database, open_sandbox
 
     say = progress or (lambda _message: None)
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="advisor-demo-"))
