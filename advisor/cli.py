@@ -105,11 +105,18 @@ def scan(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say why each query got no suggestion.")
     ] = False,
+    max_indexes: Annotated[
+        int | None, typer.Option(min=0, help="Index choice: at most this many new indexes.")
+    ] = None,
+    max_index_size: Annotated[
+        str | None, typer.Option(help="Index choice: total size of new indexes, e.g. 50MB.")
+    ] = None,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
     from advisor.scan import ScanOptions
     from advisor.scan import scan as run_scan
+    from advisor.suggest.choose import parse_size
 
     cfg = load_config(config if config is not None else find_config(Path.cwd()))
     srcs = tuple(sources or ())
@@ -127,6 +134,8 @@ def scan(
         ignore=tuple(_split(ignore)) if ignore else cfg.ignore,
         rule_options=cfg.rule_options,
         stdin_text=stdin_text,
+        max_indexes=max_indexes,
+        max_index_bytes=parse_size(max_index_size) if max_index_size is not None else None,
     )
     threshold = _fail_on(fail_on or cfg.fail_on or "never")
     result = run_scan(options)
