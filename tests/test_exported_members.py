@@ -61,6 +61,18 @@ PINNED = {
         "Workload",
         "query_key",
     ],
+    "advisor.suggest.choose": [
+        "Choice",
+        "ChoiceBudget",
+        "NotChosen",
+        "Oracle",
+        "Step",
+        "WriteLoad",
+        "choose",
+        "parse_size",
+        "write_load",
+    ],
+    "advisor.verify.whatif": ["Costable", "WhatIf", "choose_indexes"],
 }
 
 

@@ -192,7 +192,6 @@ def _mb(size: int) -> str:
 @dataclass(slots=True)
 class _Eval:
     gain: float
-    size: int
     blocked: str | None = None
 
 
@@ -292,7 +291,7 @@ def _best_move(
         cost, _ = state.cost([c for c in state.chosen if c is not old] + [move])
         gain = (current - cost) / total
         blocked = _budget_block(state, old is None, state.bytes + extra)
-        state.last[index_identity(move)] = _Eval(gain, size, blocked)
+        state.last[index_identity(move)] = _Eval(gain, blocked)
         if blocked is not None or gain <= 0 or gain < state.required[move.table]:
             continue
         rank = (gain / extra, 1 if old is not None else 0, gain)
