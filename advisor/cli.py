@@ -14,7 +14,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -25,6 +25,7 @@ from advisor.model import ScanResult, Severity
 
 if TYPE_CHECKING:
     from advisor.config import Config
+    from advisor.scan import ScanOptions
 
 __all__ = ["app", "main"]
 
@@ -132,9 +133,17 @@ def scan(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say why each query got no suggestion.")
     ] = False,
+    max_indexes: Annotated[
+        int | None, typer.Option(min=0, help="Index choice: at most this many new indexes.")
+    ] = None,
+    max_index_size: Annotated[
+        str | None, typer.Option(help="Index choice: total size of new indexes, e.g. 50MB.")
+    ] = None,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
+    from advisor.scan import scan as run_scan
+    from advisor.suggest.choose import parse_size
     from advisor.triage import triage
 
     if baseline is not None and diff_against is not None:
@@ -142,19 +151,22 @@ def scan(
     pairs = _pair_outputs(list(formats or [Format.text]), list(outputs or []))
     cfg = load_config(config if config is not None else find_config(Path.cwd()))
     threshold = _fail_on(fail_on or cfg.fail_on or "never")
-    result = _run_scan(
-        sources,
-        schema,
-        metadata,
-        dsn,
-        pg_stat_statements,
-        min_calls,
-        min_total_time,
-        sandbox,
-        select,
-        ignore,
+    options = _scan_options(
         cfg,
+        sources,
+        sandbox=sandbox,
+        select=select,
+        ignore=ignore,
+        schema_file=schema,
+        metadata=metadata,
+        dsn=dsn,
+        pg_stat_statements=pg_stat_statements,
+        min_calls=min_calls,
+        min_total_ms=min_total_time,
+        max_indexes=max_indexes,
+        max_index_bytes=parse_size(max_index_size) if max_index_size is not None else None,
     )
+    result = run_scan(options)
     root = str(Path.cwd())
     result = triage(result, cfg.suppress, baseline=baseline, diff_against=diff_against, root=root)
     rejected = [s for s in result.skipped if s.input_rejected]
@@ -165,39 +177,28 @@ def scan(
     raise typer.Exit(2 if rejected else _exit_code(result, threshold))
 
 
-def _run_scan(
-    sources: list[str] | None,
-    schema: str | None,
-    metadata: str | None,
-    dsn: str | None,
-    pg_stat_statements: bool,
-    min_calls: int,
-    min_total_time: float,
-    sandbox: str | None,
-    select: list[str] | None,
-    ignore: list[str] | None,
+def _scan_options(
     cfg: Config,
-) -> ScanResult:
+    sources: list[str] | None,
+    *,
+    sandbox: str | None = None,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    **fields: Any,
+) -> ScanOptions:
+    """``ScanOptions`` from the command line, with the config filling what it leaves out."""
     from advisor.scan import ScanOptions
-    from advisor.scan import scan as run_scan
 
     srcs = tuple(sources or ())
-    stdin_text = _read_stdin() if "-" in srcs else None
-    options = ScanOptions(
+    return ScanOptions(
         sources=srcs,
-        schema_file=schema,
-        metadata=metadata,
-        dsn=dsn,
-        pg_stat_statements=pg_stat_statements,
-        min_calls=min_calls,
-        min_total_ms=min_total_time,
         sandbox=sandbox or cfg.sandbox or "auto",
         select=tuple(_split(select)) if select else cfg.select,
         ignore=tuple(_split(ignore)) if ignore else cfg.ignore,
         rule_options=cfg.rule_options,
-        stdin_text=stdin_text,
+        stdin_text=_read_stdin() if "-" in srcs else None,
+        **fields,
     )
-    return run_scan(options)
 
 
 def _pair_outputs(formats: list[Format], outputs: list[str]) -> list[tuple[Format, str | None]]:
@@ -273,6 +274,7 @@ def baseline_create(
 ) -> None:
     """Write FILE with the findings of a scan (or of --report), keyed without line numbers."""
     from advisor.config import find_config, load_config
+    from advisor.scan import scan as run_scan
     from advisor.triage.baseline import baseline_document, finding_key, read_keys
     from advisor.triage.suppress import apply_suppressions
 
@@ -281,9 +283,16 @@ def baseline_create(
         keys = read_keys(report)
     else:
         cfg = load_config(config if config is not None else find_config(Path.cwd()))
-        result = _run_scan(
-            sources, schema, metadata, dsn, pg_stat_statements, 1, 0.0, sandbox, None, None, cfg
+        options = _scan_options(
+            cfg,
+            sources,
+            sandbox=sandbox,
+            schema_file=schema,
+            metadata=metadata,
+            dsn=dsn,
+            pg_stat_statements=pg_stat_statements,
         )
+        result = run_scan(options)
         result = apply_suppressions(result, cfg.suppress, root)
         keys = tuple(finding_key(f, root) for f in result.findings)
     document = baseline_document(keys)

@@ -22,7 +22,11 @@ __all__ = ["ScanOptions", "load_schema", "scan"]
 
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
-    """What to scan and against which schema; mirrors ``advisor scan``'s options."""
+    """What to scan and against which schema; mirrors ``advisor scan``'s options.
+
+    ``max_indexes`` / ``max_index_bytes`` are the workload-wide index choice's budget
+    (:class:`advisor.suggest.choose.ChoiceBudget`).
+    """
 
     sources: tuple[str, ...] = ()
     schema_file: str | None = None
@@ -36,6 +40,8 @@ class ScanOptions:
     ignore: tuple[str, ...] = ()
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     stdin_text: str | None = None
+    max_indexes: int | None = None
+    max_index_bytes: int | None = None
 
 
 def scan(options: ScanOptions) -> ScanResult:

@@ -164,6 +164,10 @@ def test_bad_fail_on_is_a_one_line_error() -> None:
     one_line_error(advisor("scan", str(EXAMPLE), "--fail-on", "urgent"), "urgent")
 
 
+def test_bad_max_index_size_is_a_one_line_error() -> None:
+    one_line_error(advisor("scan", str(EXAMPLE), "--max-index-size", "lots"), "lots", "50MB")
+
+
 def test_unreachable_dsn_is_a_one_line_error() -> None:
     dsn = "postgresql://nobody:secret@127.0.0.1:1/db"
     proc = advisor("scan", str(EXAMPLE), "--dsn", dsn)

@@ -94,6 +94,18 @@ PINNED = {
     ],
     "advisor.sqltext": ["one_line", "quote_ident", "quote_qualified"],
     "advisor.suggest": ["alembic_migration", "collect_suggestions", "sql_migration"],
+    "advisor.suggest.choose": [
+        "Choice",
+        "ChoiceBudget",
+        "NotChosen",
+        "Oracle",
+        "Step",
+        "WriteLoad",
+        "choose",
+        "parse_size",
+        "write_load",
+    ],
+    "advisor.verify.whatif": ["Costable", "WhatIf", "choose_indexes"],
 }
 
 

@@ -16,12 +16,20 @@ from dataclasses import replace
 from advisor.indexes.coverage import order_compatible
 from advisor.model import IndexColumn, IndexSuggestion
 
-__all__ = ["DEFAULT_STEPS", "Step", "drop_prefixes", "merge_identical", "select"]
+__all__ = [
+    "DEFAULT_STEPS",
+    "Step",
+    "drop_prefixes",
+    "index_identity",
+    "merge_identical",
+    "select",
+]
 
 Step = Callable[[tuple[IndexSuggestion, ...]], tuple[IndexSuggestion, ...]]
 
 
-def _identity(s: IndexSuggestion) -> tuple[object, ...]:
+def index_identity(s: IndexSuggestion) -> tuple[object, ...]:
+    """What makes two suggestions the same index (the name aside)."""
     return (s.table, s.method, s.columns, tuple(sorted(s.include)), s.where)
 
 
@@ -42,7 +50,7 @@ def merge_identical(suggestions: tuple[IndexSuggestion, ...]) -> tuple[IndexSugg
     """One suggestion per distinct index, in first-seen order, serving every shape."""
     merged: dict[tuple[object, ...], IndexSuggestion] = {}
     for s in suggestions:
-        key = _identity(s)
+        key = index_identity(s)
         merged[key] = _absorb(merged[key], s) if key in merged else s
     return tuple(merged.values())
 
