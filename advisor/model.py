@@ -175,7 +175,10 @@ class Predicate:
     ``column`` is set for a plain column; ``expression`` (normalized SQL such as
     ``lower(email)``) for an expression over one table's columns. ``constant`` holds the
     literal text compared against (``'active'``) and is None for parameters;
-    ``in_size`` is the number of values of an ``IN`` list.
+    ``in_size`` is the number of values of an ``IN`` list. ``params`` are the numbers of
+    the ``$n`` compared against, in the order written (``BETWEEN $1 AND $2``: ``(1, 2)``);
+    ``bound`` says which end of a one-sided range they give (``col > $1``: ``"lower"``),
+    so that verification can bind each ``$n`` to a fitting value of the column.
     """
 
     table: str | None
@@ -185,6 +188,8 @@ class Predicate:
     constant: str | None = None
     parameterized: bool = False
     in_size: int | None = None
+    params: tuple[int, ...] = ()
+    bound: Literal["lower", "upper"] | None = None
 
 
 @dataclass(frozen=True, slots=True)
