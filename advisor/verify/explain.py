@@ -204,7 +204,9 @@ def uses_index(plan: PlanNode | None, name: str) -> bool:
 
 
 def _shape(plan: PlanNode) -> str:
-    parts = [n.node_type for n in iter_nodes(plan) if n.node_type.endswith(_SHAPE_NODES)]
+    # Leaves first, so the text reads in the order rows flow: "Seq Scan + Sort".
+    nodes = reversed(list(iter_nodes(plan)))
+    parts = [n.node_type for n in nodes if n.node_type.endswith(_SHAPE_NODES)]
     return " + ".join(dict.fromkeys(parts)) or plan.node_type
 
 
