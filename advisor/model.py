@@ -123,6 +123,8 @@ class Execution:
     "same query, same parameters" and "same query, differing parameters" differ.
     ``scope_id`` tells apart two instances of one scope name (two concurrent requests
     to ``GET /users/{user_id}`` share the name, never the id); unique within a file.
+    ``params`` holds the values themselves, as JSON (a list, or an object keyed by
+    placeholder name), only when the capture kept them (``--keep-params``).
     """
 
     sql: str
@@ -141,6 +143,7 @@ class Execution:
     orm: OrmLoad | None = None
     error: str | None = None
     scope_id: int | None = None
+    params: object = None
 
 
 # --------------------------------------------------------------------------- parse
@@ -178,7 +181,8 @@ class Predicate:
     ``in_size`` is the number of values of an ``IN`` list. ``params`` are the numbers of
     the ``$n`` compared against, in the order written (``BETWEEN $1 AND $2``: ``(1, 2)``);
     ``bound`` says which end of a one-sided range they give (``col > $1``: ``"lower"``),
-    so that verification can bind each ``$n`` to a fitting value of the column.
+    so that verification can bind each ``$n`` to a fitting value of the column. Neither
+    takes part in equality: ``a = $1`` and ``a = $2`` are the same predicate to a rule.
     """
 
     table: str | None
@@ -188,8 +192,8 @@ class Predicate:
     constant: str | None = None
     parameterized: bool = False
     in_size: int | None = None
-    params: tuple[int, ...] = ()
-    bound: Literal["lower", "upper"] | None = None
+    params: tuple[int, ...] = field(default=(), compare=False)
+    bound: Literal["lower", "upper"] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +404,11 @@ class Schema:
 
 @dataclass(frozen=True, slots=True)
 class QueryShape:
-    """Every execution of one query shape (one :attr:`ParsedQuery.key`), aggregated."""
+    """Every execution of one query shape (one :attr:`ParsedQuery.key`), aggregated.
+
+    ``samples`` are a few of the parameter sets the application bound, in ``$n`` order,
+    when the capture kept them (verification runs the query with the first).
+    """
 
     query: ParsedQuery
     calls: int
@@ -409,6 +417,7 @@ class QueryShape:
     sources: tuple[CallSite, ...]
     call_sites: tuple[CallSite, ...] = ()
     from_pg_stat_statements: bool = False
+    samples: tuple[tuple[object, ...], ...] = ()
 
     @property
     def location(self) -> CallSite | None:

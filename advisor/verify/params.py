@@ -79,8 +79,10 @@ async def bind_statement(
     conn: asyncpg.Connection, shape: QueryShape, *, captured: Sequence[object] | None = None
 ) -> Statement | None:
     """:func:`statement_for` on an open connection; ``captured`` is one set of the
-    application's values, in ``$n`` order, when the capture kept them."""
+    application's values in ``$n`` order (by default the shape's first sample)."""
     query = shape.query
+    if captured is None and shape.samples:
+        captured = shape.samples[0]
     if query.kind not in EXPLAINABLE or query.is_savepoint:
         return None
     dml = query.kind != "select"
@@ -122,11 +124,11 @@ async def _coerce(
     for value, type_name in zip(values, types, strict=True):
         if value is None:
             out.append(None)  # the application really bound NULL here
-        elif isinstance(value, list):
+        elif isinstance(value, (list, tuple)):
             out.append(
                 await conn.fetchval(
                     f"SELECT ARRAY(SELECT jsonb_array_elements_text($1::jsonb))::{type_name}",
-                    json.dumps(value),
+                    json.dumps(list(value)),
                 )
             )
         else:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
+import advisor.capture as capture
+from advisor.capture.jsonl import read_capture
 from advisor.db import connect, run
 from advisor.errors import DatabaseError
 from advisor.model import Schema
 from advisor.parse.bind import batched_form, paging_parameters
 from advisor.verify.params import bind_statement, statement_for
+from advisor.workload import build_workload
+from tests.capture.conftest import url
 from tests.verify.builders import make_database, shape_of
 
 
@@ -122,3 +128,23 @@ def test_paging_parameters_and_batched_form() -> None:
     )
     assert batched_form("SELECT * FROM items WHERE order_id > $1") is None
     assert batched_form("SELECT * FROM items WHERE order_id = $1 AND sku = $2") is None
+
+
+def test_values_kept_by_a_real_capture_are_bound(shop: tuple[str, Schema], tmp_path: Path) -> None:
+    dsn, schema = shop
+    out = tmp_path / "capture.jsonl"
+    since = datetime.datetime(2026, 4, 1, tzinfo=datetime.UTC)
+    engine = create_engine(url(dsn, "psycopg"))
+    try:
+        with capture.instrument(engine, output=str(out), keep_params=True), engine.connect() as c:
+            sql = "SELECT id FROM orders WHERE user_id = :u AND created_at > :t AND id = ANY(:ids)"
+            for user in (3, 4):
+                c.execute(text(sql), {"u": user, "t": since, "ids": [1, 2, 3]})
+    finally:
+        engine.dispose()
+    workload = build_workload(read_capture(str(out)), schema)
+    (shape,) = [s for s in workload.shapes.values() if "orders" in s.query.sql]
+    assert shape.samples == ((3, since.isoformat(), (1, 2, 3)), (4, since.isoformat(), (1, 2, 3)))
+    stmt = statement_for(shape, dsn)
+    assert stmt is not None and stmt.params == "captured"
+    assert stmt.args == (3, since, [1, 2, 3])
