@@ -6,6 +6,7 @@ select = ["ADV001", "missing-index"]   # codes or names; default: every rule
 ignore = ["ADV006"]
 fail-on = "medium"                     # info | low | medium | high | never
 sandbox = "auto"
+verify = true                          # measure suggestions in a sandbox (--verify)
 
 [tool.advisor.rules.n-plus-one]        # a rule's options, by code or name
 min_repeats = 3
@@ -25,7 +26,7 @@ from advisor.errors import ConfigError
 
 __all__ = ["Config", "find_config", "load_config"]
 
-_KEYS = {"select", "ignore", "fail-on", "sandbox", "rules"}
+_KEYS = {"select", "ignore", "fail-on", "sandbox", "rules", "verify"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class Config:
     ignore: tuple[str, ...] = ()
     fail_on: str | None = None
     sandbox: str | None = None
+    verify: bool = False
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     path: str | None = None
 
@@ -85,6 +87,7 @@ def _config_from_table(table: Mapping[str, Any], path: str) -> Config:
         ignore=_names(table.get("ignore", []), "ignore", path),
         fail_on=_optional_str(table.get("fail-on"), "fail-on", path),
         sandbox=_optional_str(table.get("sandbox"), "sandbox", path),
+        verify=_bool(table.get("verify", False), "verify", path),
         rule_options={str(k): dict(v) for k, v in rules.items()},
         path=path,
     )
@@ -102,3 +105,9 @@ def _optional_str(value: object, key: str, path: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise ConfigError(f"{path}: {key} must be a string")
+
+
+def _bool(value: object, key: str, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{path}: {key} must be true or false")
