@@ -256,6 +256,12 @@ class _Verifier:
         keys = self._affected(suggestion)
         for key in keys:
             await self._baseline(key)
+        if await self._exists(suggestion):
+            # CREATE ... IF NOT EXISTS would build nothing, and dropping it afterwards
+            # would take the schema's own index away from every later measurement.
+            reason = "an index of that name already exists in the sandbox database"
+            failed = Verification(0.0, 0.0, verdict="error", detail=reason, data=self.data)
+            return replace(suggestion, verification=failed)
         try:
             build_ms, size = await self._build(suggestion)
         except asyncpg.PostgresError as exc:
@@ -286,6 +292,10 @@ class _Verifier:
             "SELECT pg_relation_size(to_regclass($1))", _qualified_index(suggestion)
         )
         return build_ms, int(size or 0)
+
+    async def _exists(self, suggestion: IndexSuggestion) -> bool:
+        found = await self.conn.fetchval("SELECT to_regclass($1)", _qualified_index(suggestion))
+        return found is not None
 
     async def _drop(self, suggestion: IndexSuggestion) -> None:
         await self.conn.execute(f"DROP INDEX IF EXISTS {_qualified_index(suggestion)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from advisor.db import connect, run
 from advisor.model import DataOrigin, IndexColumn, Measurement, PlanNode, QueryEffect, Schema
 from advisor.suggest.sql import make_suggestion
 from advisor.verify.measure import VerifyOptions, verdict_of, verify_indexes
@@ -104,3 +105,26 @@ def test_verdicts_weigh_calls_and_say_why() -> None:
     assert verdict_of(noise, ["a"], True, opts)[0] == "helps"
     weighted = [effect("a", _m(2.0), _m(0.1), calls=1), effect("b", _m(1.0), _m(1.0), calls=99)]
     assert verdict_of(weighted, ["a", "b"], True, opts)[0] == "no-gain"
+
+
+def test_an_index_of_the_same_name_is_never_dropped(shop: tuple[str, Schema]) -> None:
+    dsn, schema = shop
+    workload = workload_of(schema, (ITEMS, 10))
+    (key,) = workload.shapes
+    items = make_suggestion("public.items", (IndexColumn("order_id"),), fingerprints=(key,))
+    run(_execute(dsn, items.sql))
+
+    outcome = verify_indexes(dsn, workload, [items], options=VerifyOptions(), data=None)
+
+    (gone,) = outcome.dropped
+    assert gone.verification is not None and gone.verification.verdict == "error"
+    assert "already exists" in str(gone.verification.detail)
+    assert items.name in _indexes(dsn)
+
+
+async def _execute(dsn: str, sql: str) -> None:
+    conn = await connect(dsn, readonly=False)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
