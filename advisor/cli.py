@@ -7,11 +7,13 @@ please report it); 130 interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -139,6 +141,27 @@ def scan(
     max_index_size: Annotated[
         str | None, typer.Option(help="Index choice: total size of new indexes, e.g. 50MB.")
     ] = None,
+    verify: Annotated[
+        bool | None,
+        typer.Option(
+            "--verify/--no-verify",
+            help="Measure each suggested index with EXPLAIN ANALYZE in a sandbox; keep the ones "
+            "that help.",
+            show_default=False,
+        ),
+    ] = None,
+    verify_runs: Annotated[
+        int, typer.Option(min=1, help="--verify: runs per query (the first warms the cache).")
+    ] = 3,
+    time_box: Annotated[
+        float, typer.Option("--time-box", min=1.0, help="--verify: time box per run (ms).")
+    ] = 5_000.0,
+    keep_threshold: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="--verify: keep an index that saves at least this fraction."
+        ),
+    ] = 0.2,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
@@ -165,8 +188,13 @@ def scan(
         min_total_ms=min_total_time,
         max_indexes=max_indexes,
         max_index_bytes=parse_size(max_index_size) if max_index_size is not None else None,
+        verify=cfg.verify if verify is None else verify,
+        verify_runs=verify_runs,
+        time_box_ms=time_box,
+        keep_threshold=keep_threshold,
     )
-    result = run_scan(options)
+    with _progress() as progress:
+        result = run_scan(options, progress)
     root = str(Path.cwd())
     result = triage(result, cfg.suppress, baseline=baseline, diff_against=diff_against, root=root)
     rejected = [s for s in result.skipped if s.input_rejected]
@@ -474,6 +502,23 @@ def _exit_code(result: ScanResult, threshold: Severity | None) -> int:
     if threshold is None:
         return 0
     return 1 if any(f.severity.rank >= threshold.rank for f in result.findings) else 0
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar on a terminal; nothing when stderr is not one or CI is set."""
+    if not err.is_terminal or os.environ.get("CI", "").lower() in ("1", "true"):
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("verifying", total=None)
+
+        def tell(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total or None)
+
+        yield tell
 
 
 def _error_line(message: str) -> None:

@@ -6,6 +6,7 @@ select = ["ADV001", "missing-index"]   # codes or names; default: every rule
 ignore = ["ADV006"]                    # rules not to run at all
 fail-on = "medium"                     # info | low | medium | high | never
 sandbox = "auto"
+verify = true                          # measure suggestions in a sandbox (--verify)
 
 [tool.advisor.rules.n-plus-one]        # a rule's options, by code or name
 min_repeats = 3
@@ -33,7 +34,7 @@ from advisor.triage.suppress import Suppression, parse_suppressions
 
 __all__ = ["Config", "find_config", "load_config"]
 
-_KEYS = {"select", "ignore", "fail-on", "sandbox", "rules", "suppress"}
+_KEYS = {"select", "ignore", "fail-on", "sandbox", "rules", "suppress", "verify"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class Config:
     ignore: tuple[str, ...] = ()
     fail_on: str | None = None
     sandbox: str | None = None
+    verify: bool = False
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     path: str | None = None
     suppress: tuple[Suppression, ...] = ()
@@ -95,6 +97,7 @@ def _config_from_table(table: Mapping[str, Any], path: str) -> Config:
         ignore=_names(table.get("ignore", []), "ignore", path),
         fail_on=_optional_str(table.get("fail-on"), "fail-on", path),
         sandbox=_optional_str(table.get("sandbox"), "sandbox", path),
+        verify=_bool(table.get("verify", False), "verify", path),
         rule_options={str(k): dict(v) for k, v in rules.items()},
         path=path,
         suppress=parse_suppressions(table.get("suppress", []), path),
@@ -113,3 +116,9 @@ def _optional_str(value: object, key: str, path: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise ConfigError(f"{path}: {key} must be a string")
+
+
+def _bool(value: object, key: str, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{path}: {key} must be true or false")

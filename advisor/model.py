@@ -129,6 +129,8 @@ class Execution:
     ``scope_id`` tells apart two instances of one scope name (two concurrent requests
     to ``GET /users/{user_id}`` share the name, never the id); unique within a file.
     ``source_kind`` says which kind of source read it (None when built in code).
+    ``params`` holds the values themselves, as JSON (a list, or an object keyed by
+    placeholder name), only when the capture kept them (``--keep-params``).
     """
 
     sql: str
@@ -148,6 +150,7 @@ class Execution:
     error: str | None = None
     scope_id: int | None = None
     source_kind: SourceKind | None = None
+    params: object = None
 
 
 # --------------------------------------------------------------------------- parse
@@ -182,7 +185,11 @@ class Predicate:
     ``column`` is set for a plain column; ``expression`` (normalized SQL such as
     ``lower(email)``) for an expression over one table's columns. ``constant`` holds the
     literal text compared against (``'active'``) and is None for parameters;
-    ``in_size`` is the number of values of an ``IN`` list.
+    ``in_size`` is the number of values of an ``IN`` list. ``params`` are the numbers of
+    the ``$n`` compared against, in the order written (``BETWEEN $1 AND $2``: ``(1, 2)``);
+    ``bound`` says which end of a one-sided range they give (``col > $1``: ``"lower"``),
+    so that verification can bind each ``$n`` to a fitting value of the column. Neither
+    takes part in equality: ``a = $1`` and ``a = $2`` are the same predicate to a rule.
     """
 
     table: str | None
@@ -192,6 +199,8 @@ class Predicate:
     constant: str | None = None
     parameterized: bool = False
     in_size: int | None = None
+    params: tuple[int, ...] = field(default=(), compare=False)
+    bound: Literal["lower", "upper"] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +415,8 @@ class QueryShape:
 
     ``from_pg_stat_statements``: some of its executions have the ``pg_stat_statements``
     source kind (aggregate rows, without scopes or call sites).
+    ``samples`` are a few of the parameter sets the application bound, in ``$n`` order,
+    when the capture kept them (verification runs the query with the first).
     """
 
     query: ParsedQuery
@@ -415,6 +426,7 @@ class QueryShape:
     sources: tuple[CallSite, ...]
     call_sites: tuple[CallSite, ...] = ()
     from_pg_stat_statements: bool = False
+    samples: tuple[tuple[object, ...], ...] = ()
 
     @property
     def location(self) -> CallSite | None:

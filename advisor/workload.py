@@ -49,10 +49,14 @@ from advisor.model import (
     Workload,
 )
 from advisor.parse import complete, prepare
+from advisor.parse.placeholders import positional_params
 
 __all__ = ["PARAMS_CAP", "build_workload"]
 
 PARAMS_CAP = 64
+# Captured parameter sets kept per shape: verification binds the first; a few more
+# show whether the values vary.
+_SAMPLES_CAP = 3
 _TEXT_CACHE_LIMIT = 100_000
 _OPEN_SCOPES = 2_048
 _SITES_CAP = 5
@@ -78,6 +82,7 @@ class _Shape:
     sources: list[CallSite] = field(default_factory=list)
     call_sites: list[CallSite] = field(default_factory=list)
     pgss: bool = False
+    samples: list[tuple[object, ...]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -153,6 +158,8 @@ class _Builder:
             # `in` tries identity first: the capture reader shares equal call sites.
             if len(call_sites) < _SITES_CAP and site not in call_sites:
                 call_sites.append(site)
+        if item.params is not None and len(shape.samples) < _SAMPLES_CAP:
+            _sample(shape, item)
         if item.scope is not None and item.error is None and shape.grouped:
             self._group(shape.key, item)
 
@@ -310,6 +317,24 @@ def _add(group: _Group, item: Execution) -> None:
         group.first_seq = item.seq
 
 
+def _sample(shape: _Shape, item: Execution) -> None:
+    """Keep one captured parameter set of ``item`` (a bulk executemany has none)."""
+    if item.executemany or item.error is not None:
+        return
+    values = positional_params(item.sql, item.params)
+    if values is None:
+        return
+    frozen = tuple(_frozen(v) for v in values)  # QueryShape stays hashable
+    if frozen not in shape.samples:
+        shape.samples.append(frozen)
+
+
+def _frozen(value: object) -> object:
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 def _freeze(shape: _Shape) -> QueryShape:
     return QueryShape(
         query=shape.query,
@@ -319,6 +344,7 @@ def _freeze(shape: _Shape) -> QueryShape:
         sources=tuple(shape.sources),
         call_sites=tuple(shape.call_sites),
         from_pg_stat_statements=shape.pgss,
+        samples=tuple(shape.samples),
     )
 
 

@@ -24,7 +24,7 @@ import re
 
 from advisor.parse.lexer import regions
 
-__all__ = ["normalize_placeholders"]
+__all__ = ["normalize_placeholders", "positional_params"]
 
 _TOKEN = re.compile(
     r"""
@@ -58,8 +58,32 @@ def normalize_placeholders(sql: str) -> str:
     >>> normalize_placeholders("SELECT * FROM t WHERE a = %(a)s AND b = %(a)s::int")
     'SELECT * FROM t WHERE a = $1 AND b = $1::int'
     """
+    return _rewrite(sql)[0]
+
+
+def positional_params(sql: str, params: object) -> tuple[object, ...] | None:
+    """Captured parameter values in ``$n`` order: a list as it is, an object keyed by
+    placeholder name (``%(name)s``, ``:name``) by the numbers the names got; None when
+    the values do not fit the placeholders.
+
+    >>> positional_params("SELECT 1 WHERE a = %(a)s AND b > %(b)s", {"b": 2, "a": 1})
+    (1, 2)
+    """
+    if isinstance(params, (list, tuple)):
+        return tuple(params)
+    if not isinstance(params, dict):
+        return None
+    numbers = _rewrite(sql)[1]
+    if not numbers or set(numbers) - set(params):
+        return None
+    ordered = sorted(numbers.items(), key=lambda item: item[1])
+    return tuple(params[name] for name, _ in ordered)
+
+
+def _rewrite(sql: str) -> tuple[str, dict[str, int]]:
+    """The rewritten text, and the number each placeholder name got."""
     if "%" not in sql and ":" not in sql and "?" not in sql and "__[" not in sql:
-        return sql
+        return sql, {}
     code, strings = _scan(sql)
     pyformat = any(kind == "pyname" or kind == "pos" for _, _, kind, _ in code)
     highest = max((int(v) for _, _, k, v in code if k == "num" and v), default=0)
@@ -92,7 +116,7 @@ def normalize_placeholders(sql: str) -> str:
         out.append(replacement)
         pos = end
     out.append(sql[pos:])
-    return "".join(out)
+    return "".join(out), numbers
 
 
 def _scan(sql: str) -> tuple[list[_Match], list[tuple[int, int]]]:

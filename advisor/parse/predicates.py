@@ -17,7 +17,7 @@ from sqlglot.dialects.dialect import Dialect
 from advisor.model import ColumnRef, JoinKey, Predicate, PredicateOp
 from advisor.parse.scope import QueryLevel
 
-__all__ = ["POSTGRES", "conjuncts", "convert", "normalized_sql"]
+__all__ = ["POSTGRES", "conjuncts", "convert", "normalized_sql", "parameter_numbers"]
 
 # One shared instance: naming the dialect by string builds a new one on every call.
 POSTGRES = Dialect.get_or_raise("postgres")
@@ -107,9 +107,15 @@ def _equality(cond: exp.EQ, scope: QueryLevel) -> Predicate | JoinKey | None:
 
 def _compare(cond: exp.Binary, op: PredicateOp, scope: QueryLevel) -> Predicate | JoinKey | None:
     left, right = _unparen(cond.this), _unparen(cond.expression)
-    if _is_value(left) and not _is_value(right):
+    swapped = _is_value(left) and not _is_value(right)
+    if swapped:
         left, right = right, left
-    return _with_value(left, [right], op, scope, cond)
+    pred = _with_value(left, [right], op, scope, cond)
+    if isinstance(pred, Predicate) and pred.op == "range" and pred.params:
+        # col > $1 and $1 < col both give the lower end of the range.
+        lower = isinstance(cond, (exp.GT, exp.GTE)) != swapped
+        return replace(pred, bound="lower" if lower else "upper")
+    return pred
 
 
 def _in(cond: exp.In, scope: QueryLevel) -> Predicate | JoinKey | None:
@@ -141,13 +147,15 @@ def _with_value(
     constant = None
     if values and len(values) == 1 and not parameterized and _is_literal(values[0]):
         constant = _literal_text(values[0])
+    params = tuple(n for v in values or () for n in parameter_numbers(v))
     if isinstance(target, exp.Column):
         ref = scope.column(target)
-        return Predicate(ref.table, ref.column, op, None, constant, parameterized)
+        return Predicate(ref.table, ref.column, op, None, constant, parameterized, params=params)
     table = _one_table(target, scope)
     if table is None:
         return None
-    return Predicate(table[0], None, op, normalized_sql(target), constant, parameterized)
+    expression = normalized_sql(target)
+    return Predicate(table[0], None, op, expression, constant, parameterized, params=params)
 
 
 def _other(cond: exp.Expr, scope: QueryLevel) -> Predicate | None:
@@ -180,6 +188,16 @@ def _is_value(node: exp.Expr) -> bool:
 
 def _has_parameter(node: exp.Expr) -> bool:
     return node.find(exp.Parameter, exp.Placeholder) is not None
+
+
+def parameter_numbers(node: exp.Expr) -> tuple[int, ...]:
+    """The ``n`` of every ``$n`` inside ``node``, in the order written."""
+    out: list[int] = []
+    for param in node.find_all(exp.Parameter):
+        text = param.name
+        if text.isdigit():
+            out.append(int(text))
+    return tuple(out)
 
 
 def _is_literal(node: exp.Expr) -> bool:

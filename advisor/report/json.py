@@ -30,7 +30,7 @@ from advisor.model import (
 )
 from advisor.triage.baseline import finding_key, repo_path
 
-__all__ = ["REPORT_VERSION", "to_json"]
+__all__ = ["REPORT_VERSION", "loop_text", "to_json", "verification_text"]
 
 REPORT_VERSION = 1
 
@@ -60,6 +60,7 @@ def to_json(result: ScanResult, root: str | None = None) -> dict[str, Any]:
             "findings": len(result.findings),
             "by_severity": {s.value: by_severity.get(s.value, 0) for s in Severity},
             "suggestions": len(result.suggestions),
+            "rejected": len(result.rejected),
             "skipped": len(result.skipped),
         },
         "findings": [_finding(f, site) for f in result.findings],
@@ -83,6 +84,25 @@ class _Sites:
         return {"path": path, "line": site.line, "function": site.function}
 
 
+def _ms_text(ms: float) -> str:
+    return f"{ms:.1f} ms" if ms >= 0.95 else f"{ms:.2f} ms"
+
+
+def verification_text(v: Verification) -> str:
+    """``verified: 41.9 ms -> 0.1 ms (Seq Scan -> Index Scan)``, or why it was rejected."""
+    change = f" ({v.plan_change})" if v.plan_change else ""
+    if v.verdict == "helps":
+        return f"verified: {_ms_text(v.before_ms)} -> {_ms_text(v.after_ms)}{change}"
+    return f"rejected ({v.verdict}): {v.detail or ''}".rstrip(": ")
+
+
+def loop_text(cost: LoopCost) -> str:
+    """``30 queries, 5.0 ms -> 1 query, 0.4 ms``."""
+    return (
+        f"{cost.queries} queries, {_ms_text(cost.loop_ms)} -> 1 query, {_ms_text(cost.batched_ms)}"
+    )
+
+
 def _finding(f: Finding, site: _Sites) -> dict[str, Any]:
     return {
         "rule": f.rule,
@@ -98,6 +118,11 @@ def _finding(f: Finding, site: _Sites) -> dict[str, Any]:
         "evidence": dict(f.evidence),
         "suggestion": f.suggestion.name if f.suggestion else None,
         "key": _key(finding_key(f, site.root)),
+        "verified": (
+            verification_text(f.suggestion.verification)
+            if f.suggestion is not None and f.suggestion.verification is not None
+            else None
+        ),
         "loop_cost": _loop_cost(f.loop_cost),
     }
 
@@ -114,6 +139,7 @@ def _loop_cost(c: LoopCost | None) -> dict[str, Any] | None:
         "loop_ms": c.loop_ms,
         "batched_ms": c.batched_ms,
         "batched_sql": c.batched_sql,
+        "text": loop_text(c),
         "data": _data(c.data),
     }
 
@@ -147,6 +173,7 @@ def _verification(v: Verification | None) -> dict[str, Any] | None:
         "before_buffers": v.before_buffers,
         "after_buffers": v.after_buffers,
         "detail": v.detail,
+        "text": verification_text(v),
         "speedup": v.speedup,
         "plan_change": v.plan_change,
         "build_ms": v.build_ms,

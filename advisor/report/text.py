@@ -10,6 +10,7 @@ from rich.text import Text
 
 from advisor.indexes.ddl import describe_column
 from advisor.model import Finding, ScanResult, Severity
+from advisor.report.json import loop_text, verification_text
 from advisor.sqltext import one_line
 
 __all__ = ["render"]
@@ -35,7 +36,15 @@ def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
             where = f" WHERE {s.where}" if s.where else ""
             serves = f"serves {len(s.query_keys)} query shape(s)" if s.query_keys else s.reason
             parts.append(Text(f"  {s.table} ({cols}){where}: {serves}"))
+            if s.verification is not None:
+                parts.append(Text(f"    {verification_text(s.verification)}", style="green"))
             parts.append(Syntax(s.sql, "sql", word_wrap=True, background_color="default"))
+    if result.rejected:
+        parts.append(Text("\nRejected by verification", style="bold"))
+        for s in result.rejected:
+            cols = ", ".join(describe_column(c) for c in s.columns)
+            why = verification_text(s.verification) if s.verification else "rejected"
+            parts.append(Text(f"  {s.table} ({cols}): {why}", style="dim"))
     if result.skipped:
         parts.append(Text(f"\nSkipped {len(result.skipped)} input(s)", style="bold"))
         for sk in result.skipped[: None if verbose else _MAX_SKIPPED]:
@@ -65,6 +74,8 @@ def _header(result: ScanResult) -> Text:
     line += f"{len(result.workload.shapes)} query shapes; {where}"
     if result.sandbox:
         line += f"; sandbox: {result.sandbox}"
+    if result.data is not None:
+        line += f"; measured on {result.data.summary}"
     return Text(line, style="dim")
 
 
@@ -85,6 +96,10 @@ def _finding(f: Finding) -> Panel:
         )
     if f.fix:
         body.append(Text(f"fix: {f.fix}", style="green"))
+    if f.suggestion is not None and f.suggestion.verification is not None:
+        body.append(Text(verification_text(f.suggestion.verification), style="bold green"))
+    if f.loop_cost is not None:
+        body.append(Text(f"measured: {loop_text(f.loop_cost)}", style="bold green"))
     title = f"{f.rule} {f.name} [{f.severity.value}]"
     if f.confidence != "high":
         title += f" ({f.confidence} confidence)"

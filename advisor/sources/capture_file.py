@@ -62,6 +62,7 @@ class _QueryLine(msgspec.Struct, gc=False):
     scope_id: int | None = None
     params_hash: str | None = None
     params_shape: str | None = None
+    params: Any = None
     duration_ms: float | None = None
     rows: int | None = None
     executemany: bool | None = None
@@ -270,6 +271,7 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
         line.error,
         line.scope_id,
         "capture_file",
+        line.params,
     )
 
 
@@ -299,6 +301,7 @@ def _from_dict(data: dict[str, Any], source: CallSite, sites: _Sites) -> Executi
         _str(get("error")),
         scope_id if type(scope_id) is int else None,
         "capture_file",
+        get("params"),
     )
 
 

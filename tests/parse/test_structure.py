@@ -138,6 +138,26 @@ def test_predicate_ops(where: str, expected: Predicate) -> None:
     assert preds(f"SELECT id FROM orders WHERE {where}")[:1] == [expected]
 
 
+@pytest.mark.parametrize(
+    ("where", "params", "bound"),
+    [
+        ("$1 = status", (1,), None),
+        ("created_at > $2", (2,), "lower"),
+        ("$1 > created_at", (1,), "upper"),
+        ("created_at <= $1::timestamptz", (1,), "upper"),
+        ("created_at BETWEEN $3 AND $4", (3, 4), None),
+        ("status IN ($2, $1)", (2, 1), None),
+        ("id = ANY($1)", (1,), None),
+        ("status = 'new'", (), None),
+    ],
+)
+def test_predicates_name_their_parameters(
+    where: str, params: tuple[int, ...], bound: str | None
+) -> None:
+    (pred,) = preds(f"SELECT id FROM orders WHERE {where}")[:1]
+    assert (pred.params, pred.bound) == (params, bound)
+
+
 def test_join_on_conjuncts_are_predicates_too() -> None:
     q = parse("SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id AND u.name = $1", SCHEMA)
     assert q.predicates == (Predicate("public.users", "name", "eq", parameterized=True),)

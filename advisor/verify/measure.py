@@ -1,0 +1,400 @@
+"""Keep an index only when EXPLAIN ANALYZE shows that it helps: ``verify_indexes``.
+
+In a sandbox database with data (never a user's database), for each suggested index:
+
+1. measure the queries it may change (the shapes it serves, and up to
+   ``VerifyOptions.max_related`` other shapes on its table, writes included: an index
+   slows them) without it; these "before" figures are measured once and shared;
+2. build it for real (the suggestion's own ``CREATE INDEX CONCURRENTLY``, timed, then
+   ``pg_relation_size``), measure the same queries, drop it again;
+3. judge it, weighting each query by its calls (:func:`verdict_of`);
+4. build the kept ones together and measure every query they touch: a query slower
+   than before beyond ``regress_tolerance`` drops the kept index its plan uses (or the
+   one that made it slowest alone), and the set is measured again.
+
+The threshold, and why: keep when the calls-weighted time of the served queries falls
+by at least ``keep_ratio`` (20 %) and by at least ``keep_min_ms`` (0.2 ms) per call. On
+a shared 2-core machine run-to-run noise of a sub-millisecond query is ~0.05-0.1 ms, so
+smaller gains cannot be told from noise; a timed-out "before" counts as the time box
+(a lower bound of the gain).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import asyncpg
+
+from advisor.db import connect, run
+from advisor.errors import AdvisorError
+from advisor.model import (
+    DataOrigin,
+    IndexSuggestion,
+    Measurement,
+    QueryEffect,
+    QueryShape,
+    Verdict,
+    Verification,
+    Workload,
+)
+from advisor.sqltext import quote_ident, quote_qualified
+from advisor.verify.explain import explain, plan_change, uses_index
+from advisor.verify.params import Statement, bind_statement
+
+__all__ = ["VerifyOptions", "VerifyOutcome", "verdict_of", "verify_indexes"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOptions:
+    """How to measure and when to keep an index (see the module docstring)."""
+
+    runs: int = 3
+    time_box_ms: float = 5_000.0
+    keep_ratio: float = 0.2
+    keep_min_ms: float = 0.2
+    regress_tolerance: float = 0.1
+    max_related: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOutcome:
+    """Indexes kept (each with its :class:`Verification`), dropped (with the numbers that
+    dropped them) and every query's effect with the kept set built together."""
+
+    kept: tuple[IndexSuggestion, ...]
+    dropped: tuple[IndexSuggestion, ...]
+    together: tuple[QueryEffect, ...] = ()
+
+
+def verify_indexes(
+    dsn: str,
+    workload: Workload,
+    suggestions: Sequence[IndexSuggestion],
+    *,
+    options: VerifyOptions,
+    data: DataOrigin | None,
+    progress: Progress | None = None,
+) -> VerifyOutcome:
+    """Measure each suggestion in the sandbox database ``dsn`` and keep the ones that
+    clearly help; see the module docstring. A query that cannot be measured is left out
+    of the figures; an index that cannot be built is dropped with verdict ``error``."""
+
+    async def go() -> VerifyOutcome:
+        conn = await connect(dsn, readonly=False, statement_timeout_ms=0)
+        try:
+            return await _Verifier(conn, workload, options, data, progress).run(suggestions)
+        finally:
+            await conn.close()
+
+    return run(go())
+
+
+def verdict_of(
+    effects: Sequence[QueryEffect], served: Iterable[str], used: bool, options: VerifyOptions
+) -> tuple[Verdict, str]:
+    """The verdict on one index from its effects, and a one-line reason with numbers."""
+    served_keys = set(served)
+    mine = [e for e in effects if e.key in served_keys] or list(effects)
+    before = _weighted(mine, "before")
+    after = _weighted(mine, "after")
+    calls = sum(e.calls for e in mine) or 1
+    if before is None or after is None:
+        return "no-gain", "no query it serves could be measured"
+    figures = f"{before / calls:.2f} ms -> {after / calls:.2f} ms per call"
+    if not used:
+        return "not-used", f"no plan used the index ({figures})"
+    worst = _worst_regression(effects, options)
+    if worst is not None:
+        return "regresses", f"{worst.key} slower: {_effect_text(worst)}"
+    saved = (before - after) / calls
+    ratio = (before - after) / before if before > 0 else 0.0
+    if ratio >= options.keep_ratio and saved >= options.keep_min_ms:
+        return "helps", figures
+    return "no-gain", (
+        f"{figures}: below the keep threshold (>= {options.keep_ratio:.0%} and "
+        f">= {options.keep_min_ms} ms per call)"
+    )
+
+
+def _ms(m: Measurement) -> float | None:
+    """The figure a measurement stands for; a timed-out run counts as its time box."""
+    return m.ms if m.ms is not None else m.timed_out_ms
+
+
+def _weighted(effects: Sequence[QueryEffect], side: str) -> float | None:
+    total = 0.0
+    seen = False
+    for effect in effects:
+        value = _ms(effect.before if side == "before" else effect.after)
+        if value is not None:
+            total += value * effect.calls
+            seen = True
+    return total if seen else None
+
+
+def _regressed(effect: QueryEffect, options: VerifyOptions) -> bool:
+    """Slower beyond the tolerance, where an index can be the cause: the plan changed, or
+    the statement writes (it maintains the index). A read whose plan stayed the same was
+    not touched by the index; its difference is noise (0.3 ms seen on a 1.5 ms scan)."""
+    before, after = _ms(effect.before), _ms(effect.after)
+    if before is None or after is None:
+        return False
+    writes = effect.after.plan is not None and effect.after.plan.node_type == "ModifyTable"
+    if effect.plan_change is None and not writes:
+        return False
+    return after > before * (1 + options.regress_tolerance) and after - before > options.keep_min_ms
+
+
+def _worst_regression(effects: Sequence[QueryEffect], options: VerifyOptions) -> QueryEffect | None:
+    slower = [e for e in effects if _regressed(e, options)]
+    return max(slower, key=lambda e: (_ms(e.after) or 0) - (_ms(e.before) or 0), default=None)
+
+
+def _effect_text(effect: QueryEffect) -> str:
+    def side(m: Measurement) -> str:
+        return f"> {m.timed_out_ms:.0f} ms" if m.ms is None else f"{m.ms:.2f} ms"
+
+    return f"{side(effect.before)} -> {side(effect.after)}"
+
+
+class _Verifier:
+    """One verification run on one connection; keeps the shared "before" figures."""
+
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        workload: Workload,
+        options: VerifyOptions,
+        data: DataOrigin | None,
+        progress: Progress | None,
+    ) -> None:
+        self.conn = conn
+        self.workload = workload
+        self.options = options
+        self.data = data
+        self.progress = progress
+        self.statements: dict[str, Statement | None] = {}
+        self.before: dict[str, Measurement] = {}
+
+    def _tell(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    async def run(self, suggestions: Sequence[IndexSuggestion]) -> VerifyOutcome:
+        kept: list[IndexSuggestion] = []
+        dropped: list[IndexSuggestion] = []
+        for done, suggestion in enumerate(suggestions):
+            self._tell(f"measuring {suggestion.name}", done, len(suggestions))
+            judged = await self._one(suggestion)
+            assert judged.verification is not None
+            (kept if judged.verification.verdict == "helps" else dropped).append(judged)
+        self._tell("measuring the kept set together", len(suggestions), len(suggestions))
+        kept, regressed, together = await self._together(kept)
+        return VerifyOutcome(tuple(kept), tuple(dropped + regressed), together)
+
+    def _affected(self, suggestion: IndexSuggestion) -> list[str]:
+        """The served shapes, then the busiest other shapes on the same table."""
+        shapes = self.workload.shapes
+        served = [k for k in suggestion.query_keys if k in shapes]
+        others = [
+            k
+            for k, shape in shapes.items()
+            if k not in served and any(t.table == suggestion.table for t in shape.query.tables)
+        ]
+        others.sort(key=lambda k: -_weight(shapes[k]))
+        return served + others[: self.options.max_related]
+
+    async def _statement(self, key: str) -> Statement | None:
+        if key not in self.statements:
+            try:
+                self.statements[key] = await bind_statement(self.conn, self.workload.shapes[key])
+            except AdvisorError:
+                self.statements[key] = None  # the sandbox refuses it: not measured
+        return self.statements[key]
+
+    async def _measure(self, key: str) -> Measurement | None:
+        stmt = await self._statement(key)
+        if stmt is None:
+            return None
+        try:
+            return await explain(
+                self.conn,
+                stmt,
+                analyze=True,
+                runs=self.options.runs,
+                time_box_ms=self.options.time_box_ms,
+                key=key,
+            )
+        except AdvisorError:
+            return None
+
+    async def _baseline(self, key: str) -> Measurement | None:
+        if key not in self.before:
+            found = await self._measure(key)
+            if found is None:
+                return None
+            self.before[key] = found
+        return self.before[key]
+
+    async def _effects(self, keys: Sequence[str]) -> list[QueryEffect]:
+        out: list[QueryEffect] = []
+        for key in keys:
+            before = await self._baseline(key)
+            after = await self._measure(key) if before is not None else None
+            if before is None or after is None:
+                continue
+            calls = self.workload.shapes[key].calls
+            change = plan_change(before.plan, after.plan)
+            out.append(QueryEffect(key, before, after, calls=calls, plan_change=change))
+        return out
+
+    async def _one(self, suggestion: IndexSuggestion) -> IndexSuggestion:
+        keys = self._affected(suggestion)
+        for key in keys:
+            await self._baseline(key)
+        if await self._exists(suggestion):
+            # CREATE ... IF NOT EXISTS would build nothing, and dropping it afterwards
+            # would take the schema's own index away from every later measurement.
+            reason = "an index of that name already exists in the sandbox database"
+            failed = Verification(0.0, 0.0, verdict="error", detail=reason, data=self.data)
+            return replace(suggestion, verification=failed)
+        try:
+            build_ms, size = await self._build(suggestion)
+        except asyncpg.PostgresError as exc:
+            await self._drop(suggestion)
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            failed = Verification(0.0, 0.0, verdict="error", detail=reason, data=self.data)
+            return replace(suggestion, verification=failed)
+        try:
+            effects = await self._effects(keys)
+        finally:
+            await self._drop(suggestion)
+        used = any(uses_index(e.after.plan, suggestion.name) for e in effects)
+        verdict, detail = verdict_of(effects, suggestion.query_keys, used, self.options)
+        return replace(
+            suggestion,
+            verification=_verification(
+                effects, suggestion, verdict, detail, used, build_ms, size, self.data
+            ),
+        )
+
+    async def _build(self, suggestion: IndexSuggestion) -> tuple[float, int]:
+        start = time.perf_counter()
+        await self.conn.execute(suggestion.sql)
+        build_ms = (time.perf_counter() - start) * 1000.0
+        if any(c.expression is not None for c in suggestion.columns):
+            await self.conn.execute(f"ANALYZE {quote_qualified(suggestion.table)}")
+        size = await self.conn.fetchval(
+            "SELECT pg_relation_size(to_regclass($1))", _qualified_index(suggestion)
+        )
+        return build_ms, int(size or 0)
+
+    async def _exists(self, suggestion: IndexSuggestion) -> bool:
+        found = await self.conn.fetchval("SELECT to_regclass($1)", _qualified_index(suggestion))
+        return found is not None
+
+    async def _drop(self, suggestion: IndexSuggestion) -> None:
+        await self.conn.execute(f"DROP INDEX IF EXISTS {_qualified_index(suggestion)}")
+
+    async def _together(
+        self, kept: list[IndexSuggestion]
+    ) -> tuple[list[IndexSuggestion], list[IndexSuggestion], tuple[QueryEffect, ...]]:
+        """Build the kept set; drop, one at a time, an index that makes a query regress."""
+        regressed: list[IndexSuggestion] = []
+        effects: list[QueryEffect] = []
+        while kept:
+            for suggestion in kept:
+                await self._build(suggestion)
+            try:
+                keys = list(dict.fromkeys(k for s in kept for k in self._affected(s)))
+                effects = await self._effects(keys)
+            finally:
+                for suggestion in kept:
+                    await self._drop(suggestion)
+            worst = _worst_regression(effects, self.options)
+            if worst is None:
+                break
+            culprit = _culprit(worst, kept)
+            kept.remove(culprit)
+            assert culprit.verification is not None
+            detail = f"with the set built together, {worst.key} is slower: {_effect_text(worst)}"
+            regressed.append(
+                replace(
+                    culprit,
+                    verification=replace(culprit.verification, verdict="regresses", detail=detail),
+                )
+            )
+        return kept, regressed, tuple(effects)
+
+
+def _culprit(effect: QueryEffect, kept: Sequence[IndexSuggestion]) -> IndexSuggestion:
+    """The kept index the regressed query's plan uses, else the one it fared worst with."""
+    for suggestion in kept:
+        if uses_index(effect.after.plan, suggestion.name):
+            return suggestion
+
+    def alone(suggestion: IndexSuggestion) -> float:
+        assert suggestion.verification is not None
+        for own in suggestion.verification.effects:
+            if own.key == effect.key:
+                return -(own.saved_ms or 0.0)
+        return 0.0
+
+    return max(kept, key=alone)
+
+
+def _weight(shape: QueryShape) -> float:
+    return shape.total_ms if shape.total_ms is not None else float(shape.calls)
+
+
+def _qualified_index(suggestion: IndexSuggestion) -> str:
+    schema, dot, _ = suggestion.table.partition(".")
+    return (
+        f"{quote_ident(schema)}.{quote_ident(suggestion.name)}"
+        if dot
+        else quote_ident(suggestion.name)
+    )
+
+
+def _verification(
+    effects: Sequence[QueryEffect],
+    suggestion: IndexSuggestion,
+    verdict: Verdict,
+    detail: str,
+    used: bool,
+    build_ms: float,
+    size: int,
+    data: DataOrigin | None,
+) -> Verification:
+    served = [e for e in effects if e.key in set(suggestion.query_keys)] or list(effects)
+    top = max(served, key=lambda e: e.calls * (_ms(e.before) or 0.0), default=None)
+    return Verification(
+        before_ms=sum(_ms(e.before) or 0.0 for e in served),
+        after_ms=sum(_ms(e.after) or 0.0 for e in served),
+        before_cost=_sum(e.before.cost for e in served),
+        after_cost=_sum(e.after.cost for e in served),
+        before_buffers=_sum_int(e.before.shared_buffers for e in served),
+        after_buffers=_sum_int(e.after.shared_buffers for e in served),
+        used=used,
+        verdict=verdict,
+        detail=detail,
+        effects=tuple(effects),
+        plan_change=top.plan_change if top is not None else None,
+        build_ms=build_ms,
+        size_bytes=size,
+        data=data,
+    )
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    found = [v for v in values if v is not None]
+    return sum(found) if found else None
+
+
+def _sum_int(values: Iterable[int | None]) -> int | None:
+    found = [v for v in values if v is not None]
+    return sum(found) if found else None

@@ -1,0 +1,128 @@
+"""verify_indexes: real indexes built, measured before/after, kept or dropped with numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.db import connect, run
+from advisor.indexes.ddl import make_suggestion
+from advisor.model import DataOrigin, IndexColumn, Measurement, PlanNode, QueryEffect, Schema
+from advisor.verify.measure import VerifyOptions, verdict_of, verify_indexes
+from tests.verify.builders import make_database, workload_of
+
+FEED = "SELECT id, total FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 20"
+BY_USER = "SELECT * FROM orders WHERE user_id = $1"
+ITEMS = "SELECT id, sku FROM items WHERE order_id = $1"
+DATA = DataOrigin("generated", "generated in the test")
+
+
+@pytest.fixture()
+def shop(fresh_db: str) -> tuple[str, Schema]:
+    return fresh_db, make_database(fresh_db)
+
+
+def test_keeps_what_helps_and_drops_what_no_plan_uses(shop: tuple[str, Schema]) -> None:
+    dsn, schema = shop
+    workload = workload_of(schema, (FEED, 100), (BY_USER, 10), (ITEMS, 300))
+    keys = {shape.query.sql: key for key, shape in workload.shapes.items()}
+    feed = make_suggestion(
+        "public.orders",
+        (IndexColumn("user_id"), IndexColumn("created_at", descending=True)),
+        query_keys=(keys[FEED],),
+    )
+    status = make_suggestion("public.orders", (IndexColumn("status"),), query_keys=(keys[BY_USER],))
+    items = make_suggestion("public.items", (IndexColumn("order_id"),), query_keys=(keys[ITEMS],))
+    seen: list[tuple[str, int, int]] = []
+
+    outcome = verify_indexes(
+        dsn,
+        workload,
+        [feed, status, items],
+        options=VerifyOptions(runs=3),
+        data=DATA,
+        progress=lambda *a: seen.append(a),
+    )
+
+    assert [s.name for s in outcome.kept] == [feed.name, items.name]
+    (gone,) = outcome.dropped
+    assert gone.name == status.name and gone.verification is not None
+    assert gone.verification.verdict == "not-used" and "no plan used" in str(
+        gone.verification.detail
+    )
+    for kept in outcome.kept:
+        v = kept.verification
+        assert v is not None and v.verdict == "helps" and v.used and v.data == DATA
+        assert v.after_ms < v.before_ms * 0.5
+        assert v.plan_change is not None and v.plan_change.startswith("Seq Scan")
+        assert v.build_ms is not None and v.build_ms > 0
+        assert v.size_bytes is not None and v.size_bytes > 8192
+        served = [e for e in v.effects if e.key in kept.query_keys]
+        assert served and all(e.before.params == "sampled" for e in served)
+    feed_v = outcome.kept[0].verification
+    assert feed_v is not None
+    # The other query on orders was measured too: the index must not slow it.
+    assert {e.key for e in feed_v.effects} == {keys[FEED], keys[BY_USER]}
+    assert {e.key for e in outcome.together} == set(keys.values())
+    assert seen[0] == (f"measuring {feed.name}", 0, 3)
+    assert seen[-1] == ("measuring the kept set together", 3, 3)
+    assert _indexes(dsn) == {"orders_pkey", "users_pkey", "items_pkey"}  # all dropped again
+
+
+def _indexes(dsn: str) -> set[str]:
+    from advisor.schema.introspect import read_schema
+
+    schema = read_schema(dsn)
+    return {i.name for t in schema.tables.values() for i in t.indexes}
+
+
+def _m(ms: float | None, timed_out: float | None = None) -> Measurement:
+    return Measurement("k", ms, 2, timed_out_ms=timed_out)
+
+
+def test_verdicts_weigh_calls_and_say_why() -> None:
+    opts = VerifyOptions()
+
+    def effect(key: str, before: Measurement, after: Measurement, calls: int = 1) -> QueryEffect:
+        return QueryEffect(key, before, after, calls=calls)
+
+    helps = [effect("a", _m(4.0), _m(0.1))]
+    assert verdict_of(helps, ["a"], True, opts) == ("helps", "4.00 ms -> 0.10 ms per call")
+    small = [effect("a", _m(0.25), _m(0.1))]  # 60 % faster, but 0.15 ms is noise
+    assert verdict_of(small, ["a"], True, opts)[0] == "no-gain"
+    assert verdict_of(helps, ["a"], False, opts)[0] == "not-used"
+    # Served query faster, but a busy write on the table is much slower.
+    write = Measurement("w", 3.0, 2, plan=PlanNode("ModifyTable"))
+    mixed = [*helps, effect("w", _m(1.0), write, calls=50)]
+    verdict, why = verdict_of(mixed, ["a"], True, opts)
+    assert verdict == "regresses" and why.startswith("w slower: 1.00 ms -> 3.00 ms")
+    # A timed-out before counts as the time box: a lower bound of the gain.
+    timed = [effect("a", _m(None, 5000.0), _m(2.0))]
+    assert verdict_of(timed, ["a"], True, opts)[0] == "helps"
+    # A read whose plan did not change was not slowed by the index: noise.
+    noise = [*helps, effect("r", _m(1.0), _m(3.0), calls=50)]
+    assert verdict_of(noise, ["a"], True, opts)[0] == "helps"
+    weighted = [effect("a", _m(2.0), _m(0.1), calls=1), effect("b", _m(1.0), _m(1.0), calls=99)]
+    assert verdict_of(weighted, ["a", "b"], True, opts)[0] == "no-gain"
+
+
+def test_an_index_of_the_same_name_is_never_dropped(shop: tuple[str, Schema]) -> None:
+    dsn, schema = shop
+    workload = workload_of(schema, (ITEMS, 10))
+    (key,) = workload.shapes
+    items = make_suggestion("public.items", (IndexColumn("order_id"),), query_keys=(key,))
+    run(_execute(dsn, items.sql))
+
+    outcome = verify_indexes(dsn, workload, [items], options=VerifyOptions(), data=None)
+
+    (gone,) = outcome.dropped
+    assert gone.verification is not None and gone.verification.verdict == "error"
+    assert "already exists" in str(gone.verification.detail)
+    assert items.name in _indexes(dsn)
+
+
+async def _execute(dsn: str, sql: str) -> None:
+    conn = await connect(dsn, readonly=False)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

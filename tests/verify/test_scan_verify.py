@@ -1,0 +1,62 @@
+"""``advisor scan --verify``: suggestions measured in a sandbox, in the JSON and text reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+from rich.console import Console
+
+from advisor.report.json import to_json
+from advisor.report.text import render
+from advisor.scan import ScanOptions, scan
+from tests.test_cli import REPORT_SCHEMA, advisor
+from tests.verify.builders import SHOP
+
+QUERIES = """
+SELECT id, total FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 20;
+SELECT id, sku FROM items WHERE order_id = $1;
+"""
+
+
+def test_scan_verify_keeps_measured_indexes(tmp_path: Path) -> None:
+    schema = tmp_path / "schema.sql"
+    schema.write_text(SHOP)
+    queries = tmp_path / "queries.sql"
+    queries.write_text(QUERIES)
+    seen: list[str] = []
+
+    result = scan(
+        ScanOptions(sources=(str(queries),), schema_file=str(schema), sandbox="local", verify=True),
+        progress=lambda what, done, total: seen.append(what),
+    )
+
+    assert result.data is not None and result.data.kind == "as-is"
+    assert "(about 60," in result.data.summary  # 500 users, 20,000 orders, 40,000 items
+    assert result.suggestions and all(s.verification for s in result.suggestions)
+    for s in result.suggestions:
+        assert s.verification is not None and s.verification.verdict == "helps"
+    verified = [f for f in result.findings if f.suggestion and f.suggestion.verification]
+    assert verified and all(f.confidence == "high" for f in verified)
+    assert seen and seen[-1] == "measuring the kept set together"
+
+    report = to_json(result)
+    jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))
+    texts = [f["verified"] for f in report["findings"] if f["verified"]]
+    assert texts and all(t.startswith("verified: ") and "-> Index Scan" in t for t in texts)
+    effects = report["suggestions"][0]["verification"]["effects"]
+    assert effects[0]["before"]["params"] == "sampled"
+
+    console = Console(width=200, record=True)
+    console.print(render(result))
+    text = console.export_text()
+    assert "verified: " in text and "measured on the --schema file as written" in text
+
+
+def test_verify_needs_a_schema_file(tmp_path: Path) -> None:
+    queries = tmp_path / "queries.sql"
+    queries.write_text(QUERIES)
+    proc = advisor("scan", str(queries), "--verify")
+    assert proc.returncode == 2
+    assert "--verify needs --schema FILE" in proc.stderr
