@@ -18,8 +18,9 @@ rows are, per table, with the sandbox's and the source's server versions.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -41,6 +42,7 @@ from advisor.verify.load import (
     remove_orphans,
     reset_sequences,
     target_tables,
+    try_foreign_keys,
 )
 from advisor.verify.sandbox import create_database, drop_database
 
@@ -50,6 +52,7 @@ __all__ = [
     "DataMode",
     "DataPlan",
     "PreparedData",
+    "Progress",
     "SandboxMatch",
     "matching_sandbox",
     "prepare_data",
@@ -57,6 +60,7 @@ __all__ = [
 ]
 
 DataMode = Literal["auto", "copy", "generate", "seed"]
+Progress = Callable[[str, int, int], None]
 
 DEFAULT_ROWS = 10_000
 """Rows generated for a table when neither ``DataPlan.rows`` nor ``reltuples`` says."""
@@ -86,11 +90,15 @@ class DataPlan:
 
 @dataclass(frozen=True, slots=True)
 class PreparedData:
-    """A sandbox database ready to measure on: its DSN, its name, and what its rows are."""
+    """A sandbox database ready to measure on: its DSN, its name, and what its rows are.
+
+    ``seconds`` is the wall time of each step (``schema``, ``rows``, ``keys``, ``analyze``).
+    """
 
     dsn: str
     database: str
     origin: DataOrigin
+    seconds: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,24 +186,26 @@ def prepare_data(
     *,
     ddl: str | None = None,
     source_dsn: str | None = None,
+    progress: Progress | None = None,
 ) -> PreparedData:
     """A new database on ``server_dsn`` holding ``schema`` (or ``ddl``) and rows per ``plan``.
 
     The database is dropped again when preparing it fails. ``source_dsn`` is only ever
     opened read-only. Raises :class:`ConfigError` for a plan that cannot run,
     :class:`InputError` for DDL or a seed script that fails, :class:`DatabaseError` when a
-    database fails.
+    database fails. ``progress(what, done, total)`` is told of each table as it is filled.
     """
     mode = _resolve_mode(plan, source_dsn)
     seed_text = _read_seed(plan.seed_script) if mode == "seed" else None
     name = f"advisor_data_{uuid.uuid4().hex[:12]}"
     dsn = create_database(server_dsn, name)
     try:
-        origin = run(_prepare(dsn, schema, plan, mode, ddl, source_dsn, seed_text))
+        steps = _Steps(progress)
+        origin = run(_prepare(dsn, schema, plan, mode, ddl, source_dsn, seed_text, steps))
     except BaseException:
         drop_database(server_dsn, name)
         raise
-    return PreparedData(dsn=dsn, database=name, origin=origin)
+    return PreparedData(dsn=dsn, database=name, origin=origin, seconds=steps.seconds)
 
 
 def _read_seed(path: Path | None) -> str:
@@ -206,6 +216,28 @@ def _read_seed(path: Path | None) -> str:
         raise InputError(f"{path}: cannot read the seed script ({exc})") from exc
 
 
+class _Steps:
+    """Wall time per step, and the caller's progress callback told of each table."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.seconds: dict[str, float] = {}
+        self.progress = progress
+        self._step = ""
+        self._started = 0.0
+
+    def start(self, step: str) -> None:
+        """End the current step and start ``step``."""
+        now = time.perf_counter()
+        if self._step:
+            self.seconds[self._step] = self.seconds.get(self._step, 0.0) + now - self._started
+        self._step, self._started = step, now
+
+    def tell(self, what: str, done: int, total: int) -> None:
+        """Report progress (``what``: a phrase such as ``generating public.orders``)."""
+        if self.progress is not None:
+            self.progress(what, done, total)
+
+
 async def _prepare(
     dsn: str,
     schema: Schema,
@@ -214,35 +246,43 @@ async def _prepare(
     ddl: str | None,
     source_dsn: str | None,
     seed_text: str | None,
+    steps: _Steps,
 ) -> DataOrigin:
     conn = await connect(dsn, readonly=False, statement_timeout_ms=0)
     try:
+        steps.start("schema")
         await _apply_schema(conn, schema, ddl, source_dsn if mode == "copy" else None)
         server = str(await conn.fetchval("SHOW server_version")).split()[0]
+        notes: tuple[str, ...] = ()
+        kind: DataKind
         if mode == "seed":
             assert seed_text is not None and plan.seed_script is not None
+            steps.start("rows")
             await apply_statements(conn, seed_text, name=str(plan.seed_script))
             tables = await target_tables(conn)
             phrases = {n: f"seeded {await _count(conn, n):,} rows" for n in tables}
-            notes: tuple[str, ...] = ()
-            kind: DataKind = "seed"
+            kind = "seed"
             summary = f"rows from the seed script {plan.seed_script.name}"
         else:
             tables = await target_tables(conn)
             detached = await detach_keys(conn)
+            steps.start("rows")
             await conn.execute("SET session_replication_role = replica")
             if mode == "copy":
                 assert source_dsn is not None
-                phrases, sampled = await _copy(conn, tables, schema, plan, source_dsn)
+                phrases, sampled = await _copy(conn, tables, schema, plan, source_dsn, steps)
                 kind = "sampled" if sampled else "copied"
             else:
-                phrases = await _generate(conn, tables, schema, plan)
+                phrases = await _generate(conn, tables, schema, plan, steps)
                 kind = "generated"
             await conn.execute("RESET session_replication_role")
+            steps.start("keys")
             notes = await _finish_keys(conn, detached, phrases)
             await reset_sequences(conn)
             summary = _summary(kind, phrases, source_dsn)
+        steps.start("analyze")
         await conn.execute("ANALYZE")
+        steps.start("")
     except asyncpg.PostgresError as exc:
         raise DatabaseError(f"preparing the sandbox data failed: {exc}") from exc
     finally:
@@ -307,25 +347,36 @@ async def _count(conn: asyncpg.Connection, table: str) -> int:
 async def _finish_keys(
     conn: asyncpg.Connection, detached: Detached, phrases: dict[str, str]
 ) -> tuple[str, ...]:
-    """Rebuild the keys; rows dropped to keep the foreign keys are named per table."""
-    notes = list(await reattach_keys(conn, Detached(detached.unique, (), ())))
+    """Rebuild the keys; rows dropped to keep the foreign keys are named per table.
+
+    The orphan search (an anti-join per foreign key) runs only when validating the foreign
+    keys found an orphan: a generated or whole copy has none, so it is paid for once.
+    """
+    notes = list(await reattach_keys(conn, Detached(detached.unique, detached.indexes, ())))
+    if await try_foreign_keys(conn, detached.foreign_keys):
+        return tuple(notes)
     for table, count in (await remove_orphans(conn, detached.foreign_keys)).items():
         if table in phrases:
             phrases[table] += f" ({count:,} rows whose parent was absent removed or unlinked)"
-    notes += await reattach_keys(conn, Detached((), detached.indexes, detached.foreign_keys))
+    notes += await reattach_keys(conn, Detached((), (), detached.foreign_keys))
     return tuple(notes)
 
 
 async def _generate(
-    conn: asyncpg.Connection, tables: Mapping[str, TargetTable], schema: Schema, plan: DataPlan
+    conn: asyncpg.Connection,
+    tables: Mapping[str, TargetTable],
+    schema: Schema,
+    plan: DataPlan,
+    steps: _Steps,
 ) -> dict[str, str]:
     targets = row_targets(schema, tuple(tables), plan.rows)
     gen = generate.generation_plan(tables, schema.tables, targets, seed=plan.seed)
     phrases: dict[str, str] = {}
     for name, reason in gen.skipped.items():
         phrases[name] = f"not generated: {reason}"
-    for name, expressions in gen.expressions.items():
+    for done, (name, expressions) in enumerate(gen.expressions.items()):
         rows = gen.rows[name]
+        steps.tell(f"generating {name}", done, len(gen.expressions))
         if rows:
             await conn.execute(generate.insert_sql(name, rows, expressions))
         shaped = " shaped by pg_stats" if name in gen.shaped else ""
@@ -339,6 +390,7 @@ async def _copy(
     schema: Schema,
     plan: DataPlan,
     source_dsn: str,
+    steps: _Steps,
 ) -> tuple[dict[str, str], bool]:
     src = await connect(source_dsn, readonly=True, statement_timeout_ms=plan.source_timeout_ms)
     try:
@@ -356,7 +408,8 @@ async def _copy(
             source_major = int(await src.fetchval("SHOW server_version_num")) // 10_000
             binary = source_major == int(await conn.fetchval("SHOW server_version_num")) // 10_000
             phrases: dict[str, str] = {}
-            for item in cplan.tables:
+            for done, item in enumerate(cplan.tables):
+                steps.tell(f"copying {item.table}", done, len(cplan.tables))
                 rows = await copying.copy_rows(src, conn, item, binary=binary)
                 phrases[item.table] = _copy_phrase(item, rows)
     except asyncpg.PostgresError as exc:

@@ -28,6 +28,7 @@ __all__ = [
     "remove_orphans",
     "reset_sequences",
     "target_tables",
+    "try_foreign_keys",
 ]
 
 _USER_SCHEMA = """n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -272,6 +273,20 @@ async def _fix_orphans(conn: asyncpg.Connection, fk: ForeignKeyDef, nullable: bo
     else:
         status = await conn.execute(f"DELETE FROM {child} c WHERE {orphan}")
     return int(str(status).rsplit(" ", 1)[-1])
+
+
+async def try_foreign_keys(
+    conn: asyncpg.Connection, foreign_keys: tuple[ForeignKeyDef, ...]
+) -> bool:
+    """Add every foreign key back, validated, in one transaction: all of them (True) or,
+    when some row has no parent, none (False: remove the orphans, then reattach)."""
+    try:
+        async with conn.transaction():
+            for fk in foreign_keys:
+                await conn.execute(_add_constraint(fk.table, fk.name, fk.definition))
+    except asyncpg.ForeignKeyViolationError:
+        return False
+    return True
 
 
 async def reattach_keys(conn: asyncpg.Connection, detached: Detached) -> tuple[str, ...]:
