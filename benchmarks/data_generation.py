@@ -7,11 +7,12 @@ Starts a local sandbox (this machine's PostgreSQL binaries), then:
                an index on (user_id, created_at)), order_items (1M rows: composite PK,
                FKs to orders and products), products (10k), shaped by made-up pg_stats
     copy       prepare_data(mode="copy") of that database into another one (whole tables)
-    sample     the same with a 16 MB copy limit (orders and order_items sampled)
+    sample     the same with the default 64 MB copy limit (orders is sampled, order_items
+               follows it)
 
 and prints the wall time of each step (schema, rows, keys = keys/indexes/FKs rebuilt,
-analyze) and the rows per second of the row step. Wall times on a shared machine vary:
-run it twice. Usage::
+analyze), the rows per second of the row step and the seconds of each table. Wall times
+on a shared machine vary: run it twice, and look at the load average. Usage::
 
     python benchmarks/data_generation.py            # 1M rows per big table
     python benchmarks/data_generation.py --rows 200000
@@ -66,14 +67,30 @@ STATS = {
 }
 
 
-def _report(label: str, data: PreparedData, rows: int) -> None:
+class _Clock:
+    """A progress callback that keeps when each table started (the end closes the last)."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[str, float]] = []
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        self.marks.append((what, time.perf_counter()))
+
+    def per_table(self) -> dict[str, float]:
+        """Seconds per table, from one mark to the next."""
+        pairs = zip(self.marks, self.marks[1:], strict=False)
+        return {what.split()[-1]: end - start for (what, start), (_, end) in pairs}
+
+
+def _report(label: str, data: PreparedData, rows: int, clock: _Clock) -> None:
     seconds = dict(data.seconds)
     total = sum(seconds.values())
     steps = "  ".join(f"{step} {value:5.2f} s" for step, value in seconds.items())
     per_s = rows / seconds["rows"] if seconds.get("rows") else 0
     print(f"{label:9} total {total:6.2f} s   {steps}   rows/s {per_s:,.0f}")
+    seconds_of = clock.per_table()
     for table, phrase in sorted(data.origin.tables.items()):
-        print(f"{'':9} {table}: {phrase}")
+        print(f"{'':9} {table}: {phrase} in {seconds_of.get(table, 0):.2f} s")
 
 
 def main() -> None:
@@ -98,20 +115,24 @@ def main() -> None:
         schema = dataclasses.replace(schema, tables=tables)
         made: list[str] = []
         try:
-            started = time.perf_counter()
+            clock = _Clock()
             generated = prepare_data(
-                sandbox.dsn, schema, DataPlan(mode="generate", rows=targets), ddl=DDL
+                sandbox.dsn,
+                schema,
+                DataPlan(mode="generate", rows=targets),
+                ddl=DDL,
+                progress=clock,
             )
             made.append(generated.database)
-            print(f"(prepare_data wall {time.perf_counter() - started:.2f} s)")
-            _report("generate", generated, total)
-            copied = prepare_data(sandbox.dsn, schema, DataPlan(), source_dsn=generated.dsn)
-            made.append(copied.database)
-            _report("copy", copied, total)
-            sample_plan = DataPlan(copy_limit_bytes=16 * 1024 * 1024)
-            sampled = prepare_data(sandbox.dsn, schema, sample_plan, source_dsn=generated.dsn)
-            made.append(sampled.database)
-            _report("sample", sampled, total)
+            _report("generate", generated, total, clock)
+            plans = {"copy": DataPlan(copy_limit_bytes=1 << 40), "sample": DataPlan()}
+            for label, plan in plans.items():
+                clock = _Clock()
+                data = prepare_data(
+                    sandbox.dsn, schema, plan, source_dsn=generated.dsn, progress=clock
+                )
+                made.append(data.database)
+                _report(label, data, total, clock)
         finally:
             for name in made:
                 drop_database(sandbox, name)

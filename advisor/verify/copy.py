@@ -99,7 +99,8 @@ class _Planner:
             if pred is None:
                 continue
             parent_fraction = min(parent_fraction, fraction)
-            conds.append(self._exists(fk.columns, fk.ref_table, fk.ref_columns, pred))
+            nullable = [c for c in fk.columns if (col := table.column(c)) is None or col.nullable]
+            conds.append(self._exists(fk.columns, fk.ref_table, fk.ref_columns, pred, nullable))
         self.visiting.discard(name)
         size = self.sizes.get(name, 0)
         sampled = size * parent_fraction > self.limit
@@ -113,7 +114,12 @@ class _Planner:
         return result
 
     def _exists(
-        self, columns: tuple[str, ...], ref_table: str, ref_columns: tuple[str, ...], pred: str
+        self,
+        columns: tuple[str, ...],
+        ref_table: str,
+        ref_columns: tuple[str, ...],
+        pred: str,
+        nullable: list[str],
     ) -> str:
         self.depth += 1
         alias = f"p{self.depth}"
@@ -121,12 +127,14 @@ class _Planner:
             f"{alias}.{quote_ident(r)} = {{a}}.{quote_ident(c)}"
             for c, r in zip(columns, ref_columns, strict=True)
         )
-        nulls = " OR ".join(f"{{a}}.{quote_ident(c)} IS NULL" for c in columns)
         inner = pred.replace("{a}", alias)
-        return (
-            f"({nulls} OR EXISTS (SELECT 1 FROM {qualified_ident(ref_table)} {alias} "
-            f"WHERE {match} AND {inner}))"
+        exists = (
+            f"EXISTS (SELECT 1 FROM {qualified_ident(ref_table)} {alias} WHERE {match} AND {inner})"
         )
+        if not nullable:
+            return exists  # a plain EXISTS the planner turns into a (hash) semi-join
+        nulls = " OR ".join(f"{{a}}.{quote_ident(c)} IS NULL" for c in nullable)
+        return f"({nulls} OR {exists})"
 
 
 def copy_plan(

@@ -381,6 +381,7 @@ async def _generate(
             await conn.execute(generate.insert_sql(name, rows, expressions))
         shaped = " shaped by pg_stats" if name in gen.shaped else ""
         phrases[name] = f"generated {rows:,} rows{shaped}"
+    steps.tell("generated", len(gen.expressions), len(gen.expressions))
     return phrases
 
 
@@ -412,6 +413,7 @@ async def _copy(
                 steps.tell(f"copying {item.table}", done, len(cplan.tables))
                 rows = await copying.copy_rows(src, conn, item, binary=binary)
                 phrases[item.table] = _copy_phrase(item, rows)
+            steps.tell("copied", len(cplan.tables), len(cplan.tables))
     except asyncpg.PostgresError as exc:
         raise DatabaseError(f"{redact_dsn(source_dsn)}: reading rows failed: {exc}") from exc
     finally:
