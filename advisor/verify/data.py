@@ -56,12 +56,14 @@ __all__ = [
     "SandboxMatch",
     "matching_sandbox",
     "prepare_data",
+    "row_targets",
     "version_text",
 ]
 
 DataMode = Literal["auto", "copy", "generate", "seed"]
 Progress = Callable[[str, int, int], None]
 
+_BUILD_MEMORY = "256MB"
 DEFAULT_ROWS = 10_000
 """Rows generated for a table when neither ``DataPlan.rows`` nor ``reltuples`` says."""
 DEFAULT_COPY_LIMIT_BYTES = 64 * 1024 * 1024
@@ -277,6 +279,9 @@ async def _prepare(
                 kind = "generated"
             await conn.execute("RESET session_replication_role")
             steps.start("keys")
+            # Index builds and FK validation of a million rows spill to disk at the defaults.
+            await conn.execute(f"SET maintenance_work_mem = '{_BUILD_MEMORY}'")
+            await conn.execute(f"SET work_mem = '{_BUILD_MEMORY}'")
             notes = await _finish_keys(conn, detached, phrases)
             await reset_sequences(conn)
             summary = _summary(kind, phrases, source_dsn)

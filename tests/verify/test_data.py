@@ -363,3 +363,46 @@ def test_sandbox_version_follows_the_source() -> None:
     assert other.spec == "local:15" and other.note and "PostgreSQL 16" in other.note
     assert matching_sandbox(None, (15,)).note
     assert version_text(150004) == "15.4" and version_text(90624) == "9.6.24"
+
+
+LEAGUE = """
+CREATE TABLE teams (id int PRIMARY KEY, name text NOT NULL, captain_id int);
+CREATE TABLE players (
+    id int PRIMARY KEY,
+    team_id int NOT NULL REFERENCES teams (id),
+    mentor_id int REFERENCES players (id),
+    code char(6) NOT NULL UNIQUE,
+    joined timestamp
+);
+ALTER TABLE teams ADD FOREIGN KEY (captain_id) REFERENCES players (id);
+CREATE TABLE profiles (player_id int PRIMARY KEY REFERENCES players (id), bio text, spot point);
+"""
+
+
+def test_generation_resolves_cycles_self_references_and_one_to_one_keys(
+    schema_factory: Callable[[str], Schema], prepared: Callable[..., PreparedData]
+) -> None:
+    schema = schema_factory(LEAGUE)
+    rows = {"teams": 100, "players": 5_000, "profiles": 9_000}
+    data = prepared(schema, DataPlan(mode="generate", rows=rows), ddl=LEAGUE)
+    counts = {
+        t: int(str(_value(data.dsn, f"SELECT count(*) FROM {t}")))
+        for t in ("teams", "players", "profiles")
+    }
+    # a profile per player at most: the one-to-one key caps its rows at the players'
+    assert counts == {"teams": 100, "players": 5_000, "profiles": 5_000}
+    constraints = _fetch(
+        data.dsn,
+        "SELECT count(*), count(*) FILTER (WHERE NOT convalidated) FROM pg_constraint "
+        "WHERE contype IN ('p', 'u', 'f') AND connamespace = 'public'::regnamespace",
+    )
+    assert constraints == [(8, 0)]
+    linked = _fetch(
+        data.dsn,
+        "SELECT count(*) FILTER (WHERE mentor_id IS NOT NULL), count(DISTINCT code), "
+        "count(DISTINCT team_id) FROM players",
+    )
+    assert linked == [(5_000, 5_000, 100)]
+    assert _value(data.dsn, "SELECT count(*) FROM teams WHERE captain_id IS NOT NULL") == 100
+    # a column of a type advisor cannot generate, nullable, is left NULL
+    assert _value(data.dsn, "SELECT count(spot) FROM profiles") == 0
