@@ -253,7 +253,7 @@ async def _prepare(
     conn = await connect(dsn, readonly=False, statement_timeout_ms=0)
     try:
         steps.start("schema")
-        await _apply_schema(conn, schema, ddl, source_dsn if mode == "copy" else None)
+        await _apply_schema(conn, schema, ddl, source_dsn)
         server = str(await conn.fetchval("SHOW server_version")).split()[0]
         notes: tuple[str, ...] = ()
         kind: DataKind

@@ -79,13 +79,17 @@ def _hash(seed: int, mask: int | None = None) -> str:
     return f"({raw} & {mask})" if mask is not None else raw
 
 
+def _prime_for(modulus: int, seed: int) -> int:
+    """A prime not dividing ``modulus``: ``x * prime % modulus`` is then a permutation."""
+    prime = _PRIMES[seed % len(_PRIMES)]
+    return prime if modulus % prime else _PRIMES[(seed + 1) % len(_PRIMES)]
+
+
 def _draw(distinct: int, rows: int, seed: int) -> str:
     """A value number in 1..distinct for row {i}."""
     distinct = max(1, distinct)
     if distinct * 3 >= rows:
-        prime = _PRIMES[seed % len(_PRIMES)]
-        if distinct % prime == 0:
-            prime = _PRIMES[(seed + 1) % len(_PRIMES)]
+        prime = _prime_for(distinct, seed)
         return f"(1 + ({_I}::int8 * {prime} + {seed % distinct}) % {distinct})"
     return f"(1 + ((({_hash(seed)} % {distinct}) + {distinct}) % {distinct}))"
 
@@ -356,9 +360,7 @@ class _Builder:
         else:
             distinct = min(parents, _distinct(col, st, rows) if st.n_distinct else parents)
             k = _draw(distinct, rows, seed)
-            prime = _PRIMES[seed % len(_PRIMES)]
-            if parents % prime == 0:
-                prime = _PRIMES[(seed + 1) % len(_PRIMES)]
+            prime = _prime_for(parents, seed)
             parent_row = k if distinct == parents else f"(1 + ({k} * {prime}) % {parents})"
         ref_col = fk.ref_columns[fk.columns.index(col.name)]
         template = self.column_at(fk.ref_table, ref_col)
