@@ -38,6 +38,7 @@ from advisor.verify.load import (
     Detached,
     TargetTable,
     detach_keys,
+    insert_unchecked,
     reattach_keys,
     remove_orphans,
     reset_sequences,
@@ -382,10 +383,15 @@ async def _generate(
     for done, (name, expressions) in enumerate(gen.expressions.items()):
         rows = gen.rows[name]
         steps.tell(f"generating {name}", done, len(gen.expressions))
+        unchecked = ""
         if rows:
-            await conn.execute(generate.insert_sql(name, rows, expressions))
+            sql = generate.insert_sql(name, rows, expressions)
+            try:
+                await conn.execute(sql)
+            except asyncpg.CheckViolationError:
+                unchecked = await insert_unchecked(conn, name, sql)
         shaped = " shaped by pg_stats" if name in gen.shaped else ""
-        phrases[name] = f"generated {rows:,} rows{shaped}"
+        phrases[name] = f"generated {rows:,} rows{shaped}{unchecked}"
     steps.tell("generated", len(gen.expressions), len(gen.expressions))
     return phrases
 

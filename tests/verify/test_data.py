@@ -375,7 +375,11 @@ CREATE TABLE players (
     joined timestamp
 );
 ALTER TABLE teams ADD FOREIGN KEY (captain_id) REFERENCES players (id);
-CREATE TABLE profiles (player_id int PRIMARY KEY REFERENCES players (id), bio text, spot point);
+CREATE TABLE profiles (
+    player_id int PRIMARY KEY REFERENCES players (id),
+    bio text CHECK (bio IN ('short', 'long')),
+    spot point
+);
 """
 
 
@@ -406,3 +410,12 @@ def test_generation_resolves_cycles_self_references_and_one_to_one_keys(
     assert _value(data.dsn, "SELECT count(*) FROM teams WHERE captain_id IS NOT NULL") == 100
     # a column of a type advisor cannot generate, nullable, is left NULL
     assert _value(data.dsn, "SELECT count(spot) FROM profiles") == 0
+    # a CHECK the generated values break is kept NOT VALID, and the origin says so
+    assert _fetch(
+        data.dsn,
+        "SELECT conname, convalidated FROM pg_constraint WHERE contype = 'c' "
+        "AND connamespace = 'public'::regnamespace",
+    ) == [("profiles_bio_check", False)]
+    assert data.origin.tables["public.profiles"] == (
+        "generated 5,000 rows (CHECK profiles_bio_check not validated: generated values break it)"
+    )
