@@ -261,7 +261,11 @@ class ParsedQuery:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A table column; statistics (``avg_width`` ...) come from ``pg_stats`` when present."""
+    """A table column; statistics (``avg_width`` ...) come from ``pg_stats`` when present.
+
+    ``most_common`` holds ``pg_stats``'s most common values as text (at most 20) and
+    ``most_common_freqs`` their shares of all rows, in the same order.
+    """
 
     name: str
     type: str
@@ -270,6 +274,8 @@ class Column:
     null_frac: float | None = None
     n_distinct: float | None = None
     default: str | None = None
+    most_common: tuple[str, ...] = ()
+    most_common_freqs: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ _DATE_SPAN = 3 * 365 + 1
 _PRIMES = (1_000_003, 999_983, 999_979, 999_961, 999_959, 999_953, 999_931, 999_917)
 _NULL_SCALE = 1 << 20
 _TEXT_SEED = 7
+_MAX_MOST_COMMON = 20
 
 
 def _date(unix_seconds: int) -> str:
@@ -51,13 +52,21 @@ class ColumnStats:
     null_frac: float | None = None
     n_distinct: float | None = None
     avg_width: int | None = None
+    most_common: tuple[str, ...] = ()
+    most_common_freqs: tuple[float, ...] = ()
 
     @classmethod
     def of(cls, column: Column | None) -> ColumnStats:
         """The statistics the schema's column carries (all None without one)."""
         if column is None:
             return cls()
-        return cls(column.null_frac, column.n_distinct, column.avg_width)
+        return cls(
+            column.null_frac,
+            column.n_distinct,
+            column.avg_width,
+            column.most_common,
+            column.most_common_freqs,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +220,28 @@ def _nulls(expr: str, null_frac: float, seed: int) -> str:
     return f"CASE WHEN {_hash(seed, _NULL_SCALE - 1)} < {threshold} THEN NULL ELSE {expr} END"
 
 
+def _most_common(expr: str, col: TargetColumn, st: ColumnStats, seed: int) -> str:
+    """``expr`` that yields each of the column's most common values at its frequency.
+
+    ``pg_stats`` frequencies are shares of all rows, NULLs included; the draw runs on the
+    non-NULL rows, so they are scaled by ``1 / (1 - null_frac)``.
+    """
+    pairs = list(zip(st.most_common, st.most_common_freqs, strict=False))[:_MAX_MOST_COMMON]
+    if not pairs:
+        return expr
+    scale = 1 / max(1e-9, 1 - (st.null_frac or 0.0))
+    cumulative = 0.0
+    branches: list[str] = []
+    for value, freq in pairs:
+        cumulative = min(1.0, cumulative + freq * scale)
+        literal = "'" + value.replace("'", "''") + "'"
+        threshold = round(cumulative * _NULL_SCALE)
+        branches.append(
+            f"WHEN {_hash(seed, _NULL_SCALE - 1)} < {threshold} THEN {literal}::{col.type}"
+        )
+    return f"CASE {' '.join(branches)} ELSE {expr} END"
+
+
 def _subst(template: str, index: str) -> str:
     return template.replace(_I, f"({index})")
 
@@ -272,6 +303,8 @@ class _Builder:
             )
             if expr is None and col.is_array and not col.not_null:
                 expr = f"NULL::{col.type}"
+            elif expr is not None and not unique:
+                expr = _most_common(expr, col, st, seed + 2)
             if not self._put(table, col, expr, st, unique, seed):
                 return
         for parent in {fk.ref_table for fk in table.foreign_keys}:

@@ -188,6 +188,9 @@ def test_copy_of_a_small_database_is_whole_and_leaves_the_source_untouched(
 ) -> None:
     before = _fingerprint(source)
     schema = read_schema(source)
+    status = schema.tables["public.orders"].column("status")
+    assert status is not None and sorted(status.most_common) == ["new", "paid", "shipped"]
+    assert abs(sum(status.most_common_freqs) - 1) < 0.01
     data = prepared(schema, DataPlan(), source_dsn=source)
     assert _counts(data.dsn) == _counts(source)
     assert _fingerprint(source) == before
@@ -282,6 +285,7 @@ def test_generation_honours_null_frac_and_n_distinct_roughly(
         "note": {"null_frac": 0.75, "n_distinct": 30.0},
         "total": {"n_distinct": -0.5},
         "placed_on": {"null_frac": 0.2},
+        "status": {"most_common": ("paid", "new"), "most_common_freqs": (0.7, 0.2)},
     }
     columns = tuple(
         dataclasses.replace(col, **shaped.get(col.name, {}))  # type: ignore[arg-type]
@@ -303,6 +307,9 @@ def test_generation_honours_null_frac_and_n_distinct_roughly(
     assert 25 <= notes <= 30
     assert 9_000 <= totals <= 10_000
     assert 3_400 <= null_dates <= 4_600
+    statuses = dict(_fetch(data.dsn, "SELECT status::text, count(*) FROM orders GROUP BY 1"))
+    assert 13_000 <= int(str(statuses["paid"])) <= 15_000
+    assert 4_000 <= int(str(statuses["new"])) <= 6_500
     assert data.origin.tables["public.orders"] == "generated 20,000 rows shaped by pg_stats"
     # tables without a target take DEFAULT_ROWS (the DDL schema has no reltuples)
     assert _counts(data.dsn)["public.users"] == 10_000
