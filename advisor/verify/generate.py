@@ -39,6 +39,7 @@ _PRIMES = (1_000_003, 999_983, 999_979, 999_961, 999_959, 999_953, 999_931, 999_
 _NULL_SCALE = 1 << 20
 _TEXT_SEED = 7
 _MAX_MOST_COMMON = 20
+_ORDERED = 0.5  # |pg_stats correlation| from which a column is generated in row order
 
 
 def _date(unix_seconds: int) -> str:
@@ -54,6 +55,7 @@ class ColumnStats:
     avg_width: int | None = None
     most_common: tuple[str, ...] = ()
     most_common_freqs: tuple[float, ...] = ()
+    correlation: float | None = None
 
     @classmethod
     def of(cls, column: Column | None) -> ColumnStats:
@@ -66,6 +68,7 @@ class ColumnStats:
             column.avg_width,
             column.most_common,
             column.most_common_freqs,
+            column.correlation,
         )
 
 
@@ -94,9 +97,13 @@ def _prime_for(modulus: int, seed: int) -> int:
     return prime if modulus % prime else _PRIMES[(seed + 1) % len(_PRIMES)]
 
 
-def _draw(distinct: int, rows: int, seed: int) -> str:
-    """A value number in 1..distinct for row {i}."""
+def _draw(distinct: int, rows: int, seed: int, *, order: int = 0) -> str:
+    """A value number in 1..distinct for row {i}; ``order`` 1 (-1) makes it rise (fall)
+    with the row number, as a column whose ``pg_stats`` correlation is near 1 (-1)."""
     distinct = max(1, distinct)
+    if order:
+        rising = f"(1 + ({_I}::int8 - 1) * {distinct} / {max(1, rows)})"
+        return rising if order > 0 else f"({distinct} + 1 - {rising})"
     if distinct * 3 >= rows:
         prime = _prime_for(distinct, seed)
         return f"(1 + ({_I}::int8 * {prime} + {seed % distinct}) % {distinct})"
@@ -141,10 +148,13 @@ def _numeric(col: TargetColumn, k: str, *, unique: bool) -> str:
     return f"round(((({k}) * 7919) % {modulus})::numeric / {10**scale}, {scale})"
 
 
-def _spread(k: str, distinct: int, span: int) -> str:
+def _spread(k: str, distinct: int, span: int, ordered: bool = False) -> str:
     """Value number ``k`` of ``distinct`` spread evenly, in scrambled order, over 0..span
-    (integer arithmetic: a float ``floor`` per row cost three times as much)."""
+    (integer arithmetic: a float ``floor`` per row cost three times as much); ``ordered``:
+    falling with ``k`` (an offset back from now, so that the time rises)."""
     distinct = max(1, distinct)
+    if ordered:
+        return f"(({distinct} - ({k})) * {span} / {distinct})"
     prime = 7919 if distinct % 7919 else 7927
     return f"(((({k}) * {prime}) % {distinct}) * {span} / {distinct})"
 
@@ -159,10 +169,12 @@ def value_sql(
     salt: int,
     distinct: int | None = None,
     anchor: int = 0,
+    ordered: bool = False,
 ) -> str | None:
     """The SQL of ``col``'s value for value number ``k`` in ``1..distinct`` (None: a type
     advisor cannot make); ``unique`` when ``k`` is the row number itself. Times end at
-    ``anchor`` (Unix seconds; the time the plan was made)."""
+    ``anchor`` (Unix seconds; the time the plan was made). ``ordered``: values rise with
+    ``k`` (numbers, times, dates) instead of being scrambled."""
     distinct = distinct or rows
     base = col.base
     simple = {
@@ -188,14 +200,14 @@ def value_sql(
     if base in ("text", "varchar", "bpchar", "name", "citext"):
         return _text(col, k, unique=unique, rows=rows, width=width)
     if base == "numeric":
-        return _numeric(col, k, unique=unique)
-    offset = _spread(k, distinct, _TIME_SPAN_S) if not unique else f"({k})"
+        return _numeric(col, k, unique=unique or ordered)
+    offset = _spread(k, distinct, _TIME_SPAN_S, ordered) if not unique else f"({k})"
     if base == "timestamptz":
         return f"to_timestamp({anchor} - {offset})"
     if base == "timestamp":
         return f"(to_timestamp({anchor} - {offset}) AT TIME ZONE 'UTC')"
     if base == "date":
-        days = _spread(k, distinct, _DATE_SPAN) if not unique else f"({k})"
+        days = _spread(k, distinct, _DATE_SPAN, ordered) if not unique else f"({k})"
         return f"(date '{_date(anchor)}' - ({days})::int)"
     if base == "time":
         return f"(time '00:00' + ((({k}) * 7919) % 86400) * interval '1 second')"
@@ -211,6 +223,14 @@ def _distinct(col: TargetColumn, stats: ColumnStats, rows: int) -> int:
     if col.typtype == "e" and col.labels:
         return len(col.labels)
     return max(1, rows)
+
+
+def _order(stats: ColumnStats) -> int:
+    """1 or -1 for a column stored (nearly) in its own order, else 0 (scrambled)."""
+    corr = stats.correlation
+    if corr is None or abs(corr) < _ORDERED:
+        return 0
+    return 1 if corr > 0 else -1
 
 
 def _nulls(expr: str, null_frac: float, seed: int) -> str:
@@ -290,7 +310,8 @@ class _Builder:
             unique = col.name in own_unique
             rows = self.rows[name]
             distinct = rows if unique else _distinct(col, st, rows)
-            k = _I if unique else _draw(distinct, rows, seed)
+            order = _order(st)
+            k = _I if unique else _draw(distinct, rows, seed, order=order)
             expr = value_sql(
                 col,
                 k,
@@ -300,6 +321,7 @@ class _Builder:
                 salt=seed,
                 distinct=distinct,
                 anchor=self.anchor,
+                ordered=bool(order),
             )
             if expr is None and col.is_array and not col.not_null:
                 expr = f"NULL::{col.type}"

@@ -283,8 +283,8 @@ def test_generation_honours_null_frac_and_n_distinct_roughly(
     shaped = {
         "user_id": {"n_distinct": 500.0},
         "note": {"null_frac": 0.75, "n_distinct": 30.0},
-        "total": {"n_distinct": -0.5},
-        "placed_on": {"null_frac": 0.2},
+        "total": {"n_distinct": -0.5, "correlation": -0.8},
+        "placed_on": {"null_frac": 0.2, "correlation": 0.97},
         "status": {"most_common": ("paid", "new"), "most_common_freqs": (0.7, 0.2)},
     }
     columns = tuple(
@@ -307,6 +307,17 @@ def test_generation_honours_null_frac_and_n_distinct_roughly(
     assert 25 <= notes <= 30
     assert 9_000 <= totals <= 10_000
     assert 3_400 <= null_dates <= 4_600
+    # columns stored in their own order in the source are generated in row order
+    correlation = dict(
+        _fetch(
+            data.dsn,
+            "SELECT attname, correlation FROM pg_stats WHERE tablename = 'orders' "
+            "AND attname IN ('placed_on', 'total', 'user_id')",
+        )
+    )
+    assert float(str(correlation["placed_on"])) > 0.9
+    assert float(str(correlation["total"])) < -0.9
+    assert abs(float(str(correlation["user_id"]))) < 0.3
     statuses = dict(_fetch(data.dsn, "SELECT status::text, count(*) FROM orders GROUP BY 1"))
     assert 13_000 <= int(str(statuses["paid"])) <= 15_000
     assert 4_000 <= int(str(statuses["new"])) <= 6_500
