@@ -13,8 +13,12 @@ self-references included) and in one pass each, with no join.
   ``n_distinct`` when the schema has it (a fraction when negative), a type's own count
   (boolean, enum), else the row count. A ``D`` of a third of the rows or more is a
   permutation of ``i`` (exactly ``D`` values); a smaller one a seeded hash of ``i``
-  (uniform, columns independent of each other). NULLs take ``null_frac`` of the rows.
-* The draws are ``hashint8extended(i, seed)``: the same plan and seed give the same rows.
+  (uniform, columns independent of each other). NULLs take ``null_frac`` of the rows,
+  ``pg_stats``'s most common values their frequencies, and a column whose correlation is
+  0.5 or more (in absolute value) is laid out in row order, so that the planner prices an
+  index range scan on it as on the source.
+* The draws are ``hashint8extended(i, seed)``: the same plan and seed give the same rows
+  (times and dates excepted: they end at the moment of generation).
 """
 
 from __future__ import annotations
