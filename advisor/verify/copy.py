@@ -22,12 +22,22 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from advisor.db import connect
 from advisor.errors import DatabaseError
-from advisor.model import Table
+from advisor.model import Schema, Table
 from advisor.schema.render import qualified_ident, quote_ident
 from advisor.verify.load import TargetTable
 
-__all__ = ["CopyPlan", "TableCopy", "copy_plan", "copy_rows"]
+__all__ = [
+    "CopyPlan",
+    "TableCopy",
+    "copy_phrase",
+    "copy_plan",
+    "copy_rows",
+    "source_extras",
+    "source_tables",
+    "table_sizes",
+]
 
 _SCALE = 1 << 20
 _QUEUE_CHUNKS = 32
@@ -207,3 +217,67 @@ async def copy_rows(
     except asyncpg.PostgresError as exc:
         raise DatabaseError(f"reading {item.table} from the source failed: {exc}") from exc
     return int(str(status).rsplit(" ", 1)[-1])
+
+
+_IDENTITIES = """
+SELECT format('ALTER TABLE %s ALTER COLUMN %I ADD GENERATED %s AS IDENTITY;', c.oid::regclass,
+              a.attname, CASE a.attidentity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END)
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE a.attidentity <> '' AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY c.oid, a.attnum
+"""
+
+_ENUMS = """
+SELECT format('CREATE TYPE %s AS ENUM (%s);', t.oid::regtype,
+              string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder))
+FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+GROUP BY t.oid ORDER BY t.oid
+"""
+
+
+async def source_extras(source_dsn: str) -> tuple[str, str]:
+    """The source's enum types and identity columns as DDL (the model holds neither)."""
+    src = await connect(source_dsn, readonly=True)
+    try:
+        enums = "\n".join(row[0] for row in await src.fetch(_ENUMS))
+        identities = "\n".join(row[0] for row in await src.fetch(_IDENTITIES))
+        return enums, identities
+    finally:
+        await src.close()
+
+
+async def source_tables(src: asyncpg.Connection, schema: Schema) -> Mapping[str, Table]:
+    """The source's tables: ``schema``'s when it was read from it, else read now."""
+    if schema.source == "dsn" and schema.tables:
+        return schema.tables
+    from advisor.schema.introspect import introspect
+
+    return (await introspect(src, source="dsn")).tables
+
+
+async def table_sizes(src: asyncpg.Connection, tables: Mapping[str, Table]) -> dict[str, int]:
+    """``pg_table_size`` of each table (the schema's figure when it has one)."""
+    sizes: dict[str, int] = {}
+    for name, table in tables.items():
+        if table.size_bytes is not None:
+            sizes[name] = table.size_bytes
+        else:
+            value = await src.fetchval("SELECT pg_table_size($1::regclass)", qualified_ident(name))
+            sizes[name] = int(value or 0)
+    return sizes
+
+
+def copy_phrase(item: TableCopy, rows: int) -> str:
+    """What the copied rows are, for :class:`~advisor.model.DataOrigin` (``sampled 5 % ...``)."""
+    total = item.source_rows
+    if item.where is None:
+        return f"copied {rows:,} rows"
+    of = f" of {total:,}" if total else ""
+    share = rows / total * 100 if total else item.fraction * 100
+    if item.sampled:
+        return f"sampled {share:.3g} % ({rows:,}{of})"
+    return f"copied {rows:,}{of} rows whose parents are in the sample"

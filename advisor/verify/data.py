@@ -14,6 +14,10 @@ fills it from one of three sources:
 the way ``pg_restore`` does (keys, indexes and foreign keys dropped, rebuilt after the
 rows); every mode ends with ``ANALYZE``. The returned :class:`DataOrigin` says what the
 rows are, per table, with the sandbox's and the source's server versions.
+
+The work is done by :mod:`~advisor.verify.load` (keys off and on, orphans),
+:mod:`~advisor.verify.copy`, :mod:`~advisor.verify.generate` (with
+:mod:`~advisor.verify.values`) and :mod:`~advisor.verify.versions` (re-exported here).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import asyncpg
 
 from advisor.db import connect, redact_dsn, run
 from advisor.errors import ConfigError, DatabaseError, InputError
-from advisor.model import DataKind, DataOrigin, Schema, Table
+from advisor.model import DataKind, DataOrigin, Schema
 from advisor.schema.ddl import apply_statements
 from advisor.schema.render import qualified_ident, render_schema
 from advisor.verify import copy as copying
@@ -46,6 +50,7 @@ from advisor.verify.load import (
     try_foreign_keys,
 )
 from advisor.verify.sandbox import create_database, drop_database
+from advisor.verify.versions import SandboxMatch, matching_sandbox, version_text
 
 __all__ = [
     "DEFAULT_COPY_LIMIT_BYTES",
@@ -102,47 +107,6 @@ class PreparedData:
     database: str
     origin: DataOrigin
     seconds: Mapping[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxMatch:
-    """The sandbox spec to start for a source server, and a note when versions differ."""
-
-    spec: str
-    note: str | None = None
-
-
-def version_text(server_version_num: int | None) -> str | None:
-    """``150004`` -> ``"15.4"`` (``90624`` -> ``"9.6.24"``); None stays None."""
-    if server_version_num is None:
-        return None
-    major, minor = divmod(server_version_num, 10_000)
-    if major >= 10:
-        return f"{major}.{minor}"
-    return f"{server_version_num // 10_000}.{server_version_num // 100 % 100}.{minor % 100}"
-
-
-def matching_sandbox(
-    source_version: int | None, local_majors: tuple[int, ...], *, docker: bool = False
-) -> SandboxMatch:
-    """The sandbox whose major version is the source's: local binaries of that major,
-    else a Docker image of it (when ``docker``), else the newest local one with a note."""
-    if source_version is None:
-        return SandboxMatch("auto", "the source's server version is unknown")
-    major = source_version // 10_000 if source_version >= 100_000 else source_version // 100
-    if major in local_majors:
-        return SandboxMatch(f"local:{major}")
-    if docker:
-        return SandboxMatch(f"docker:{major}")
-    if not local_majors:
-        return SandboxMatch("auto", f"no PostgreSQL {major} binaries on this machine")
-    newest = max(local_majors)
-    return SandboxMatch(
-        f"local:{newest}",
-        f"the source runs PostgreSQL {major} and the sandbox {newest}: "
-        "plans and timings may differ; install PostgreSQL "
-        f"{major} server binaries or Docker to match",
-    )
 
 
 def _resolve_mode(plan: DataPlan, source_dsn: str | None) -> DataMode:
@@ -310,40 +274,9 @@ async def _apply_schema(
     if ddl is not None:
         await apply_statements(conn, ddl, name="<schema DDL>")
         return
-    prelude, postlude = await _source_extras(source_dsn) if source_dsn else ("", "")
+    prelude, postlude = await copying.source_extras(source_dsn) if source_dsn else ("", "")
     text = render_schema(schema, prelude=prelude, postlude=postlude)
     await apply_statements(conn, text, name="<rendered schema>")
-
-
-_IDENTITIES = """
-SELECT format('ALTER TABLE %s ALTER COLUMN %I ADD GENERATED %s AS IDENTITY;', c.oid::regclass,
-              a.attname, CASE a.attidentity WHEN 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END)
-FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE a.attidentity <> '' AND NOT a.attisdropped AND c.relkind IN ('r', 'p')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-ORDER BY c.oid, a.attnum
-"""
-
-_ENUMS = """
-SELECT format('CREATE TYPE %s AS ENUM (%s);', t.oid::regtype,
-              string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder))
-FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
-JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-GROUP BY t.oid ORDER BY t.oid
-"""
-
-
-async def _source_extras(source_dsn: str) -> tuple[str, str]:
-    """The source's enum types and identity columns as DDL (the model holds neither)."""
-    src = await connect(source_dsn, readonly=True)
-    try:
-        enums = "\n".join(row[0] for row in await src.fetch(_ENUMS))
-        identities = "\n".join(row[0] for row in await src.fetch(_IDENTITIES))
-        return enums, identities
-    finally:
-        await src.close()
 
 
 async def _count(conn: asyncpg.Connection, table: str) -> int:
@@ -407,8 +340,8 @@ async def _copy(
     src = await connect(source_dsn, readonly=True, statement_timeout_ms=plan.source_timeout_ms)
     try:
         async with src.transaction(isolation="repeatable_read", readonly=True):
-            source_tables = await _source_tables(src, schema)
-            sizes = await _sizes(src, source_tables)
+            source_tables = await copying.source_tables(src, schema)
+            sizes = await copying.table_sizes(src, source_tables)
             cplan = copying.copy_plan(
                 tables,
                 source_tables,
@@ -423,7 +356,7 @@ async def _copy(
             for done, item in enumerate(cplan.tables):
                 steps.tell(f"copying {item.table}", done, len(cplan.tables))
                 rows = await copying.copy_rows(src, conn, item, binary=binary)
-                phrases[item.table] = _copy_phrase(item, rows)
+                phrases[item.table] = copying.copy_phrase(item, rows)
             steps.tell("copied", len(cplan.tables), len(cplan.tables))
     except asyncpg.PostgresError as exc:
         raise DatabaseError(f"{redact_dsn(source_dsn)}: reading rows failed: {exc}") from exc
@@ -432,36 +365,6 @@ async def _copy(
     for name in tables:
         phrases.setdefault(name, "empty: the source has no such table")
     return phrases, any(item.where for item in cplan.tables)
-
-
-async def _source_tables(src: asyncpg.Connection, schema: Schema) -> Mapping[str, Table]:
-    if schema.source == "dsn" and schema.tables:
-        return schema.tables
-    from advisor.schema.introspect import introspect
-
-    return (await introspect(src, source="dsn")).tables
-
-
-async def _sizes(src: asyncpg.Connection, tables: Mapping[str, Table]) -> dict[str, int]:
-    sizes: dict[str, int] = {}
-    for name, table in tables.items():
-        if table.size_bytes is not None:
-            sizes[name] = table.size_bytes
-        else:
-            value = await src.fetchval("SELECT pg_table_size($1::regclass)", qualified_ident(name))
-            sizes[name] = int(value or 0)
-    return sizes
-
-
-def _copy_phrase(item: copying.TableCopy, rows: int) -> str:
-    total = item.source_rows
-    if item.where is None:
-        return f"copied {rows:,} rows"
-    of = f" of {total:,}" if total else ""
-    share = rows / total * 100 if total else item.fraction * 100
-    if item.sampled:
-        return f"sampled {share:.3g} % ({rows:,}{of})"
-    return f"copied {rows:,}{of} rows whose parents are in the sample"
 
 
 def _summary(kind: str, phrases: Mapping[str, str], source_dsn: str | None) -> str:
