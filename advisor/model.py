@@ -277,7 +277,12 @@ class ParsedQuery:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A table column; statistics (``avg_width`` ...) come from ``pg_stats`` when present."""
+    """A table column; statistics (``avg_width`` ...) come from ``pg_stats`` when present.
+
+    ``most_common`` holds ``pg_stats``'s most common values as text (at most 20) and
+    ``most_common_freqs`` their shares of all rows, in the same order; ``correlation`` is
+    how closely the physical row order follows the column's order (-1 to 1).
+    """
 
     name: str
     type: str
@@ -286,6 +291,9 @@ class Column:
     null_frac: float | None = None
     n_distinct: float | None = None
     default: str | None = None
+    most_common: tuple[str, ...] = ()
+    most_common_freqs: tuple[float, ...] = ()
+    correlation: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

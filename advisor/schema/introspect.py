@@ -79,13 +79,16 @@ _COLUMNS = """
 SELECT a.attrelid AS oid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod) AS type,
        NOT a.attnotnull AS nullable, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
        a.attcollation, st.avg_width, st.null_frac::float8 AS null_frac,
-       st.n_distinct::float8 AS n_distinct
+       st.n_distinct::float8 AS n_distinct, st.mcv, st.mcf, st.correlation::float8 AS corr
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN LATERAL (
-    SELECT s.avg_width, s.null_frac, s.n_distinct FROM pg_stats s
+    SELECT s.avg_width, s.null_frac, s.n_distinct,
+           (s.most_common_vals::text::text[])[1:20] AS mcv,
+           (s.most_common_freqs::float8[])[1:20] AS mcf, s.correlation
+    FROM pg_stats s
     WHERE s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = a.attname
     ORDER BY s.inherited = (c.relkind = 'p') DESC
     LIMIT 1
@@ -280,6 +283,9 @@ def _column(row: Row) -> Column:
         avg_width=row["avg_width"],
         null_frac=row["null_frac"],
         n_distinct=row["n_distinct"],
+        most_common=tuple(row["mcv"] or ()),
+        most_common_freqs=tuple(row["mcf"] or ()),
+        correlation=row["corr"],
         default=row["default_expr"],
     )
 

@@ -81,12 +81,23 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__slots__}
 
 
+def _column_from_dict(d: Mapping[str, Any]) -> Column:
+    # JSON has lists where the model has tuples.
+    return Column(
+        **{
+            **d,
+            "most_common": tuple(d.get("most_common", ())),
+            "most_common_freqs": tuple(d.get("most_common_freqs", ())),
+        }
+    )
+
+
 def _table_from_dict(d: Mapping[str, Any]) -> Table:
     stats = d.get("stats")
     return Table(
         schema=d["schema"],
         name=d["name"],
-        columns=tuple(Column(**col) for col in d.get("columns", [])),
+        columns=tuple(_column_from_dict(col) for col in d.get("columns", [])),
         primary_key=tuple(d.get("primary_key", ())),
         unique_constraints=tuple(tuple(cols) for cols in d.get("unique_constraints", [])),
         foreign_keys=tuple(
