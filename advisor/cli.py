@@ -42,6 +42,15 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
+class DataSource(StrEnum):
+    """Where ``--verify`` takes the rows it measures on."""
+
+    auto = "auto"
+    copy = "copy"
+    generate = "generate"
+    seed = "seed"
+
+
 class Format(StrEnum):
     """Output formats of ``advisor scan``."""
 
@@ -162,6 +171,24 @@ def scan(
             min=0.0, max=1.0, help="--verify: keep an index that saves at least this fraction."
         ),
     ] = 0.2,
+    data: Annotated[
+        DataSource,
+        typer.Option(
+            "--data",
+            help="--verify: the rows to measure on: copied from --dsn, generated to size, "
+            "a --seed script (auto: copy with --dsn, else the --schema file's own rows, else "
+            "generate).",
+        ),
+    ] = DataSource.auto,
+    rows: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rows", help="--verify: rows to generate for a table, TABLE=N (repeatable)."
+        ),
+    ] = None,
+    seed: Annotated[
+        str | None, typer.Option("--seed", help="--verify --data seed: the SQL seed script.")
+    ] = None,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
@@ -192,6 +219,9 @@ def scan(
         verify_runs=verify_runs,
         time_box_ms=time_box,
         keep_threshold=keep_threshold,
+        data_mode=data.value,
+        rows=_rows(rows or []),
+        seed_script=seed,
     )
     with _progress() as progress:
         result = run_scan(options, progress)
@@ -227,6 +257,17 @@ def _scan_options(
         stdin_text=_read_stdin() if "-" in srcs else None,
         **fields,
     )
+
+
+def _rows(values: list[str]) -> dict[str, int]:
+    """``--rows orders=1000000`` (repeatable, or comma-separated) as ``{"orders": 1000000}``."""
+    rows: dict[str, int] = {}
+    for item in _split(values):
+        table, _, count = item.partition("=")
+        if not table.strip() or not count.strip().replace("_", "").isdigit():
+            raise ConfigError(f"--rows {item!r}: write TABLE=N, e.g. --rows orders=1000000")
+        rows[table.strip()] = int(count.strip().replace("_", ""))
+    return rows
 
 
 def _pair_outputs(formats: list[Format], outputs: list[str]) -> list[tuple[Format, str | None]]:

@@ -8,20 +8,17 @@ the CLI renders.
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advisor.db import connect, run
-from advisor.errors import ConfigError, InputError
-from advisor.model import DataOrigin, Finding, IndexSuggestion, Note, ScanResult, Schema
+from advisor.errors import InputError
+from advisor.model import Finding, Note, ScanResult, Schema
 from advisor.sources import PgStatStatements, capture_schema, check_readable, read_sources
 
 if TYPE_CHECKING:
-    from advisor.sandbox import Sandbox
+    from advisor.verify.data import DataMode
 
 __all__ = ["Progress", "ScanOptions", "load_schema", "scan"]
 
@@ -33,7 +30,9 @@ class ScanOptions:
     """What to scan and against which schema; mirrors ``advisor scan``'s options.
 
     ``max_indexes`` / ``max_index_bytes`` are the workload-wide index choice's budget
-    (:class:`advisor.suggest.choose.ChoiceBudget`).
+    (:class:`advisor.suggest.choose.ChoiceBudget`); ``verify`` measures the chosen
+    indexes on data in a sandbox (``data_mode``: copied from ``dsn``, generated to
+    ``rows`` per table, or the ``seed_script``; see :mod:`advisor.verify.stage`).
     """
 
     sources: tuple[str, ...] = ()
@@ -54,6 +53,9 @@ class ScanOptions:
     verify_runs: int = 3
     time_box_ms: float = 5_000.0
     keep_threshold: float = 0.2
+    data_mode: DataMode = "auto"
+    rows: Mapping[str, int] = field(default_factory=dict)
+    seed_script: str | None = None
 
 
 def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
@@ -73,11 +75,6 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
         )
     if options.pg_stat_statements and not options.dsn:
         raise InputError("--pg-stat-statements needs --dsn URL of the database to read it from")
-    if options.verify and not options.schema_file:
-        raise ConfigError(
-            "--verify needs --schema FILE (the DDL, and any seed rows) to build its "
-            "sandbox database for now; give the schema file"
-        )
     for source in options.sources:
         check_readable(source)
     rules = select_rules(options.select, options.ignore)
@@ -104,98 +101,28 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
 
 
 def _verified(result: ScanResult, options: ScanOptions, progress: Progress | None) -> ScanResult:
-    """``result`` with its suggestions measured in a sandbox with data: kept ones carry
-    their verification, dropped ones move to ``rejected``, N+1 findings get their loop
-    cost, and each finding's suggestion is the judged one."""
-    from advisor.sandbox import open_sandbox
-    from advisor.verify.loops import measure_loops
-    from advisor.verify.measure import VerifyOptions, verify_indexes
+    from advisor.suggest.choose import ChoiceBudget
+    from advisor.verify.data import DataPlan
+    from advisor.verify.measure import VerifyOptions
+    from advisor.verify.stage import VerifySettings, verify_result
 
-    verify_options = VerifyOptions(
-        runs=options.verify_runs, time_box_ms=options.time_box_ms, keep_ratio=options.keep_threshold
-    )
-    with (
-        open_sandbox(options.sandbox) as sandbox,
-        _prepare_data(sandbox, result, options) as (
-            dsn,
-            data,
+    settings = VerifySettings(
+        sandbox=options.sandbox,
+        data=DataPlan(
+            mode=options.data_mode,
+            rows=dict(options.rows),
+            seed_script=Path(options.seed_script) if options.seed_script else None,
         ),
-    ):
-        outcome = verify_indexes(
-            dsn,
-            result.workload,
-            result.suggestions,
-            options=verify_options,
-            data=data,
-            progress=progress,
-        )
-        findings = measure_loops(
-            dsn, result.workload, result.findings, runs=options.verify_runs, data=data
-        )
-        description = sandbox.description
-    judged = {s.name: s for s in (*outcome.kept, *outcome.dropped)}
-    findings = tuple(_judged(f, judged) for f in findings)
-    return replace(
-        result,
-        findings=findings,
-        suggestions=outcome.kept,
-        rejected=outcome.dropped,
-        data=data,
-        sandbox=result.sandbox or description,
+        schema_file=options.schema_file,
+        source_dsn=options.dsn,
+        measure=VerifyOptions(
+            runs=options.verify_runs,
+            time_box_ms=options.time_box_ms,
+            keep_ratio=options.keep_threshold,
+        ),
+        budget=ChoiceBudget(max_indexes=options.max_indexes, max_bytes=options.max_index_bytes),
     )
-
-
-def _judged(finding: Finding, judged: Mapping[str, IndexSuggestion]) -> Finding:
-    """The finding with its suggestion as verification judged it; a kept one is no longer
-    a heuristic ("medium confidence") but measured."""
-    if finding.suggestion is None or finding.suggestion.name not in judged:
-        return finding
-    suggestion = judged[finding.suggestion.name]
-    helps = suggestion.verification is not None and suggestion.verification.verdict == "helps"
-    confidence = "high" if helps else finding.confidence
-    return replace(finding, suggestion=suggestion, confidence=confidence)
-
-
-@contextlib.contextmanager
-def _prepare_data(
-    sandbox: Sandbox, result: ScanResult, options: ScanOptions
-) -> Iterator[tuple[str, DataOrigin]]:
-    """A database on ``sandbox`` holding the schema and rows to measure on, and where
-    the rows came from; dropped when the block ends.
-
-    For now the ``--schema`` file is applied as it is (rows come only from INSERTs it
-    holds, such as ``generate_series`` seeds): ``advisor.verify.data.prepare_data``,
-    which copies, samples or generates rows, takes this place when it is merged.
-    """
-    from advisor.sandbox import create_database, drop_database
-    from advisor.schema.ddl import apply_statements, read_ddl
-
-    assert options.schema_file is not None  # checked by scan()
-    text, name = read_ddl(Path(options.schema_file))
-    database = f"advisor_verify_{uuid.uuid4().hex[:12]}"
-    dsn = create_database(sandbox, database)
-    try:
-
-        async def load() -> int:
-            conn = await connect(dsn, readonly=False, statement_timeout_ms=0)
-            try:
-                await apply_statements(conn, text, name=name)
-                await conn.execute("ANALYZE")
-                # reltuples, as ANALYZE just set it (the statistics views lag behind).
-                rows = await conn.fetchval(
-                    "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_class c "
-                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
-                    "AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                )
-                return int(rows)
-            finally:
-                await conn.close()
-
-        rows = run(load())
-        summary = f"the --schema file as written (about {rows:,} rows); no rows were generated"
-        yield dsn, DataOrigin("as-is", summary, server=sandbox.description)
-    finally:
-        drop_database(sandbox, database)
+    return verify_result(result, settings, progress)
 
 
 def _databases(options: ScanOptions) -> tuple[PgStatStatements, ...]:

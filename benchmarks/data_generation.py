@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from advisor.sandbox import drop_database, open_sandbox  # noqa: E402
 from advisor.schema import schema_from_ddl  # noqa: E402
 from advisor.verify.data import DataPlan, PreparedData, prepare_data  # noqa: E402
-from advisor.verify.sandbox import drop_database, open_sandbox  # noqa: E402
 
 DDL = """
 CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled', 'refunded');

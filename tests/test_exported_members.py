@@ -122,7 +122,13 @@ PINNED = {
     "advisor.verify.explain": ["explain", "iter_nodes", "plan_change", "plan_tree", "uses_index"],
     "advisor.verify.loops": ["measure_loop", "measure_loops"],
     "advisor.verify.measure": ["VerifyOptions", "VerifyOutcome", "verdict_of", "verify_indexes"],
-    "advisor.verify.params": ["EXPLAINABLE", "Statement", "bind_statement", "statement_for"],
+    "advisor.verify.params": [
+        "EXPLAINABLE",
+        "Statement",
+        "bind_statement",
+        "statement_for",
+        "statements_for",
+    ],
 }
 
 

@@ -34,6 +34,7 @@ from advisor.sandbox.local import (
     find_binaries,
     local_sandbox,
 )
+from advisor.sqltext import quote_ident
 
 __all__ = [
     "PgBinaries",
@@ -122,14 +123,14 @@ def database_dsn(dsn: str, name: str) -> str:
 def create_database(target: Sandbox | str, name: str) -> str:
     """Create database ``name`` on the sandbox (or server DSN) and return its DSN."""
     admin = target.dsn if isinstance(target, Sandbox) else target
-    run(_admin_execute(admin, f"CREATE DATABASE {_quote_ident(name)}"))
+    run(_admin_execute(admin, f"CREATE DATABASE {quote_ident(name)}"))
     return database_dsn(admin, name)
 
 
 def drop_database(target: Sandbox | str, name: str) -> None:
     """Drop database ``name`` (disconnecting its sessions); no error when it is gone."""
     admin = target.dsn if isinstance(target, Sandbox) else target
-    run(_admin_execute(admin, f"DROP DATABASE IF EXISTS {_quote_ident(name)} WITH (FORCE)"))
+    run(_admin_execute(admin, f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)"))
 
 
 @contextlib.contextmanager
@@ -144,10 +145,6 @@ def scratch_database(target: Sandbox | str, prefix: str) -> Iterator[str]:
         yield dsn
     finally:
         drop_database(target, name)
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 async def _admin_execute(admin_dsn: str, sql: str) -> None:

@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterable
 
 from advisor.model import Column, Schema, Table
+from advisor.sqltext import quote_ident, quote_qualified
 
-__all__ = ["qualified_ident", "quote_ident", "render_schema"]
+__all__ = ["render_schema"]
 
 _NEXTVAL = re.compile(r"^nextval\('([^']+)'::regclass\)$")
 # A default that calls nothing but these is the same in any database of any version.
@@ -38,17 +39,6 @@ _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\(")
 _STRING = re.compile(r"'(?:[^']|'')*'")
 
 
-def quote_ident(name: str) -> str:
-    """``name`` as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified_ident(qualified: str) -> str:
-    """``schema.table`` (as the model writes it) as a quoted, qualified identifier."""
-    schema, _, name = qualified.partition(".")
-    return f"{quote_ident(schema)}.{quote_ident(name)}" if name else quote_ident(schema)
-
-
 def render_schema(schema: Schema, *, prelude: str = "", postlude: str = "") -> str:
     """DDL that recreates ``schema``'s tables, keys and indexes in an empty database;
     ``prelude`` runs first (types), ``postlude`` after the tables (identity columns)."""
@@ -63,7 +53,7 @@ def render_schema(schema: Schema, *, prelude: str = "", postlude: str = "") -> s
     parts += [_create_table(table) for table in tables]
     # Owned, so that it moves with its column (and a loader can find and advance it).
     parts += [
-        f"ALTER SEQUENCE {seq} OWNED BY {qualified_ident(table)}.{quote_ident(column)};"
+        f"ALTER SEQUENCE {seq} OWNED BY {quote_qualified(table)}.{quote_ident(column)};"
         for seq, (table, column) in sorted(sequences.items())
     ]
     parts += [postlude.strip()] if postlude.strip() else []
@@ -112,14 +102,14 @@ def _create_table(table: Table) -> str:
         lines.append(f"PRIMARY KEY ({_columns(table.primary_key)})")
     lines += [f"UNIQUE ({_columns(cols)})" for cols in table.unique_constraints]
     body = ",\n    ".join(lines)
-    return f"CREATE TABLE {qualified_ident(table.qualified)} (\n    {body}\n);"
+    return f"CREATE TABLE {quote_qualified(table.qualified)} (\n    {body}\n);"
 
 
 def _foreign_keys(table: Table) -> list[str]:
     return [
-        f"ALTER TABLE {qualified_ident(table.qualified)} ADD CONSTRAINT {quote_ident(fk.name)} "
+        f"ALTER TABLE {quote_qualified(table.qualified)} ADD CONSTRAINT {quote_ident(fk.name)} "
         f"FOREIGN KEY ({_columns(fk.columns)}) "
-        f"REFERENCES {qualified_ident(fk.ref_table)} ({_columns(fk.ref_columns)});"
+        f"REFERENCES {quote_qualified(fk.ref_table)} ({_columns(fk.ref_columns)});"
         for fk in table.foreign_keys
     ]
 

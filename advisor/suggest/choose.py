@@ -149,9 +149,11 @@ def parse_size(text: str) -> int:
 
 def write_load(table: str, workload: Workload, schema: Schema) -> WriteLoad:
     """How much of ``table``'s traffic is writes: ``pg_stat_user_tables`` (rows written
-    against scans) when the schema has activity for it, else the captured statements."""
+    against scans) when the schema is a live database's and has activity for it, else the
+    captured statements. A schema built from DDL or metadata, or a capture's snapshot of a
+    test database, counts its own loading as writes: those statistics say nothing."""
     found = schema.tables.get(table)
-    stats = found.stats if found is not None else None
+    stats = found.stats if found is not None and schema.source == "dsn" else None
     if stats is not None:
         writes = stats.n_tup_ins + stats.n_tup_upd + stats.n_tup_del
         reads = stats.seq_scan + stats.idx_scan
@@ -369,7 +371,15 @@ def _why_not(
     keys = [k for k in c.query_keys if k in state.base]
     by = [state.served[k].name for k in keys if k in state.served]
     if keys and len(by) == len(keys):
-        return "served by " + ", ".join(dict.fromkeys(by)) + " already chosen"
+        served = "served by " + ", ".join(dict.fromkeys(by)) + " already chosen"
+        seen = state.last.get(index_identity(c))
+        shorter = all(len(state.served[k].columns) < len(c.columns) for k in keys)
+        if seen is None or seen.blocked is not None or not shorter:
+            return served
+        return (
+            f"{served}; the whole candidate would save a further {_pct(max(seen.gain, 0.0))}, "
+            f"under the {_pct(required[c.table])} threshold"
+        )
     if not keys:
         reasons = {failed[k] for k in c.query_keys if k in failed}
         return "its queries could not be costed" + (f" ({'; '.join(reasons)})" if reasons else "")

@@ -25,7 +25,7 @@ import asyncpg
 from advisor.db import connect
 from advisor.errors import DatabaseError
 from advisor.model import Schema, Table
-from advisor.schema.render import qualified_ident, quote_ident
+from advisor.sqltext import quote_ident, quote_qualified
 from advisor.verify.load import TargetTable
 
 __all__ = [
@@ -139,7 +139,7 @@ class _Planner:
         )
         inner = pred.replace("{a}", alias)
         exists = (
-            f"EXISTS (SELECT 1 FROM {qualified_ident(ref_table)} {alias} WHERE {match} AND {inner})"
+            f"EXISTS (SELECT 1 FROM {quote_qualified(ref_table)} {alias} WHERE {match} AND {inner})"
         )
         if not nullable:
             return exists  # a plain EXISTS the planner turns into a (hash) semi-join
@@ -184,7 +184,7 @@ async def copy_rows(
 ) -> int:
     """Stream ``item``'s rows from ``src`` into the same table of ``dst``; rows copied."""
     cols = ", ".join(quote_ident(c) for c in item.columns)
-    query = f"SELECT {cols} FROM {qualified_ident(item.table)} AS s"
+    query = f"SELECT {cols} FROM {quote_qualified(item.table)} AS s"
     if item.where:
         query += f" WHERE {item.where}"
     fmt = "binary" if binary else "text"
@@ -266,7 +266,7 @@ async def table_sizes(src: asyncpg.Connection, tables: Mapping[str, Table]) -> d
         if table.size_bytes is not None:
             sizes[name] = table.size_bytes
         else:
-            value = await src.fetchval("SELECT pg_table_size($1::regclass)", qualified_ident(name))
+            value = await src.fetchval("SELECT pg_table_size($1::regclass)", quote_qualified(name))
             sizes[name] = int(value or 0)
     return sizes
 

@@ -34,8 +34,10 @@ import asyncpg
 from advisor.db import connect, redact_dsn, run
 from advisor.errors import ConfigError, DatabaseError, InputError
 from advisor.model import DataKind, DataOrigin, Schema
+from advisor.sandbox import create_database, drop_database
 from advisor.schema.ddl import apply_statements
-from advisor.schema.render import qualified_ident, render_schema
+from advisor.schema.render import render_schema
+from advisor.sqltext import quote_qualified
 from advisor.verify import copy as copying
 from advisor.verify import generate
 from advisor.verify.load import (
@@ -49,7 +51,6 @@ from advisor.verify.load import (
     target_tables,
     try_foreign_keys,
 )
-from advisor.verify.sandbox import create_database, drop_database
 from advisor.verify.versions import SandboxMatch, matching_sandbox, version_text
 
 __all__ = [
@@ -280,7 +281,7 @@ async def _apply_schema(
 
 
 async def _count(conn: asyncpg.Connection, table: str) -> int:
-    return int(await conn.fetchval(f"SELECT count(*) FROM {qualified_ident(table)}"))
+    return int(await conn.fetchval(f"SELECT count(*) FROM {quote_qualified(table)}"))
 
 
 async def _finish_keys(

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from advisor.model import Column, Table
-from advisor.schema.render import qualified_ident, quote_ident
+from advisor.sqltext import quote_ident, quote_qualified
 from advisor.verify.load import ForeignKeyDef, TargetColumn, TargetTable
 from advisor.verify.values import value_sql
 
@@ -363,6 +363,6 @@ def insert_sql(table: str, rows: int, expressions: tuple[tuple[str, str], ...]) 
     columns = ", ".join(quote_ident(name) for name, _ in expressions)
     values = ",\n       ".join(_subst(expr, "g.i") for _, expr in expressions)
     return (
-        f"INSERT INTO {qualified_ident(table)} ({columns}) OVERRIDING SYSTEM VALUE\n"
+        f"INSERT INTO {quote_qualified(table)} ({columns}) OVERRIDING SYSTEM VALUE\n"
         f"SELECT {values}\nFROM generate_series(1::int8, {rows}::int8) AS g(i)"
     )

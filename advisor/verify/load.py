@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from advisor.errors import DatabaseError
-from advisor.schema.render import qualified_ident, quote_ident
+from advisor.sqltext import quote_ident, quote_qualified
 
 __all__ = [
     "Detached",
@@ -206,7 +206,7 @@ def _fk(row: asyncpg.Record) -> ForeignKeyDef:
 
 
 def _add_constraint(table: str, name: str, definition: str) -> str:
-    return f"ALTER TABLE {qualified_ident(table)} ADD CONSTRAINT {quote_ident(name)} {definition}"
+    return f"ALTER TABLE {quote_qualified(table)} ADD CONSTRAINT {quote_ident(name)} {definition}"
 
 
 async def detach_keys(conn: asyncpg.Connection) -> Detached:
@@ -217,11 +217,11 @@ async def detach_keys(conn: asyncpg.Connection) -> Detached:
     unique = [k for k in keys if k["contype"] != "f"]
     for row in [*(k for k in keys if k["contype"] == "f"), *unique]:
         await conn.execute(
-            f"ALTER TABLE {qualified_ident(row['qualified'])} "
+            f"ALTER TABLE {quote_qualified(row['qualified'])} "
             f"DROP CONSTRAINT {quote_ident(row['conname'])}"
         )
     for row in indexes:
-        await conn.execute(f"DROP INDEX {qualified_ident(row['qualified'])}")
+        await conn.execute(f"DROP INDEX {quote_qualified(row['qualified'])}")
     return Detached(
         unique=tuple(_add_constraint(k["qualified"], k["conname"], k["def"]) for k in unique),
         indexes=tuple(row["def"] for row in indexes),
@@ -252,21 +252,21 @@ async def _all_nullable(conn: asyncpg.Connection, fk: ForeignKeyDef) -> bool:
     count = await conn.fetchval(
         "SELECT count(*) FROM pg_attribute WHERE attrelid = $1::regclass "
         "AND attname = ANY($2::text[]) AND attnotnull",
-        qualified_ident(fk.table),
+        quote_qualified(fk.table),
         list(fk.columns),
     )
     return int(count) == 0
 
 
 async def _fix_orphans(conn: asyncpg.Connection, fk: ForeignKeyDef, nullable: bool) -> int:
-    child = qualified_ident(fk.table)
+    child = quote_qualified(fk.table)
     present = " AND ".join(f"c.{quote_ident(col)} IS NOT NULL" for col in fk.columns)
     match = " AND ".join(
         f"p.{quote_ident(ref)} = c.{quote_ident(col)}"
         for col, ref in zip(fk.columns, fk.ref_columns, strict=True)
     )
     orphan = (
-        f"{present} AND NOT EXISTS (SELECT 1 FROM {qualified_ident(fk.ref_table)} p WHERE {match})"
+        f"{present} AND NOT EXISTS (SELECT 1 FROM {quote_qualified(fk.ref_table)} p WHERE {match})"
     )
     if nullable:
         sets = ", ".join(f"{quote_ident(col)} = NULL" for col in fk.columns)
@@ -327,10 +327,10 @@ async def insert_unchecked(conn: asyncpg.Connection, table: str, insert: str) ->
     Generated values know nothing of a ``CHECK (status IN ('open', 'closed'))``; the rows
     still measure what an index does, and the report says the checks do not hold.
     """
-    checks = await conn.fetch(_CHECKS, qualified_ident(table))
+    checks = await conn.fetch(_CHECKS, quote_qualified(table))
     for row in checks:
         await conn.execute(
-            f"ALTER TABLE {qualified_ident(table)} DROP CONSTRAINT {quote_ident(row['conname'])}"
+            f"ALTER TABLE {quote_qualified(table)} DROP CONSTRAINT {quote_ident(row['conname'])}"
         )
     await conn.execute(insert)
     for row in checks:
@@ -345,6 +345,6 @@ async def reset_sequences(conn: asyncpg.Connection) -> None:
         column = quote_ident(row["attname"])
         await conn.execute(
             f"SELECT setval($1::regclass, coalesce(max({column})::bigint, 0) + 1, false) "
-            f"FROM {qualified_ident(row['qualified'])}",
+            f"FROM {quote_qualified(row['qualified'])}",
             row["seq"],
         )

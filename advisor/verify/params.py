@@ -22,7 +22,7 @@ back without any conversion here.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -33,7 +33,7 @@ from advisor.model import ParamSource, Predicate, QueryShape
 from advisor.parse.bind import paging_parameters
 from advisor.sqltext import quote_ident, quote_qualified
 
-__all__ = ["EXPLAINABLE", "Statement", "bind_statement", "statement_for"]
+__all__ = ["EXPLAINABLE", "Statement", "bind_statement", "statement_for", "statements_for"]
 
 #: Statement kinds EXPLAIN accepts; DDL, COPY, SET ... are never measured.
 EXPLAINABLE = frozenset({"select", "insert", "update", "delete"})
@@ -71,6 +71,32 @@ def statement_for(shape: QueryShape, dsn: str) -> Statement | None:
             return await bind_statement(conn, shape)
         finally:
             await conn.close()
+
+    return run(go())
+
+
+def statements_for(
+    shapes: Iterable[QueryShape], dsn: str
+) -> tuple[dict[str, Statement], dict[str, str]]:
+    """:func:`statement_for` of many shapes over one connection: the statements by query
+    key, and the reason for each shape the sandbox refused (the others still bind)."""
+
+    async def go() -> tuple[dict[str, Statement], dict[str, str]]:
+        bound: dict[str, Statement] = {}
+        refused: dict[str, str] = {}
+        conn = await connect(dsn, readonly=True)
+        try:
+            for shape in shapes:
+                try:
+                    statement = await bind_statement(conn, shape)
+                except DatabaseError as exc:
+                    refused[shape.query.key] = str(exc)
+                    continue
+                if statement is not None:
+                    bound[shape.query.key] = statement
+        finally:
+            await conn.close()
+        return bound, refused
 
     return run(go())
 

@@ -327,7 +327,7 @@ def _plain_create(s: IndexSuggestion, name: str) -> str:
 
 # Only ADV003's per-query candidates compete for the set: an FK index (ADV004) with no
 # query behind it keeps its own finding and migration.
-_CANDIDATE_RULES = frozenset({"ADV003"})
+CANDIDATE_RULES = frozenset({"ADV003"})
 
 
 def choose_indexes(
@@ -343,7 +343,7 @@ def choose_indexes(
     """The workload-wide index set for ``findings``' missing-index candidates, costed in
     the sandbox database ``dsn`` (which must hold the data) by a :class:`WhatIf` oracle."""
     candidates = [
-        f.suggestion for f in findings if f.rule in _CANDIDATE_RULES and f.suggestion is not None
+        f.suggestion for f in findings if f.rule in CANDIDATE_RULES and f.suggestion is not None
     ]
     with WhatIf(dsn, statements, hypopg=hypopg) as oracle:
         choice = choose(

@@ -11,6 +11,7 @@ import pytest
 from advisor.db import connect, run
 from advisor.errors import ConfigError, InputError
 from advisor.model import Schema
+from advisor.sandbox import drop_database
 from advisor.schema import read_schema
 from advisor.verify.data import (
     DataPlan,
@@ -19,7 +20,6 @@ from advisor.verify.data import (
     prepare_data,
     version_text,
 )
-from advisor.verify.sandbox import drop_database
 
 SHOP = """
 CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped', 'cancelled');

@@ -54,9 +54,20 @@ def test_scan_verify_keeps_measured_indexes(tmp_path: Path) -> None:
     assert "verified: " in text and "measured on the --schema file as written" in text
 
 
-def test_verify_needs_a_schema_file(tmp_path: Path) -> None:
-    queries = tmp_path / "queries.sql"
-    queries.write_text(QUERIES)
-    proc = advisor("scan", str(queries), "--verify")
+def test_verify_generates_data_for_a_capture_schema() -> None:
+    """A capture's schema snapshot has no rows: verification generates them (to the default
+    size, the tables being unanalyzed), measures the N+1 loops on them, and says so."""
+    proc = advisor("scan", "fixtures/example/capture.jsonl", "--verify", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["data"]["kind"] == "generated"
+    assert report["data"]["tables"]["public.orders"].startswith("generated ")
+    costs = [f["loop_cost"] for f in report["findings"] if f["rule"] == "ADV001"]
+    assert costs and all(c is not None and c["text"].endswith(" ms") for c in costs)
+    assert all("= ANY(" in c["batched_sql"] for c in costs)
+
+
+def test_rows_option_is_checked() -> None:
+    proc = advisor("scan", "fixtures/example/capture.jsonl", "--verify", "--rows", "orders")
     assert proc.returncode == 2
-    assert "--verify needs --schema FILE" in proc.stderr
+    assert "--rows 'orders': write TABLE=N" in proc.stderr

@@ -1,0 +1,222 @@
+"""The verify stage as the scan runs it: data, the workload-wide choice, then proof.
+
+1. a sandbox server, of the source's major version when one is known;
+2. a database on it holding the schema and rows to measure on (:mod:`advisor.verify.data`:
+   copied from ``--dsn``, generated to size, a seed script, or the ``--schema`` file as
+   written when it inserts its own rows);
+3. the index set for the whole workload, costed what-if (:func:`choose_indexes`);
+4. each chosen index built and measured with ``EXPLAIN (ANALYZE, BUFFERS)`` before and
+   after, then the kept set together (:func:`verify_indexes`); N+1 loops against their
+   batched form (:func:`measure_loops`).
+
+The result is the scan's, with suggestions replaced by the kept indexes, ``rejected`` by
+the ones measurement dropped, and a note for every candidate the choice left out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from advisor.model import DataOrigin, Finding, IndexSuggestion, Note, ScanResult, Schema
+from advisor.suggest.choose import ChoiceBudget, NotChosen
+from advisor.verify.data import DataPlan
+from advisor.verify.measure import VerifyOptions
+
+__all__ = ["VerifySettings", "verify_result"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifySettings:
+    """Where and how to verify: the sandbox spec, the data plan, the measuring options and
+    the choice's budget. ``schema_file`` is the user's ``--schema`` DDL (applied as
+    written), ``source_dsn`` the live database data may be copied from (read-only)."""
+
+    sandbox: str = "auto"
+    data: DataPlan = field(default_factory=DataPlan)
+    schema_file: str | None = None
+    source_dsn: str | None = None
+    measure: VerifyOptions = field(default_factory=VerifyOptions)
+    budget: ChoiceBudget = field(default_factory=ChoiceBudget)
+
+
+def verify_result(
+    result: ScanResult, settings: VerifySettings, progress: Progress | None = None
+) -> ScanResult:
+    """``result`` with its index suggestions chosen for the workload and measured; N+1
+    findings with their loop cost. ``progress(what, done, total)`` hears each step."""
+    from advisor.sandbox import open_sandbox
+    from advisor.verify.loops import measure_loops
+    from advisor.verify.measure import verify_indexes
+    from advisor.verify.params import statements_for
+    from advisor.verify.whatif import choose_indexes
+
+    if not result.suggestions and not any(f.rule == "ADV001" for f in result.findings):
+        return result  # nothing to measure: no index to build, no loop to time
+    tell = progress or (lambda _what, _done, _total: None)
+    spec, version_note = _sandbox_spec(settings.sandbox, result.schema)
+    with open_sandbox(spec) as sandbox:
+        tell("preparing the data", 0, 0)
+        with _data_database(sandbox.dsn, result.schema, settings, progress) as (dsn, data):
+            if version_note:
+                data = replace(data, summary=f"{data.summary}; {version_note}")
+            tables = {s.table for s in result.suggestions}
+            shapes = [
+                shape
+                for shape in result.workload.shapes.values()
+                if any(t.table in tables for t in shape.query.tables)
+            ]
+            tell("binding the workload's statements", 0, len(shapes))
+            statements, refused = statements_for(shapes, dsn)
+            tell("choosing the index set for the workload", 0, 0)
+            choice = choose_indexes(
+                dsn, result.workload, result.findings, result.schema, settings.budget, statements
+            )
+            outcome = verify_indexes(
+                dsn,
+                result.workload,
+                choice.chosen,
+                options=settings.measure,
+                data=data,
+                progress=progress,
+            )
+            findings = measure_loops(
+                dsn, result.workload, result.findings, runs=settings.measure.runs, data=data
+            )
+        description = sandbox.description
+    judged = (*outcome.kept, *outcome.dropped)
+    notes = (
+        *result.notes,
+        *choice.notes,
+        *(_not_chosen_note(n) for n in choice.not_chosen),
+        *(Note("ADV003", key, f"not measured: {why}") for key, why in refused.items()),
+    )
+    return replace(
+        result,
+        findings=tuple(_judged(f, judged) for f in findings),
+        suggestions=(*outcome.kept, *_outside_choice(result)),
+        rejected=outcome.dropped,
+        notes=notes,
+        data=data,
+        sandbox=result.sandbox or description,
+    )
+
+
+def _outside_choice(result: ScanResult) -> tuple[IndexSuggestion, ...]:
+    """Suggestions the choice does not weigh: foreign-key indexes (ADV004) keep their own
+    finding and migration, unmeasured, unless a missing-index candidate is the same index."""
+    from advisor.verify.whatif import CANDIDATE_RULES
+
+    weighed = {f.suggestion.name for f in result.findings
+               if f.suggestion is not None and f.rule in CANDIDATE_RULES}  # fmt: skip
+    return tuple(s for s in result.suggestions if s.name not in weighed)
+
+
+def _not_chosen_note(item: NotChosen) -> Note:
+    key = item.suggestion.query_keys[0] if item.suggestion.query_keys else item.suggestion.name
+    return Note("ADV003", key, f"{item.suggestion.name} not chosen: {item.reason}")
+
+
+def _judged(finding: Finding, judged: tuple[IndexSuggestion, ...]) -> Finding:
+    """The finding with the index that now answers for its query: the chosen one that
+    serves it (by name, else by query key), as verification judged it. A kept one is no
+    longer a heuristic ("medium confidence") but measured."""
+    if finding.suggestion is None:
+        return finding
+    wanted = finding.suggestion
+    match = next((s for s in judged if s.name == wanted.name), None) or next(
+        (s for s in judged if set(s.query_keys) & set(wanted.query_keys)), None
+    )
+    if match is None:
+        return finding
+    helps = match.verification is not None and match.verification.verdict == "helps"
+    confidence = "high" if helps else finding.confidence
+    return replace(finding, suggestion=match, confidence=confidence)
+
+
+def _sandbox_spec(spec: str, schema: Schema) -> tuple[str, str | None]:
+    """``auto`` becomes the local binaries of the source's major version when there are
+    any (with a note when the versions differ); any other spec is the user's choice."""
+    if spec != "auto" or schema.source != "dsn":
+        return spec, None
+    from advisor.sandbox import find_binaries
+    from advisor.verify.versions import matching_sandbox
+
+    match = matching_sandbox(schema.server_version, tuple(b.major for b in find_binaries()))
+    return match.spec, match.note
+
+
+def _writes_rows(ddl: str) -> bool:
+    """Whether a DDL file inserts rows of its own (an INSERT or COPY statement)."""
+    from advisor.parse.lexer import split_sql
+
+    return any(
+        sql.lstrip("( \n\t").split(None, 1)[0].upper() in ("INSERT", "COPY")
+        for _line, sql in split_sql(ddl)
+    )
+
+
+@contextlib.contextmanager
+def _data_database(
+    server_dsn: str, schema: Schema, settings: VerifySettings, progress: Progress | None
+) -> Iterator[tuple[str, DataOrigin]]:
+    """A database on the sandbox with the rows to measure on, and where they came from;
+    dropped when the block ends."""
+    from advisor.sandbox import drop_database
+    from advisor.schema.ddl import read_ddl
+    from advisor.verify.data import prepare_data
+
+    ddl = read_ddl(Path(settings.schema_file))[0] if settings.schema_file else None
+    plan = settings.data
+    as_written = plan.mode == "auto" and plan.seed_script is None and settings.source_dsn is None
+    if as_written and ddl is not None and _writes_rows(ddl):
+        with _as_written(server_dsn, ddl, settings.schema_file or "") as prepared:
+            yield prepared
+        return
+    prepared_data = prepare_data(
+        server_dsn, schema, plan, ddl=ddl, source_dsn=settings.source_dsn, progress=progress
+    )
+    try:
+        yield prepared_data.dsn, prepared_data.origin
+    finally:
+        drop_database(server_dsn, prepared_data.database)
+
+
+@contextlib.contextmanager
+def _as_written(server_dsn: str, ddl: str, name: str) -> Iterator[tuple[str, DataOrigin]]:
+    """The ``--schema`` file applied as it is: its own INSERTs (``generate_series`` seeds)
+    are the data."""
+    from advisor.db import connect, run
+    from advisor.sandbox import create_database, drop_database
+    from advisor.schema.ddl import apply_statements
+
+    database = f"advisor_verify_{uuid.uuid4().hex[:12]}"
+    dsn = create_database(server_dsn, database)
+    try:
+
+        async def load() -> tuple[int, str]:
+            conn = await connect(dsn, readonly=False, statement_timeout_ms=0)
+            try:
+                await apply_statements(conn, ddl, name=name)
+                await conn.execute("ANALYZE")
+                # reltuples, as ANALYZE just set it (the statistics views lag behind).
+                rows = await conn.fetchval(
+                    "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+                    "AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+                )
+                version = str(await conn.fetchval("SHOW server_version")).split()[0]
+                return int(rows), version
+            finally:
+                await conn.close()
+
+        rows, version = run(load())
+        summary = f"the --schema file as written (about {rows:,} rows); no rows were generated"
+        yield dsn, DataOrigin("as-is", summary, server=version)
+    finally:
+        drop_database(server_dsn, database)
