@@ -49,6 +49,7 @@ from advisor.model import (
     Workload,
 )
 from advisor.parse import complete, prepare
+from advisor.parse.lexer import is_dml
 from advisor.parse.placeholders import positional_params
 
 __all__ = ["PARAMS_CAP", "build_workload"]
@@ -66,7 +67,6 @@ _GC_YOUNG = 50_000
 # DML (a utility statement's literals can be part of its fingerprint: WITH (fillfactor
 # = 70), COMMENT ... IS 'x'), and without comments, quoted identifiers, backslashes or
 # dollar quotes.
-_DML = re.compile(r"\s*\(*\s*(?:select|insert|update|delete|with|values)\b", re.IGNORECASE)
 _UNSAFE = re.compile(r"""--|/\*|"|\\|\$(?!\d)""")
 _LITERAL = re.compile(r"(?=['0-9])(?:'[^']*(?:''[^']*)*'|(?<![\w$.])\d+(?:\.\d+)?(?![\w.]))")
 
@@ -350,6 +350,6 @@ def _freeze(shape: _Shape) -> QueryShape:
 
 def _literal_key(sql: str) -> str:
     """``sql`` with string and number literals blanked, when that is safe; else ``sql``."""
-    if _DML.match(sql) is None or _UNSAFE.search(sql) is not None:
+    if not is_dml(sql) or _UNSAFE.search(sql) is not None:
         return sql
     return "\x00" + _LITERAL.sub("?", sql)

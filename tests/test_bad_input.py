@@ -94,3 +94,21 @@ def test_a_one_megabyte_statement_is_scanned(tmp_path: Path) -> None:
     result = scan(ScanOptions(sources=(str(path),)))
     assert len(result.workload.shapes) == 2
     assert not result.skipped
+
+
+def test_hostile_inputs_one_at_a_time(tmp_path: Path) -> None:
+    """NUL statement, BOMs, UTF-16, a 100k-deep capture line: each costs only itself."""
+    sql = tmp_path / "nul.sql"
+    sql.write_bytes(b"\xef\xbb\xbfSELECT 1;\nSELECT '\x00';\n\xef\xbb\xbf" + GOOD.encode() + b";")
+    wide = tmp_path / "wide.sql"
+    wide.write_bytes(f"{GOOD};\nSELECT 2;".encode("utf-16"))
+    deep = "[" * 100_000 + "]" * 100_000
+    capture = tmp_path / "deep.jsonl"
+    header = '{"type": "header", "format": "advisor-capture", "version": 1}'
+    capture.write_text(f'{header}\n{deep}\n{{"type": "trailer"}}\n')
+    result = scan(ScanOptions(sources=(str(sql), str(wide), str(capture))))
+    assert not any(s.input_rejected for s in result.skipped)
+    reasons = {(s.source.path, s.source.line): s.reason for s in result.skipped}
+    assert "NUL byte" in reasons[(str(sql), 2)]
+    assert "nested too deeply" in reasons[(str(capture), 2)]
+    assert result.workload.executions == 4  # GOOD and one SELECT n from each SQL file

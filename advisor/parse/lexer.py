@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Literal
 
-__all__ = ["Region", "RegionKind", "regions", "split_sql"]
+__all__ = ["Region", "RegionKind", "is_dml", "regions", "split_sql"]
 
 RegionKind = Literal["comment", "string", "ident", "dollar", "semi", "meta"]
 Region = tuple[RegionKind, int, int]
@@ -155,3 +155,21 @@ def split_sql(text: str) -> Iterator[tuple[int, str]]:
     statement = "".join(pieces).strip()
     if statement:
         yield line + text.count("\n", lines_done, start), statement
+
+
+# Possessive: what precedes the keyword (whitespace, comments, opening parentheses) is
+# matched once and never given back, so a long run of it costs one pass, not a backtrack
+# per character (20k comments took minutes with a lazy ``/\*.*?\*/``).
+_DML = re.compile(
+    r"(?:\s|/\*(?:[^*]|\*(?!/))*+\*/|--[^\n]*+|\()*+"
+    r"(?:select|insert|update|delete|with|merge|values|table)\b",
+    re.IGNORECASE,
+)
+
+
+def is_dml(sql: str) -> bool:
+    """True when ``sql`` is a query or data change (SELECT, INSERT, UPDATE, DELETE, WITH,
+    MERGE, VALUES, TABLE), after leading comments and parentheses; False for utility
+    statements (SET, BEGIN, CREATE ...), whose literals can be part of what they mean.
+    """
+    return _DML.match(sql) is not None

@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
-from advisor.db import connect, redact_dsn, run
+from advisor.db import connect, map_errors, redact_dsn, run
 from advisor.errors import ConfigError, DatabaseError, SandboxError
 from advisor.sandbox.base import Sandbox, SandboxKind, prepare
 from advisor.sandbox.docker import docker_sandbox, docker_unavailable_reason
@@ -148,12 +148,11 @@ def scratch_database(target: Sandbox | str, prefix: str) -> Iterator[str]:
 
 
 async def _admin_execute(admin_dsn: str, sql: str) -> None:
+    what = f"{redact_dsn(admin_dsn)}: {sql.split(' WITH ')[0]} failed"
     conn = await connect(admin_dsn, readonly=False)
     try:
-        await conn.execute(sql)
-    except asyncpg.PostgresError as exc:
-        what = sql.split(" WITH ")[0]
-        raise DatabaseError(f"{redact_dsn(admin_dsn)}: {what} failed: {exc}") from exc
+        with map_errors({asyncpg.PostgresError: lambda exc: DatabaseError(f"{what}: {exc}")}):
+            await conn.execute(sql)
     finally:
         await conn.close()
 

@@ -8,12 +8,13 @@ statement can be named by file and line. Statements run one at a time in autocom
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
 
-from advisor.db import connect, run
+from advisor.db import connect, map_errors, run
 from advisor.errors import InputError
 from advisor.model import Schema, SchemaSource
 from advisor.parse.lexer import split_sql
@@ -42,18 +43,25 @@ async def apply_statements(conn: asyncpg.Connection, text: str, *, name: str) ->
     """Execute every statement of ``text``; InputError naming ``name:line`` on the first failure."""
     statements = list(split_sql(text))
     for start_line, sql in statements:
-        try:
+        with map_errors({asyncpg.PostgresError: _failed(name, start_line, sql)}):
             await conn.execute(sql)
-        except asyncpg.PostgresError as exc:
-            line = start_line
-            position = getattr(exc, "position", None)
-            if position and str(position).isdigit():
-                line += sql.count("\n", 0, int(position) - 1)
-            first = sql.splitlines()[0][:80]
-            raise InputError(
-                f"{name}:{line}: {exc} (in statement: {first}); fix the DDL and run again"
-            ) from exc
     return len(statements)
+
+
+def _failed(name: str, start_line: int, sql: str) -> Callable[[Exception], InputError]:
+    """The error of a failed DDL statement, naming the line PostgreSQL pointed at."""
+
+    def error(exc: Exception) -> InputError:
+        line = start_line
+        position = getattr(exc, "position", None)
+        if position and str(position).isdigit():
+            line += sql.count("\n", 0, int(position) - 1)
+        first = sql.splitlines()[0][:80]
+        return InputError(
+            f"{name}:{line}: {exc} (in statement: {first}); fix the DDL and run again"
+        )
+
+    return error
 
 
 def load_ddl(

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from advisor.db import connect, run
+from advisor.db import connect, map_errors, run
 from advisor.errors import DatabaseError
 from advisor.model import (
     Column,
@@ -157,23 +157,25 @@ SELECT current_setting('server_version_num')::int AS version,
                 pg_postmaster_start_time()) AS stats_since
 """
 
-# indoption bits (src/include/catalog/pg_index.h)
+# pg_index.indoption bits, as PostgreSQL defines them (INDOPTION_DESC, INDOPTION_NULLS_FIRST)
 _INDOPTION_DESC = 0x0001
 _INDOPTION_NULLS_FIRST = 0x0002
 _DEFAULT_COLLATION_OID = 100
 
 
+def _catalog_error(exc: Exception) -> DatabaseError:
+    return DatabaseError(f"cannot read the catalog: {exc}; check the user's privileges")
+
+
 async def introspect(conn: asyncpg.Connection, *, source: SchemaSource) -> Schema:
     """The schema of the database ``conn`` is connected to (read-only queries only)."""
-    try:
+    with map_errors({asyncpg.PostgresError: _catalog_error}):
         settings = await conn.fetchrow(_SETTINGS)
         tables = await conn.fetch(_TABLES)
         oids = [row["oid"] for row in tables]
         columns = await conn.fetch(_COLUMNS, oids)
         constraints = await conn.fetch(_CONSTRAINTS, oids)
         indexes = await conn.fetch(_INDEXES, oids)
-    except asyncpg.PostgresError as exc:
-        raise DatabaseError(f"cannot read the catalog: {exc}; check the user's privileges") from exc
     assert settings is not None
     version = int(settings["version"])
     by_oid_cols = _group(columns)

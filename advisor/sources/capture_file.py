@@ -113,7 +113,7 @@ def _loads(line: bytes) -> Any:
 def _parse_header(path: str, first: bytes) -> dict[str, Any]:
     try:
         header = _loads(first)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         header = None
     if (
         not isinstance(header, dict)
@@ -152,7 +152,7 @@ def read_header(path: str) -> CaptureHeader:
         for line in _schema_lines(handle):
             try:
                 later = _loads(line)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 continue
             for key in fields:
                 if later.get(key) is not None:
@@ -317,7 +317,7 @@ def read_capture(path: str) -> Iterator[Execution | Skipped]:
         for number, line in enumerate(handle, start=2):
             try:
                 query = decode_query(line)
-            except decode_error:
+            except (decode_error, RecursionError):
                 query = None
             if query is not None and query.type == "query":
                 yield _from_line(query, CallSite(path, number), sites)
@@ -331,6 +331,9 @@ def read_capture(path: str) -> Iterator[Execution | Skipped]:
                         "not valid JSON (truncated line?)",
                         line[:200].decode("utf-8", "replace").strip(),
                     )
+                continue
+            except RecursionError:  # msgspec's depth limit: no capture line nests that deep
+                yield Skipped(CallSite(path, number), "malformed: JSON nested too deeply")
                 continue
             if type(data) is not dict:
                 yield Skipped(CallSite(path, number), "not a JSON object")

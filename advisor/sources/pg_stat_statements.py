@@ -14,9 +14,10 @@ from typing import Any
 
 import asyncpg
 
-from advisor.db import connect, redact_dsn, run
+from advisor.db import ErrorMap, connect, map_errors, redact_dsn, run
 from advisor.errors import DatabaseError, ExtensionMissing
 from advisor.model import CallSite, Execution
+from advisor.parse.lexer import is_dml
 
 __all__ = ["ENABLE_HINT", "build_query", "is_workload_statement", "read_statements"]
 
@@ -26,11 +27,6 @@ ENABLE_HINT = (
 )
 SOURCE = CallSite("pg_stat_statements")
 
-_DML = re.compile(
-    r"^\s*(?:/\*.*?\*/\s*|--[^\n]*\n\s*)*(select|insert|update|delete|with|merge|"
-    r"values|table)\b",
-    re.IGNORECASE | re.DOTALL,
-)
 _CATALOG = re.compile(
     r"\b(pg_catalog\.|information_schema\.|pg_stat_statements|pg_stat_|pg_class\b|"
     r"pg_namespace\b|pg_attribute\b|pg_index\b|pg_constraint\b|pg_extension\b|pg_settings\b|"
@@ -41,7 +37,7 @@ _CATALOG = re.compile(
 
 def is_workload_statement(sql: str) -> bool:
     """True for application DML/queries; False for utility and catalog statements."""
-    return bool(_DML.match(sql)) and not _CATALOG.search(sql)
+    return is_dml(sql) and not _CATALOG.search(sql)
 
 
 def build_query(columns: Collection[str], schema: str) -> str:
@@ -85,19 +81,20 @@ async def _read(dsn: str, min_calls: int, min_total_ms: float) -> list[Any]:
                 ext["nspname"],
             )
         }
-        try:
+        where = redact_dsn(dsn)
+        errors: ErrorMap = {
+            asyncpg.ObjectNotInPrerequisiteStateError: lambda exc: ExtensionMissing(
+                f"{where}: pg_stat_statements is not loaded; {ENABLE_HINT}"
+            ),
+            asyncpg.PostgresError: lambda exc: DatabaseError(
+                f"{where}: cannot read pg_stat_statements ({exc}); "
+                "check the user's privileges (pg_read_all_stats)"
+            ),
+        }
+        with map_errors(errors):
             rows: list[Any] = await conn.fetch(
                 build_query(columns, ext["nspname"]), min_calls, float(min_total_ms)
             )
-        except asyncpg.ObjectNotInPrerequisiteStateError as exc:
-            raise ExtensionMissing(
-                f"{redact_dsn(dsn)}: pg_stat_statements is not loaded; {ENABLE_HINT}"
-            ) from exc
-        except asyncpg.PostgresError as exc:
-            raise DatabaseError(
-                f"{redact_dsn(dsn)}: cannot read pg_stat_statements ({exc}); "
-                "check the user's privileges (pg_read_all_stats)"
-            ) from exc
         return rows
     finally:
         await conn.close()

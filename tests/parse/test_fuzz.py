@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -130,3 +131,34 @@ def test_workload_grouping_matches_parse_keys(values: list[tuple[int, str]]) -> 
             continue
         expected[key] = expected.get(key, 0) + 1
     assert {k: s.calls for k, s in workload.shapes.items()} == expected
+
+
+HOSTILE = ["\x00", "\ufeff", "\x00\ufeff", "\ufeff\n"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    good=st.lists(st.sampled_from(SEEDS[:2]), min_size=1, max_size=4),
+    bad=st.lists(st.tuples(st.integers(0, 4), st.sampled_from(HOSTILE)), max_size=4),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"]),
+)
+def test_nul_bytes_and_boms_cost_only_their_own_statement(
+    tmp_path_factory: pytest.TempPathFactory,
+    good: list[str],
+    bad: list[tuple[int, str]],
+    encoding: str,
+) -> None:
+    """Each statement with a NUL is skipped; BOMs vanish; UTF-16 files read like UTF-8."""
+    statements = list(good)
+    nul = 0
+    for pos, mark in bad:
+        where = min(pos, len(statements))
+        statements.insert(where, f"{mark}SELECT 1")
+        nul += "\x00" in mark
+    path = tmp_path_factory.mktemp("hostile") / "q.sql"
+    path.write_bytes(";\n".join(statements).encode(encoding))
+    items = list(read_sql(str(path)))
+    read = [i.sql for i in items if isinstance(i, Execution)]
+    skipped = [i for i in items if isinstance(i, Skipped)]
+    assert len(skipped) == nul and all("NUL byte" in s.reason for s in skipped)
+    assert read == [s.lstrip("\ufeff").strip() for s in statements if "\x00" not in s]

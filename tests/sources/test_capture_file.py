@@ -168,3 +168,16 @@ def test_read_header_schema_line_right_after_header(tmp_path: Path) -> None:
     only = tmp_path / "h.jsonl"
     only.write_text(json.dumps(HEADER))  # the header alone, without a newline
     assert read_header(str(only)).dialect is None
+
+
+def test_a_line_nested_100k_deep_is_skipped_with_its_line(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    in_query = '{"type": "query", "sql": "SELECT 1", "orm": ' + deep + "}"
+    path = write_lines(tmp_path / "c.jsonl", HEADER, deep, in_query, QUERY, TRAILER)
+    found = list(read_capture(path))
+    assert [type(x).__name__ for x in found] == ["Skipped", "Skipped", "Execution"]
+    assert [x.source.line for x in found] == [2, 3, 4]
+    assert all("nested too deeply" in x.reason for x in found if isinstance(x, Skipped))
+    assert read_header(write_lines(tmp_path / "d.jsonl", HEADER, deep)).version == 1
+    with pytest.raises(InputError, match="not an advisor capture file"):
+        read_header(write_lines(tmp_path / "e.jsonl", deep))

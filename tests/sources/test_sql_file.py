@@ -70,7 +70,7 @@ def test_empty_file_gives_nothing(tmp_path: Path) -> None:
     assert list(read_sql(str(path))) == []
 
 
-@pytest.mark.parametrize("data", [b"select 1;\x00\x01\x02", b"\xff\xfe\xfa select"])
+@pytest.mark.parametrize("data", [b"select 1;\x00\xff\x02", b"\xff\xfe\xfa select"])
 def test_binary_file_is_one_skipped(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "bin.sql"
     path.write_bytes(data)
@@ -94,3 +94,30 @@ def test_one_megabyte_statement_splits_fast() -> None:
     elapsed = time.perf_counter() - started
     assert found == ["select 1", big, "select 2"]
     assert elapsed < 2.0
+
+
+def test_a_nul_byte_skips_its_statement_only(tmp_path: Path) -> None:
+    path = tmp_path / "q.sql"
+    path.write_bytes(b"select 1;\nselect '\x00';\nselect 3;")
+    first, bad, last = read_sql(str(path))
+    assert isinstance(first, Execution) and isinstance(last, Execution)
+    assert (first.sql, last.sql) == ("select 1", "select 3")
+    assert isinstance(bad, Skipped) and not bad.input_rejected
+    assert bad.source == CallSite(str(path), 2) and "NUL byte" in bad.reason
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbfselect 1;\xef\xbb\xbfselect 2;",  # a BOM per concatenated file
+        "select 1;\nselect 2;".encode("utf-16"),  # with its BOM
+        "select 1;\nselect 2;".encode("utf-16-le"),
+        "select 1;\nselect 2;".encode("utf-16-be"),
+    ],
+)
+def test_boms_and_utf16_are_read(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "q.sql"
+    path.write_bytes(data)
+    items = list(read_sql(str(path)))
+    assert [i.sql for i in items if isinstance(i, Execution)] == ["select 1", "select 2"]
+    assert len(items) == 2
