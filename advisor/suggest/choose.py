@@ -14,8 +14,9 @@ indexes where one serves all three queries. :func:`choose` grows a set greedily:
    saved".
 3. The move with the best gain per byte of index is taken (an extension costs only its new
    column's bytes, which is how a chosen index is preferred to a new one; on a tie the
-   extension wins), provided its gain reaches the threshold (``min_gain`` of the workload)
-   and it fits the budget (``max_indexes``, ``max_bytes``).
+   extension wins), provided its gain reaches the threshold (``min_gain`` of the workload;
+   for an extension, of what the workload still costs) and it fits the budget
+   (``max_indexes``, ``max_bytes``).
 4. Writes raise the bar: an index on a table that takes INSERT/UPDATE/DELETE traffic costs
    every write. A table's write share ``w`` (from ``pg_stat_user_tables`` when the schema
    has it, else the captured DML on the table) makes the needed gain
@@ -195,6 +196,7 @@ def _mb(size: int) -> str:
 class _Eval:
     gain: float
     blocked: str | None = None
+    needed: float = 0.0
 
 
 @dataclass(slots=True)
@@ -293,14 +295,27 @@ def _best_move(
         cost, _ = state.cost([c for c in state.chosen if c is not old] + [move])
         gain = (current - cost) / total
         blocked = _budget_block(state, old is None, state.bytes + extra)
-        state.last[index_identity(move)] = _Eval(gain, blocked)
-        if blocked is not None or gain <= 0 or gain < state.required[move.table]:
+        needed = _needed(state, move, old, current, total)
+        state.last[index_identity(move)] = _Eval(gain, blocked, needed)
+        if blocked is not None or gain <= 0 or gain < needed:
             continue
         rank = (gain / extra, 1 if old is not None else 0, gain)
         if best is None or rank > best[0]:
             step = Step("extend" if old is not None else "add", move, gain, extra, old)
             best = (rank, step)
     return best[1] if best is not None else None
+
+
+def _needed(
+    state: _State, move: IndexSuggestion, old: IndexSuggestion | None, current: float, total: float
+) -> float:
+    """The gain a move must reach. A new index must save ``required`` of the workload as it
+    was; an extension adds no index, only a column, so it must save that share of what
+    the workload still costs: once an index has taken a query's cost from a sequential scan
+    to a few pages, the column that drops its sort (ORDER BY ... LIMIT) is no longer
+    measured against the scan it already removed."""
+    needed = state.required[move.table]
+    return needed * (current / total) if old is not None else needed
 
 
 def _budget_block(state: _State, adds: bool, total_bytes: int) -> str | None:
@@ -378,7 +393,7 @@ def _why_not(
             return served
         return (
             f"{served}; the whole candidate would save a further {_pct(max(seen.gain, 0.0))}, "
-            f"under the {_pct(required[c.table])} threshold"
+            f"under the {_pct(seen.needed)} threshold"
         )
     if not keys:
         reasons = {failed[k] for k in c.query_keys if k in failed}
