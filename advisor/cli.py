@@ -100,7 +100,7 @@ def scan(
         list[str] | None, typer.Option(help="Rules to skip (codes or names; repeatable).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Config file (default: [tool.advisor] of pyproject.toml).")
+        Path | None, typer.Option(help="Config file (default: \\[tool.advisor] of pyproject.toml).")
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say why each query got no suggestion.")
@@ -186,9 +186,16 @@ def capture(
     argv = list(ctx.args)
     if not argv:
         raise ConfigError("capture: no command given; usage: advisor capture -o FILE -- COMMAND")
-    code = run_command(output, argv, keep_params=keep_params, call_sites=call_sites)
-    err.print(f"advisor: capture written to {output}", style="dim")
-    raise typer.Exit(code)
+    done = run_command(output, argv, keep_params=keep_params, call_sites=call_sites)
+    written = f"{output} ({done.statements} statements)"
+    problem = done.problem()
+    if problem is None:
+        err.print(
+            f"advisor: capture written to {written}", style="dim", markup=False, soft_wrap=True
+        )
+    else:
+        err.print(f"advisor: {problem}; capture written to {written}", markup=False, soft_wrap=True)
+    raise typer.Exit(done.exit_code)
 
 
 def _read_stdin() -> str:

@@ -90,7 +90,7 @@ class CallSite:
         return where if not self.function else f"{where} in {self.function}()"
 
 
-ScopeKind = Literal["test", "request", "manual", "process"]
+ScopeKind = Literal["test", "request", "manual", "process", "fixture"]
 LoadKind = Literal["lazy", "column", "batched"]
 
 

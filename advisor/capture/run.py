@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
@@ -26,11 +27,45 @@ from advisor.capture.merge import merge_parts
 from advisor.capture.writer import open_output
 from advisor.errors import CaptureError
 
-__all__ = ["child_environment", "plugin_installed", "run_command"]
+__all__ = ["CaptureRun", "child_environment", "plugin_installed", "run_command"]
 
 _BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap")
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PLUGIN = "advisor.capture.pytest_plugin"
+_SHIM = "advisor.capture.pytest_shim"
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRun:
+    """The outcome of a captured command: its exit code and the capture's counters."""
+
+    exit_code: int
+    statements: int
+    internal_errors: int
+    dropped: int
+    processes: int
+
+    def problem(self) -> str | None:
+        """One line saying what went wrong, or None when nothing did."""
+        problems = []
+        if self.exit_code != 0:
+            problems.append(f"the command exited with code {self.exit_code}")
+        if self.statements == 0:
+            problems.append(
+                "0 statements captured: "
+                + (
+                    f"no SQLAlchemy engine ran a statement in the {self.processes} Python"
+                    " process(es) that imported SQLAlchemy"
+                    if self.processes
+                    else "no Python process of the command imported SQLAlchemy"
+                )
+            )
+        if self.internal_errors:
+            problems.append(
+                f"{self.internal_errors} internal error(s) inside capture: some statements"
+                " may be missing (the app was not affected); please report it"
+            )
+        return "; ".join(problems) or None
 
 
 def plugin_installed() -> bool:
@@ -42,12 +77,26 @@ def plugin_installed() -> bool:
     return any(point.value == _PLUGIN for point in points)
 
 
+def _package_dir(parts_dir: str) -> str:
+    """A directory holding only ``advisor`` (a link to this package), for the child's path.
+
+    Never the directory advisor is installed in: that is the CLI's site-packages, and its
+    typer, pydantic or pytest would shadow the app's own.
+    """
+    directory = os.path.join(parts_dir, "path")
+    os.makedirs(directory, exist_ok=True)
+    link = os.path.join(directory, "advisor")
+    if not os.path.lexists(link):
+        os.symlink(_PACKAGE, link, target_is_directory=True)
+    return directory
+
+
 def child_environment(
     parts_dir: str, *, keep_params: bool, call_sites: bool, root: str | None = None
 ) -> dict[str, str]:
-    """The environment of the captured command."""
+    """The environment of the captured command (``parts_dir`` is private to this run)."""
     env = dict(os.environ)
-    paths = [_BOOTSTRAP, _PACKAGE_PARENT]
+    paths = [_BOOTSTRAP, _package_dir(parts_dir)]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -55,10 +104,11 @@ def child_environment(
     env[zerocode.ENV_KEEP_PARAMS] = "1" if keep_params else "0"
     env[zerocode.ENV_CALL_SITES] = "1" if call_sites else "0"
     env[zerocode.ENV_ROOT] = root or os.getcwd()
-    if not plugin_installed():
-        plugins = [p for p in env.get("PYTEST_PLUGINS", "").split(",") if p.strip()]
-        if _PLUGIN not in plugins:
-            env["PYTEST_PLUGINS"] = ",".join([*plugins, _PLUGIN])
+    # The shim, whether or not the app's environment has advisor's entry point: it
+    # registers the plugin only when missing.
+    plugins = [p for p in env.get("PYTEST_PLUGINS", "").split(",") if p.strip()]
+    if _SHIM not in plugins:
+        env["PYTEST_PLUGINS"] = ",".join([*plugins, _SHIM])
     return env
 
 
@@ -88,8 +138,8 @@ def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
 
 def run_command(
     output: str, argv: list[str], *, keep_params: bool = False, call_sites: bool = True
-) -> int:
-    """Run ``argv`` with zero-code capture into ``output``; returns the child's exit code.
+) -> CaptureRun:
+    """Run ``argv`` with zero-code capture into ``output``; returns what happened.
 
     Raises :class:`CaptureError` before starting anything when ``output`` is not writable
     or the command cannot be started. A child killed by a signal gives ``128 + signal``.
@@ -110,7 +160,13 @@ def run_command(
         with _forward_signals(proc):
             code = proc.wait()
         parts = sorted(glob.glob(os.path.join(parts_dir, "part-*.jsonl")))
-        merge_parts(parts, output, keep_params=keep_params)
+        totals = merge_parts(parts, output, keep_params=keep_params)
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
-    return 128 - code if code < 0 else code
+    return CaptureRun(
+        exit_code=128 - code if code < 0 else code,
+        statements=totals["events"],
+        internal_errors=totals["internal_errors"],
+        dropped=totals["dropped"],
+        processes=totals["parts"],
+    )

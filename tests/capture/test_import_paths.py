@@ -57,7 +57,7 @@ def test_every_import_path_is_instrumented(
     monkeypatch.setenv("SHOP_DSN", shop_dsn)
     script = tmp_path / "app.py"
     script.write_text(IMPORTS[how] + _QUERY)
-    assert run_command(str(capture_file), [sys.executable, str(script)]) == 0
+    assert run_command(str(capture_file), [sys.executable, str(script)]).exit_code == 0
     found = executions(capture_file)
     assert [e.sql for e in found] == ["SELECT 'imported'"]
     assert found[0].scope_kind == "process"
