@@ -133,6 +133,8 @@ def scan(
     rejected = [s for s in result.skipped if s.input_rejected]
     for skipped in rejected:
         _error_line(f"{skipped.source.path}: {skipped.reason}")
+    for warning in result.warnings:
+        sys.stderr.write(f"advisor: warning: {' '.join(warning.split())}\n")
     if fmt is Format.json:
         from advisor.report.json import to_json
 

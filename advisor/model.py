@@ -687,3 +687,6 @@ class ScanResult:
     sources: tuple[str, ...] = ()
     rejected: tuple[IndexSuggestion, ...] = ()
     data: DataOrigin | None = None
+    # One-line problems with the inputs as a whole (e.g. a schema without the queried
+    # tables), each naming its fix; the CLI shows them on stderr.
+    warnings: tuple[str, ...] = ()

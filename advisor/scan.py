@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import InputError
-from advisor.model import CallSite, Execution, Finding, Note, ScanResult, Schema, Skipped
+from advisor.model import (
+    CallSite,
+    Execution,
+    Finding,
+    Note,
+    ScanResult,
+    Schema,
+    Skipped,
+    Workload,
+)
 
 __all__ = ["ScanOptions", "iter_source", "load_schema", "scan"]
 
@@ -72,6 +81,22 @@ def scan(options: ScanOptions) -> ScanResult:
         schema=schema,
         sandbox=sandbox,
         sources=options.sources + (("pg_stat_statements",) if options.pg_stat_statements else ()),
+        warnings=_schema_warnings(schema, workload),
+    )
+
+
+def _schema_warnings(schema: Schema, workload: Workload) -> tuple[str, ...]:
+    """A schema that has none of the tables the queries name (a capture's snapshot taken
+    before the app's migrations ran, a wrong database) silences the schema-aware rules."""
+    if schema.source == "none":
+        return ()
+    named = [ref for shape in workload.shapes.values() for ref in shape.query.tables]
+    if not named or any(ref.resolved for ref in named):
+        return ()
+    return (
+        f"the schema (from {schema.source}, {len(schema.tables)} tables) has none of the"
+        " tables the queries name, so the schema-aware rules found nothing; give --dsn URL"
+        " of the database after its migrations (or --schema/--metadata)",
     )
 
 

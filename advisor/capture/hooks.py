@@ -89,10 +89,10 @@ class Recorder:
                 self.writer.internal_errors += 1
 
     def close(self) -> None:
-        """Detach, wait for a pending schema snapshot, and close the writer."""
+        """Detach, take the last schema snapshot, and close the writer."""
         self.detach()
         if self.probe is not None:
-            self.probe.wait()
+            self.probe.finish()
         self.writer.close()
 
     # ------------------------------------------------------------------ listeners
@@ -133,6 +133,8 @@ class Recorder:
                 if carried is not None:
                     site, orm, origin = carried
                 server_side = options.get("stream_results", False)
+                if context.isddl and self.probe is not None:
+                    self.probe.ddl_seen()
             if site is None and self.call_sites:
                 site = self.finder.find()
             rows = cursor.rowcount

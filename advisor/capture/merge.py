@@ -80,9 +80,16 @@ def _copy_queries(path: str, out: IO[str], seq: int, scope_ids: dict[Any, int]) 
     return seq
 
 
-def merge_parts(parts: Sequence[str], output: str, *, keep_params: bool = False) -> dict[str, int]:
+def merge_parts(
+    parts: Sequence[str],
+    output: str,
+    *,
+    keep_params: bool = False,
+    schema: dict[str, Any] | None = None,
+) -> dict[str, int]:
     """Write ``output`` from ``parts`` (in order); returns the trailer's counters
-    (``events`` is the number of query lines).
+    (``events`` is the number of query lines). ``schema``, a snapshot taken after the
+    parts were written, replaces theirs when it has tables.
 
     The merge goes to a temporary file renamed over ``output`` at the end, so ``output``
     may be one of the parts, and a second Ctrl-C during the merge never leaves it
@@ -117,6 +124,8 @@ def merge_parts(parts: Sequence[str], output: str, *, keep_params: bool = False)
     merging = output + ".merging"
     with open_output(merging) as out:
         _write(out, header)
+        if schema and schema.get("tables"):
+            schema_line = {"type": "schema", **(schema_line or {}), "schema": schema}
         if schema_line is not None:
             _write(out, schema_line)
         scope_ids: dict[Any, int] = {}

@@ -105,6 +105,14 @@ class _Session:
 
         fixturedef.addfinalizer(enter)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: Any) -> None:
+        """The end-of-run schema snapshot, while this process is sure to live (an xdist
+        worker may be killed soon after it reports the end of its session)."""
+        probe = self.capture.recorder.probe if self.capture is not None else None
+        if probe is not None:
+            probe.finish()
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Complete the file; the xdist controller merges the workers' parts."""
         if self.capture is not None:

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from typing import Any
 
 from advisor.capture import zerocode
 from advisor.capture.merge import merge_parts
+from advisor.capture.schema_line import DSN_FILE_PREFIX, ENV_PYTHON, ENV_PYTHONPATH
 from advisor.capture.writer import open_output
 from advisor.errors import CaptureError
 
@@ -96,7 +98,8 @@ def child_environment(
 ) -> dict[str, str]:
     """The environment of the captured command (``parts_dir`` is private to this run)."""
     env = dict(os.environ)
-    paths = [_BOOTSTRAP, _package_dir(parts_dir)]
+    package_dir = _package_dir(parts_dir)
+    paths = [_BOOTSTRAP, package_dir]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -104,6 +107,9 @@ def child_environment(
     env[zerocode.ENV_KEEP_PARAMS] = "1" if keep_params else "0"
     env[zerocode.ENV_CALL_SITES] = "1" if call_sites else "0"
     env[zerocode.ENV_ROOT] = root or os.getcwd()
+    # Schema snapshots run with advisor's own Python (asyncpg is not the app's).
+    env[ENV_PYTHON] = sys.executable
+    env[ENV_PYTHONPATH] = package_dir
     # The shim, whether or not the app's environment has advisor's entry point: it
     # registers the plugin only when missing.
     plugins = [p for p in env.get("PYTEST_PLUGINS", "").split(",") if p.strip()]
@@ -136,6 +142,23 @@ def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _last_snapshot(parts_dir: str) -> dict[str, Any] | None:
+    """The schema the command's database has now that it exited (after its migrations),
+    or None: no PostgreSQL engine ran, or the database is gone (a test suite's own)."""
+    files = sorted(glob.glob(os.path.join(parts_dir, DSN_FILE_PREFIX + "*")))
+    if not files:
+        return None
+    try:
+        with open(files[0], encoding="utf-8") as handle:
+            dsn = handle.read().strip()
+        # The scan side, in the CLI's own process (never in the app).
+        from advisor.schema import read_schema, schema_to_dict
+
+        return schema_to_dict(read_schema(dsn, source="capture"))
+    except Exception:
+        return None
+
+
 def run_command(
     output: str, argv: list[str], *, keep_params: bool = False, call_sites: bool = True
 ) -> CaptureRun:
@@ -160,7 +183,8 @@ def run_command(
         with _forward_signals(proc):
             code = proc.wait()
         parts = sorted(glob.glob(os.path.join(parts_dir, "part-*.jsonl")))
-        totals = merge_parts(parts, output, keep_params=keep_params)
+        schema = _last_snapshot(parts_dir)
+        totals = merge_parts(parts, output, keep_params=keep_params, schema=schema)
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
     return CaptureRun(
