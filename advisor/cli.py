@@ -105,6 +105,13 @@ def scan(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say why each query got no suggestion.")
     ] = False,
+    ignore_library: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-library",
+            help="Leave out findings whose line is in an installed package (not your code).",
+        ),
+    ] = False,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
@@ -127,6 +134,7 @@ def scan(
         ignore=tuple(_split(ignore)) if ignore else cfg.ignore,
         rule_options=cfg.rule_options,
         stdin_text=stdin_text,
+        ignore_library=ignore_library or cfg.ignore_library,
     )
     threshold = _fail_on(fail_on or cfg.fail_on or "never")
     result = run_scan(options)
@@ -181,14 +189,29 @@ def capture(
         bool, typer.Option(help="Keep parameter values (redacted by default).")
     ] = False,
     call_sites: Annotated[bool, typer.Option(help="Record the application line.")] = True,
+    app_package: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app-package",
+            help="An installed package that is application code (repeatable; default:"
+            " app-packages of \\[tool.advisor]).",
+        ),
+    ] = None,
 ) -> None:
     """Run COMMAND with every SQLAlchemy engine captured: advisor capture -o F -- COMMAND..."""
+    from advisor.config import find_config, load_config
+
+    packages = tuple(_split(app_package)) if app_package else None
+    if packages is None:
+        packages = load_config(find_config(Path.cwd())).app_packages
     from advisor.capture.run import run_command
 
     argv = list(ctx.args)
     if not argv:
         raise ConfigError("capture: no command given; usage: advisor capture -o FILE -- COMMAND")
-    done = run_command(output, argv, keep_params=keep_params, call_sites=call_sites)
+    done = run_command(
+        output, argv, keep_params=keep_params, call_sites=call_sites, app_packages=packages
+    )
     written = f"{output} ({done.statements} statements)"
     problem = done.problem()
     if problem is None:

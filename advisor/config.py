@@ -6,6 +6,8 @@ select = ["ADV001", "missing-index"]   # codes or names; default: every rule
 ignore = ["ADV006"]
 fail-on = "medium"                     # info | low | medium | high | never
 sandbox = "auto"
+app-packages = ["mytracker"]           # installed packages that are application code
+ignore-library = false                 # true: drop findings whose line is in a package
 
 [tool.advisor.rules.n-plus-one]        # a rule's options, by code or name
 min_repeats = 3
@@ -25,7 +27,7 @@ from advisor.errors import ConfigError
 
 __all__ = ["Config", "find_config", "load_config"]
 
-_KEYS = {"select", "ignore", "fail-on", "sandbox", "rules"}
+_KEYS = {"select", "ignore", "fail-on", "sandbox", "rules", "app-packages", "ignore-library"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,10 @@ class Config:
     sandbox: str | None = None
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     path: str | None = None
+    # Installed packages whose frames capture takes for application code.
+    app_packages: tuple[str, ...] = ()
+    # Leave out findings whose call site is in an installed package.
+    ignore_library: bool = False
 
 
 def find_config(start: Path) -> Path | None:
@@ -87,15 +93,25 @@ def _config_from_table(table: Mapping[str, Any], path: str) -> Config:
         sandbox=_optional_str(table.get("sandbox"), "sandbox", path),
         rule_options={str(k): dict(v) for k, v in rules.items()},
         path=path,
+        app_packages=_names(table.get("app-packages", []), "app-packages", path, "package names"),
+        ignore_library=_flag(table.get("ignore-library", False), "ignore-library", path),
     )
 
 
-def _names(value: object, key: str, path: str) -> tuple[str, ...]:
+def _flag(value: object, key: str, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{path}: {key} must be true or false")
+
+
+def _names(
+    value: object, key: str, path: str, what: str = "rule codes or names"
+) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"{path}: {key} must be a list of rule codes or names")
+    raise ConfigError(f"{path}: {key} must be a list of {what}")
 
 
 def _optional_str(value: object, key: str, path: str) -> str | None:

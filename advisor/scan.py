@@ -45,6 +45,8 @@ class ScanOptions:
     ignore: tuple[str, ...] = ()
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     stdin_text: str | None = None
+    # Drop findings whose call site is in an installed package (CallSite.package).
+    ignore_library: bool = False
 
 
 def scan(options: ScanOptions) -> ScanResult:
@@ -70,7 +72,11 @@ def scan(options: ScanOptions) -> ScanResult:
     outcomes = run_rules(
         rules, workload, schema, options=options.rule_options, live=schema.source == "dsn"
     )
-    findings = tuple(o for o in outcomes if isinstance(o, Finding))
+    findings = tuple(
+        o
+        for o in outcomes
+        if isinstance(o, Finding) and not (options.ignore_library and _in_library(o))
+    )
     notes = tuple(o for o in outcomes if isinstance(o, Note))
     return ScanResult(
         findings=findings,
@@ -83,6 +89,10 @@ def scan(options: ScanOptions) -> ScanResult:
         sources=options.sources + (("pg_stat_statements",) if options.pg_stat_statements else ()),
         warnings=_schema_warnings(schema, workload),
     )
+
+
+def _in_library(finding: Finding) -> bool:
+    return finding.location is not None and finding.location.package is not None
 
 
 def _schema_warnings(schema: Schema, workload: Workload) -> tuple[str, ...]:

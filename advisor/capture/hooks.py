@@ -50,13 +50,14 @@ class Recorder:
         call_sites: bool = True,
         root: str | None = None,
         introspect_schema: bool = True,
+        app_packages: tuple[str, ...] = (),
     ) -> None:
         self.writer = writer
         self._pending = writer.pending
         self._max_pending = writer.max_pending
         self._keep_params = writer.keep_params
         self.call_sites = call_sites
-        self.finder = SiteFinder(root)
+        self.finder = SiteFinder(root, app_packages=app_packages)
         self.probe = SchemaProbe(writer) if introspect_schema else None
         self._unprobed = introspect_schema
         self._listening: list[tuple[Any, str, Any]] = []

@@ -94,7 +94,12 @@ def _package_dir(parts_dir: str) -> str:
 
 
 def child_environment(
-    parts_dir: str, *, keep_params: bool, call_sites: bool, root: str | None = None
+    parts_dir: str,
+    *,
+    keep_params: bool,
+    call_sites: bool,
+    root: str | None = None,
+    app_packages: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """The environment of the captured command (``parts_dir`` is private to this run)."""
     env = dict(os.environ)
@@ -107,6 +112,7 @@ def child_environment(
     env[zerocode.ENV_KEEP_PARAMS] = "1" if keep_params else "0"
     env[zerocode.ENV_CALL_SITES] = "1" if call_sites else "0"
     env[zerocode.ENV_ROOT] = root or os.getcwd()
+    env[zerocode.ENV_APP_PACKAGES] = ",".join(app_packages)
     # Schema snapshots run with advisor's own Python (asyncpg is not the app's).
     env[ENV_PYTHON] = sys.executable
     env[ENV_PYTHONPATH] = package_dir
@@ -160,7 +166,12 @@ def _last_snapshot(parts_dir: str) -> dict[str, Any] | None:
 
 
 def run_command(
-    output: str, argv: list[str], *, keep_params: bool = False, call_sites: bool = True
+    output: str,
+    argv: list[str],
+    *,
+    keep_params: bool = False,
+    call_sites: bool = True,
+    app_packages: tuple[str, ...] = (),
 ) -> CaptureRun:
     """Run ``argv`` with zero-code capture into ``output``; returns what happened.
 
@@ -172,7 +183,9 @@ def run_command(
     open_output(output).close()
     parts_dir = tempfile.mkdtemp(prefix="advisor-capture-")
     try:
-        env = child_environment(parts_dir, keep_params=keep_params, call_sites=call_sites)
+        env = child_environment(
+            parts_dir, keep_params=keep_params, call_sites=call_sites, app_packages=app_packages
+        )
         try:
             # Own process group: a terminal's Ctrl-C reaches the child once, through us.
             proc = subprocess.Popen(argv, env=env, process_group=0)

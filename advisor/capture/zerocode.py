@@ -23,12 +23,21 @@ from collections.abc import Callable, Sequence
 from types import FrameType, ModuleType
 from typing import Any
 
-__all__ = ["ENV_CALL_SITES", "ENV_DIR", "ENV_KEEP_PARAMS", "ENV_ROOT", "active", "start"]
+__all__ = [
+    "ENV_APP_PACKAGES",
+    "ENV_CALL_SITES",
+    "ENV_DIR",
+    "ENV_KEEP_PARAMS",
+    "ENV_ROOT",
+    "active",
+    "start",
+]
 
 ENV_DIR = "ADVISOR_CAPTURE_DIR"
 ENV_KEEP_PARAMS = "ADVISOR_CAPTURE_KEEP_PARAMS"
 ENV_CALL_SITES = "ADVISOR_CAPTURE_CALL_SITES"
 ENV_ROOT = "ADVISOR_CAPTURE_ROOT"
+ENV_APP_PACKAGES = "ADVISOR_CAPTURE_APP_PACKAGES"
 
 _STATE: dict[str, Any] = {"started": False, "capture": None}
 
@@ -126,6 +135,7 @@ def _start_capture(_module: ModuleType | None = None, *, introspect: bool = True
         call_sites=os.environ.get(ENV_CALL_SITES, "1") == "1",
         root=os.environ.get(ENV_ROOT) or None,
         introspect_schema=introspect,
+        app_packages=tuple(p for p in os.environ.get(ENV_APP_PACKAGES, "").split(",") if p),
     )
     set_fallback_scope(Scope(_process_scope_name(), "process"))
 

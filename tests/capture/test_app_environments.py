@@ -8,6 +8,7 @@ SQLAlchemy 2.0.1, and nothing of advisor installed: ``advisor capture -- VENV/bi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -130,10 +131,21 @@ def test_the_environment_is_the_apps():
 """
 
 
+def _purelib(python: Path) -> Path:
+    """The site-packages directory of the venv whose interpreter is ``python``."""
+    done = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(done.stdout.strip())
+
+
 @pytest.fixture(scope="session")
 def app_venv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with the app's old stack and not advisor; built once, kept in the cache."""
-    key = "advisor-app-venv-" + str(abs(hash(APP_REQUIREMENTS)) % 10**8)
+    key = "advisor-app-venv-" + hashlib.sha256(repr(APP_REQUIREMENTS).encode()).hexdigest()[:12]
     cache = getattr(request.config, "cache", None)
     base = Path(cache.mkdir(key)) if cache is not None else tmp_path_factory.mktemp(key)
     python = base / "venv" / "bin" / "python"
@@ -154,14 +166,8 @@ def app_venv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             check=True,
         )
         (base / "ready").write_text("ok")
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
     # SQLAlchemy imported by a .pth file, before advisor's bootstrap runs.
-    Path(site, "zz_early_sqlalchemy.pth").write_text("import sqlalchemy\n")
+    (_purelib(python) / "zz_early_sqlalchemy.pth").write_text("import sqlalchemy\n")
     return python
 
 
@@ -199,3 +205,84 @@ def test_cli_in_its_own_environment_captures_an_old_stack_app(
     assert "UPDATE" in writes and "DELETE" in writes
     schema = read_header(str(out)).schema
     assert schema is not None and "public.authors" in schema.tables
+
+
+LIBRARY = """
+from __future__ import annotations
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+class Base(DeclarativeBase):
+    pass
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    metrics: Mapped[list[Metric]] = relationship()
+
+class Metric(Base):
+    __tablename__ = "metrics"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("runs.id"))
+
+def search(dsn: str) -> int:
+    engine = sa.create_engine(dsn.replace("postgresql://", "postgresql+psycopg://"))
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add_all([Run(id=i, metrics=[Metric(id=10 * i)]) for i in range(1, 6)])
+        session.commit()
+        runs = session.scalars(sa.select(Run).order_by(Run.id)).all()
+        return sum(len(run.metrics) for run in runs)  # the N+1, inside the package
+"""
+
+
+def _install_library(python: Path) -> None:
+    """Install ``tracker_lib`` 1.2.3 (distribution ``tracker-lib``) as a wheel would."""
+    site = _purelib(python)
+    (site / "tracker_lib").mkdir(exist_ok=True)
+    (site / "tracker_lib" / "__init__.py").write_text("from tracker_lib.search import search\n")
+    (site / "tracker_lib" / "search.py").write_text(LIBRARY)
+    info = site / "tracker_lib-1.2.3.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tracker-lib\nVersion: 1.2.3\n")
+    (info / "top_level.txt").write_text("tracker_lib\n")
+    (info / "RECORD").write_text("tracker_lib/__init__.py,,\ntracker_lib/search.py,,\n")
+
+
+def _scan(cap: Path, *extra: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "advisor", "scan", str(cap), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    return done.stdout
+
+
+def test_findings_in_an_installed_package_name_it(
+    app_venv: Path, fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_library(app_venv)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    line = LIBRARY.splitlines().index(
+        "        return sum(len(run.metrics) for run in runs)  # the N+1, inside the package"
+    )
+    where = f"tracker_lib/search.py:{line + 1}"
+    cap = tmp_path / "cap.jsonl"
+    script = f"import tracker_lib; tracker_lib.search({fresh_db!r})"
+    argv = [sys.executable, "-m", "advisor", "capture", "-o", str(cap), "--"]
+    subprocess.run([*argv, str(app_venv), "-c", script], cwd=tmp_path, check=True)
+    report = _scan(cap)
+    assert f"{where} in <genexpr>() (in installed package tracker-lib 1.2.3)" in report
+    assert "ADV001" in report
+    assert "ADV001" not in _scan(cap, "--ignore-library")
+    # The same package taken for application code: a plain location.
+    own = tmp_path / "own.jsonl"
+    argv = [sys.executable, "-m", "advisor", "capture", "-o", str(own), "--app-package"]
+    subprocess.run(
+        [*argv, "tracker_lib", "--", str(app_venv), "-c", script], cwd=tmp_path, check=True
+    )
+    report = _scan(own)
+    assert f"{where} in <genexpr>()" in report and "installed package" not in report
