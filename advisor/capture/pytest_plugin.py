@@ -3,8 +3,12 @@
 Registered as the ``advisor`` pytest11 entry point. Without ``--advisor-capture`` (and
 outside ``advisor capture -- pytest``) it only adds its options and does nothing else:
 it imports neither SQLAlchemy nor the capture machinery. Each test (setup, call and
-teardown) is a scope named by its node id, kind ``test``. Under pytest-xdist each worker
-writes ``FILE.<worker>.part`` and the controller merges them into ``FILE`` at the end.
+teardown) is a scope named by its node id, kind ``test``; a session-, package-, module-
+or class-scoped fixture is a scope of its own (``fixture NAME``, kind ``fixture``). Under
+pytest-xdist each worker writes ``FILE.<worker>.part`` and the controller merges them into
+``FILE`` at the end. Under ``advisor capture`` it is loaded by
+:mod:`advisor.capture.pytest_shim` when the app's environment lacks the entry point.
+Works with pytest >= 7.0 and pluggy >= 1.0 (old-style hook wrappers only).
 """
 
 from __future__ import annotations
