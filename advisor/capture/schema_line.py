@@ -1,9 +1,9 @@
 """``schema`` lines: server version and schema snapshots of the first PostgreSQL engine seen.
 
-A snapshot is taken at the first connect (by ``advisor capture`` itself, once the command
-has exited), again after DDL (``create_all``, Alembic's
-operations: the suite's migrations usually run after the first connect) and at the end
-of the capture; the last one that has tables is the one kept (a suite may drop its
+The first connect writes the line without a snapshot (the app's migrations have usually
+not run yet); a snapshot is taken after DDL (``create_all``, Alembic's operations) and at
+the end of the capture (by ``advisor capture`` itself, once the command has exited); the
+last one that has tables is the one kept (a suite may drop its
 tables, or its database, at the end). Each snapshot runs ``python -m advisor.schema`` in
 a child process with advisor's own Python (``ADVISOR_CAPTURE_PYTHON``, set by ``advisor
 capture``; else this interpreter), so asyncpg and the scan side are never imported into
@@ -90,7 +90,8 @@ def snapshot(dsn: str, timeout: float = _TIMEOUT) -> dict[str, Any]:
 
 class SchemaProbe:
     """Snapshots the first PostgreSQL engine's schema in a thread and submits ``schema``
-    lines: one at the first connect, the later ones only when they have tables."""
+    lines: one without a snapshot at the first connect, the later ones when they have
+    tables."""
 
     def __init__(self, writer: CaptureWriter) -> None:
         self.writer = writer
@@ -114,14 +115,12 @@ class SchemaProbe:
             "dialect": dialect.name,
             "driver": dialect.driver,
         }
-        if os.environ.get(ENV_DSN_DIR):
-            # Under `advisor capture` the CLI snapshots the database once the command
-            # has exited; here only DDL (the database may be gone by then) calls for one.
-            self._leave_dsn(self._dsn)
-            self._submitted = True
-            self.writer.submit(self._line | {"schema": None})
-        else:
-            self._start()
+        # No snapshot yet: at the first connect the app's migrations have usually not run
+        # (and one costs a child Python). DDL and the end of the capture call for one;
+        # under `advisor capture` the CLI takes the last, once the command has exited.
+        self._leave_dsn(self._dsn)
+        self._submitted = True
+        self.writer.submit(self._line | {"schema": None})
         return True
 
     @staticmethod
