@@ -5,6 +5,10 @@ The pipeline, one package per stage: sources -> parse -> schema -> rules -> sugg
 edge. :mod:`advisor.capture` runs inside the user's application and writes the capture
 files that :mod:`advisor.sources` reads; :mod:`advisor.sandbox` starts the throwaway
 PostgreSQL servers that schema loading and verification use.
+
+PYTEST_DONT_REWRITE: under ``advisor capture -- pytest`` this package is imported at
+start-up, before pytest marks installed plugins' packages for assertion rewriting; the
+marker keeps pytest from warning into the app's output ("Module already imported").
 """
 
 from __future__ import annotations

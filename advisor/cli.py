@@ -139,7 +139,7 @@ def scan(
         list[str] | None, typer.Option(help="Rules to skip (codes or names; repeatable).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Config file (default: [tool.advisor] of pyproject.toml).")
+        Path | None, typer.Option(help="Config file (default: \\[tool.advisor] of pyproject.toml).")
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say why each query got no suggestion.")
@@ -189,6 +189,13 @@ def scan(
     seed: Annotated[
         str | None, typer.Option("--seed", help="--verify --data seed: the SQL seed script.")
     ] = None,
+    ignore_library: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-library",
+            help="Leave out findings whose line is in an installed package (not your code).",
+        ),
+    ] = False,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
@@ -222,9 +229,12 @@ def scan(
         data_mode=data.value,
         rows=_rows(rows or []),
         seed_script=seed,
+        ignore_library=ignore_library or cfg.ignore_library,
     )
     with _progress() as progress:
         result = run_scan(options, progress)
+    for warning in result.warnings:
+        _stderr_line("warning", warning)
     root = str(Path.cwd())
     result = triage(result, cfg.suppress, baseline=baseline, diff_against=diff_against, root=root)
     rejected = [s for s in result.skipped if s.input_rejected]
@@ -460,16 +470,38 @@ def capture(
         bool, typer.Option(help="Keep parameter values (redacted by default).")
     ] = False,
     call_sites: Annotated[bool, typer.Option(help="Record the application line.")] = True,
+    app_package: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app-package",
+            help="An installed package that is application code (repeatable; default:"
+            " app-packages of \\[tool.advisor]).",
+        ),
+    ] = None,
 ) -> None:
     """Run COMMAND with every SQLAlchemy engine captured: advisor capture -o F -- COMMAND..."""
+    from advisor.config import find_config, load_config
+
+    packages = tuple(_split(app_package)) if app_package else None
+    if packages is None:
+        packages = load_config(find_config(Path.cwd())).app_packages
     from advisor.capture.run import run_command
 
     argv = list(ctx.args)
     if not argv:
         raise ConfigError("capture: no command given; usage: advisor capture -o FILE -- COMMAND")
-    code = run_command(output, argv, keep_params=keep_params, call_sites=call_sites)
-    err.print(f"advisor: capture written to {output}", style="dim")
-    raise typer.Exit(code)
+    done = run_command(
+        output, argv, keep_params=keep_params, call_sites=call_sites, app_packages=packages
+    )
+    written = f"{output} ({done.statements} statements)"
+    problem = done.problem()
+    if problem is None:
+        err.print(
+            f"advisor: capture written to {written}", style="dim", markup=False, soft_wrap=True
+        )
+    else:
+        err.print(f"advisor: {problem}; capture written to {written}", markup=False, soft_wrap=True)
+    raise typer.Exit(done.exit_code)
 
 
 @app.command("demo")
@@ -562,9 +594,13 @@ def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
         yield tell
 
 
-def _error_line(message: str) -> None:
+def _stderr_line(kind: str, message: str) -> None:
     # Plain write: a one-line message must stay one line whatever the terminal width.
-    sys.stderr.write(f"advisor: error: {' '.join(message.split())}\n")
+    sys.stderr.write(f"advisor: {kind}: {' '.join(message.split())}\n")
+
+
+def _error_line(message: str) -> None:
+    _stderr_line("error", message)
 
 
 def _fail(message: str, code: int) -> NoReturn:

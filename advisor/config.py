@@ -7,6 +7,8 @@ ignore = ["ADV006"]                    # rules not to run at all
 fail-on = "medium"                     # info | low | medium | high | never
 sandbox = "auto"
 verify = true                          # measure suggestions in a sandbox (--verify)
+app-packages = ["mytracker"]           # installed packages that are application code
+ignore-library = false                 # true: drop findings whose line is in a package
 
 [tool.advisor.rules.n-plus-one]        # a rule's options, by code or name
 min_repeats = 3
@@ -34,7 +36,17 @@ from advisor.triage.suppress import Suppression, parse_suppressions
 
 __all__ = ["Config", "find_config", "load_config"]
 
-_KEYS = {"select", "ignore", "fail-on", "sandbox", "rules", "suppress", "verify"}
+_KEYS = {
+    "select",
+    "ignore",
+    "fail-on",
+    "sandbox",
+    "rules",
+    "suppress",
+    "verify",
+    "app-packages",
+    "ignore-library",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +62,10 @@ class Config:
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     path: str | None = None
     suppress: tuple[Suppression, ...] = ()
+    # Installed packages whose frames capture takes for application code.
+    app_packages: tuple[str, ...] = ()
+    # Leave out findings whose call site is in an installed package.
+    ignore_library: bool = False
 
 
 def find_config(start: Path) -> Path | None:
@@ -101,15 +117,25 @@ def _config_from_table(table: Mapping[str, Any], path: str) -> Config:
         rule_options={str(k): dict(v) for k, v in rules.items()},
         path=path,
         suppress=parse_suppressions(table.get("suppress", []), path),
+        app_packages=_names(table.get("app-packages", []), "app-packages", path, "package names"),
+        ignore_library=_flag(table.get("ignore-library", False), "ignore-library", path),
     )
 
 
-def _names(value: object, key: str, path: str) -> tuple[str, ...]:
+def _flag(value: object, key: str, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{path}: {key} must be true or false")
+
+
+def _names(
+    value: object, key: str, path: str, what: str = "rule codes or names"
+) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise ConfigError(f"{path}: {key} must be a list of rule codes or names")
+    raise ConfigError(f"{path}: {key} must be a list of {what}")
 
 
 def _optional_str(value: object, key: str, path: str) -> str | None:

@@ -87,13 +87,21 @@ class CallSite:
     path: str
     line: int | None = None
     function: str | None = None
+    # Set when the line is in an installed package (no application frame issued the
+    # statement): its distribution's name and version; ``path`` is then below site-packages.
+    package: str | None = None
+    version: str | None = None
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return where if not self.function else f"{where} in {self.function}()"
+        where = where if not self.function else f"{where} in {self.function}()"
+        if self.package is None:
+            return where
+        label = self.package if self.version is None else f"{self.package} {self.version}"
+        return f"{where} (in installed package {label})"
 
 
-ScopeKind = Literal["test", "request", "manual", "process"]
+ScopeKind = Literal["test", "request", "manual", "process", "fixture"]
 SourceKind = Literal["sql_file", "capture_file", "pg_stat_statements"]
 """Which kind of input an execution came from (see :mod:`advisor.sources`)."""
 LoadKind = Literal["lazy", "column", "batched"]
@@ -762,3 +770,6 @@ class ScanResult:
     rejected: tuple[IndexSuggestion, ...] = ()
     data: DataOrigin | None = None
     triage: Triage | None = None
+    # One-line problems with the inputs as a whole (e.g. a schema without the queried
+    # tables), each naming its fix; the CLI shows them on stderr.
+    warnings: tuple[str, ...] = ()

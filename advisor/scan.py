@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from advisor.errors import InputError
-from advisor.model import Finding, Note, ScanResult, Schema
+from advisor.model import Finding, Note, ScanResult, Schema, Workload
 from advisor.sources import PgStatStatements, capture_schema, check_readable, read_sources
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ class ScanOptions:
     data_mode: DataMode = "auto"
     rows: Mapping[str, int] = field(default_factory=dict)
     seed_script: str | None = None
+    # Drop findings whose call site is in an installed package (CallSite.package).
+    ignore_library: bool = False
 
 
 def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
@@ -85,7 +87,11 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
     outcomes = run_rules(
         rules, workload, schema, options=options.rule_options, live=schema.source == "dsn"
     )
-    findings = tuple(o for o in outcomes if isinstance(o, Finding))
+    findings = tuple(
+        o
+        for o in outcomes
+        if isinstance(o, Finding) and not (options.ignore_library and _in_library(o))
+    )
     notes = tuple(o for o in outcomes if isinstance(o, Note))
     result = ScanResult(
         findings=findings,
@@ -96,8 +102,28 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
         schema=schema,
         sandbox=sandbox,
         sources=options.sources + tuple(source.name for source in databases),
+        warnings=_schema_warnings(schema, workload),
     )
     return _verified(result, options, progress) if options.verify else result
+
+
+def _in_library(finding: Finding) -> bool:
+    return finding.location is not None and finding.location.package is not None
+
+
+def _schema_warnings(schema: Schema, workload: Workload) -> tuple[str, ...]:
+    """A schema that has none of the tables the queries name (a capture's snapshot taken
+    before the app's migrations ran, a wrong database) silences the schema-aware rules."""
+    if schema.source == "none":
+        return ()
+    named = [ref for shape in workload.shapes.values() for ref in shape.query.tables]
+    if not named or any(ref.resolved for ref in named):
+        return ()
+    return (
+        f"the schema (from {schema.source}, {len(schema.tables)} tables) has none of the"
+        " tables the queries name, so the schema-aware rules found nothing; give --dsn URL"
+        " of the database after its migrations (or --schema/--metadata)",
+    )
 
 
 def _verified(result: ScanResult, options: ScanOptions, progress: Progress | None) -> ScanResult:

@@ -71,12 +71,14 @@ def instrument(
     root: str | None = None,
     introspect_schema: bool = True,
     max_pending: int = 50_000,
+    app_packages: tuple[str, ...] = (),
 ) -> Capture:
     """Capture every statement of ``target`` (an Engine or AsyncEngine), or of every engine.
 
     ``output`` is opened now: an unwritable path raises :class:`advisor.errors.CaptureError`.
     Parameters are redacted unless ``keep_params``; ``call_sites`` records the application
-    line of each statement (paths relative to ``root``, default the current directory).
+    line of each statement (paths relative to ``root``, default the current directory);
+    ``app_packages`` names installed packages whose lines count as application code.
     """
     # Imported here so that `import advisor.capture` (the pytest plugin, the CLI) stays cheap.
     from advisor.capture.hooks import Recorder
@@ -84,7 +86,11 @@ def instrument(
 
     writer = CaptureWriter(output, keep_params=keep_params, max_pending=max_pending)
     recorder = Recorder(
-        writer, call_sites=call_sites, root=root, introspect_schema=introspect_schema
+        writer,
+        call_sites=call_sites,
+        root=root,
+        introspect_schema=introspect_schema,
+        app_packages=app_packages,
     )
     try:
         recorder.attach(target)

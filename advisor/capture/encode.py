@@ -94,9 +94,11 @@ class LineEncoder:
         if found is None:
             if len(self._sites) >= _CACHE_LIMIT:
                 self._sites.clear()
-            found = self._sites[site] = (
-                f'{{"path": {quote(site[0])}, "line": {site[1]}, "function": {quote(site[2])}}}'
-            )
+            found = f'{{"path": {quote(site[0])}, "line": {site[1]}, "function": {quote(site[2])}'
+            if site[3] is not None:  # a frame of an installed package
+                version = "null" if site[4] is None else quote(site[4])
+                found += f', "package": {quote(site[3])}, "version": {version}'
+            found = self._sites[site] = found + "}"
         return found
 
     def _shape(self, params: Any, many: bool) -> str:

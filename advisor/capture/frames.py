@@ -1,5 +1,9 @@
 """Call sites: the first frame of application code above a SQLAlchemy event.
 
+When there is none (a server or tool whose database code is all in an installed
+package), the innermost frame outside SQLAlchemy, the drivers, the stdlib and advisor,
+marked with its distribution's name and version.
+
 Walks ``sys._getframe()`` (never ``inspect.stack()``, which reads source files) and
 caches, per code object's file, whether it belongs to the application. Inside SQLAlchemy's
 async greenlet there is no application frame (unless it runs the app's function through
@@ -17,23 +21,43 @@ from typing import Any
 
 __all__ = ["Site", "SiteFinder"]
 
-# (path, line, function): a tuple, cheap to build on the hot path.
-Site = tuple[str, int, str]
+# (path, line, function, package, version): a tuple, cheap to build on the hot path.
+# package and version are None for application code; for a frame of an installed package
+# (kept only when no application frame issued the statement) they name its distribution.
+Site = tuple[str, int, str, str | None, str | None]
 
 _SITE_LIMIT = 4096
 
-_LIBRARY_PACKAGES = ("sqlalchemy", "asyncpg", "psycopg", "psycopg2", "greenlet", "advisor")
+# Installed packages whose frames are never a call site: SQLAlchemy, drivers, the test
+# runner and advisor itself. Matched by top-level name, so a driver imported after
+# capture started is skipped too.
+_SKIP_PACKAGES = frozenset(
+    {
+        "sqlalchemy",
+        "asyncpg",
+        "psycopg",
+        "psycopg_pool",
+        "psycopg2",
+        "pg8000",
+        "greenlet",
+        "advisor",
+        "_pytest",
+        "pytest",
+        "pluggy",
+    }
+)
+_SITE_DIRS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 
 
 def _library_dirs() -> tuple[str, ...]:
-    """Directories whose code is never application code."""
+    """Directories outside site-packages whose code is never application code."""
     dirs: set[str] = set()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+    for key in ("stdlib", "platstdlib"):
         path = sysconfig.get_paths().get(key)
         if path:
             dirs.add(os.path.realpath(path))
     dirs.add(os.path.realpath(os.path.dirname(os.__file__)))
-    for name in _LIBRARY_PACKAGES:
+    for name in _SKIP_PACKAGES:
         module = sys.modules.get(name)
         file = getattr(module, "__file__", None) if module else None
         if file:
@@ -44,29 +68,68 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(sorted(d.rstrip(os.sep) + os.sep for d in dirs))
 
 
-class SiteFinder:
-    """Finds the first application frame; the app-or-library decision is cached per file."""
+def _installed(inside: str) -> tuple[str, str | None, str | None]:
+    """(top-level name, distribution, version) of ``inside``, a path below site-packages."""
+    top = inside.split(os.sep, 1)[0]
+    top = top[:-3] if top.endswith(".py") else top
+    try:
+        import importlib.metadata as metadata
 
-    def __init__(self, root: str | None = None, max_depth: int = 64) -> None:
+        names = _DISTRIBUTIONS.get("map")
+        if names is None:
+            names = _DISTRIBUTIONS["map"] = metadata.packages_distributions()
+        dist = (names.get(top) or [None])[0]
+        return top, dist, metadata.version(dist) if dist else None
+    except Exception:
+        return top, None, None
+
+
+_DISTRIBUTIONS: dict[str, Any] = {}
+
+
+class SiteFinder:
+    """Finds the first application frame; the app-or-library decision is cached per file.
+
+    ``app_packages`` are installed packages (top-level import names) taken for
+    application code. When no application frame issued a statement, the innermost frame
+    of another installed package is the call site, marked with its distribution.
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        max_depth: int = 64,
+        app_packages: tuple[str, ...] = (),
+    ) -> None:
         self.root = os.path.realpath(root or os.getcwd())
         self.max_depth = max_depth
+        self.app_packages = frozenset(app_packages)
         self._skip_dirs = _library_dirs()
-        # file name -> relative path, or None for library code. Keyed by the code
-        # object's file name, not the code object: a code object does not cache its
-        # hash (hashing one hashes its bytecode), a string does.
-        self._files: dict[str, str | None] = {}
+        # file name -> relative path (application), (path, package, version) (an
+        # installed package), or None (never a call site). Keyed by the code object's
+        # file name, not the code object: a code object does not cache its hash
+        # (hashing one hashes its bytecode), a string does.
+        self._files: dict[str, str | tuple[str, str | None, str | None] | None] = {}
         # (id(code), f_lasti) -> (code, site): f_lineno scans the code's line table (over
         # a microsecond deep in a long function); the code is kept so its id is not reused.
         self._sites: dict[tuple[int, int], tuple[CodeType, Site]] = {}
         self._getcurrent: Any = None
 
-    def _classify(self, filename: str) -> str | None:
+    def _classify(self, filename: str) -> str | tuple[str, str | None, str | None] | None:
         if not filename or filename.startswith("<"):
             return None
         real = os.path.realpath(filename)
-        if real.startswith(self._skip_dirs) or (
-            os.sep + "site-packages" + os.sep in real or os.sep + "dist-packages" + os.sep in real
-        ):
+        for marker in _SITE_DIRS:
+            at = real.rfind(marker)
+            if at >= 0:
+                inside = real[at + len(marker) :]
+                top, dist, version = _installed(inside)
+                if top in _SKIP_PACKAGES:
+                    return None
+                if top in self.app_packages or (dist is not None and dist in self.app_packages):
+                    return inside
+                return (inside, dist or top, version)
+        if real.startswith(self._skip_dirs):
             return None
         try:
             rel = os.path.relpath(real, self.root)
@@ -105,6 +168,7 @@ class SiteFinder:
 
     def _walk(self, frame: FrameType | None, depth: int) -> Site | None:
         cache = self._files
+        library: Site | None = None
         while frame is not None and depth > 0:
             code = frame.f_code
             try:
@@ -112,15 +176,19 @@ class SiteFinder:
             except KeyError:
                 rel = cache[code.co_filename] = self._classify(code.co_filename)
             if rel is not None:
-                key = (id(code), frame.f_lasti)
-                known = self._sites.get(key)
-                if known is not None and known[0] is code:
-                    return known[1]
-                site = (rel, frame.f_lineno, code.co_name)
-                if len(self._sites) >= _SITE_LIMIT:
-                    self._sites.clear()
-                self._sites[key] = (code, site)
-                return site
+                if type(rel) is tuple:
+                    if library is None:  # the innermost one, kept unless app code shows
+                        library = (rel[0], frame.f_lineno, code.co_name, rel[1], rel[2])
+                else:
+                    key = (id(code), frame.f_lasti)
+                    known = self._sites.get(key)
+                    if known is not None and known[0] is code:
+                        return known[1]
+                    site: Site = (str(rel), frame.f_lineno, code.co_name, None, None)
+                    if len(self._sites) >= _SITE_LIMIT:
+                        self._sites.clear()
+                    self._sites[key] = (code, site)
+                    return site
             frame = frame.f_back
             depth -= 1
-        return None
+        return library

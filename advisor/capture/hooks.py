@@ -50,13 +50,14 @@ class Recorder:
         call_sites: bool = True,
         root: str | None = None,
         introspect_schema: bool = True,
+        app_packages: tuple[str, ...] = (),
     ) -> None:
         self.writer = writer
         self._pending = writer.pending
         self._max_pending = writer.max_pending
         self._keep_params = writer.keep_params
         self.call_sites = call_sites
-        self.finder = SiteFinder(root)
+        self.finder = SiteFinder(root, app_packages=app_packages)
         self.probe = SchemaProbe(writer) if introspect_schema else None
         self._unprobed = introspect_schema
         self._listening: list[tuple[Any, str, Any]] = []
@@ -89,10 +90,10 @@ class Recorder:
                 self.writer.internal_errors += 1
 
     def close(self) -> None:
-        """Detach, wait for a pending schema snapshot, and close the writer."""
+        """Detach, take the last schema snapshot, and close the writer."""
         self.detach()
         if self.probe is not None:
-            self.probe.wait()
+            self.probe.finish()
         self.writer.close()
 
     # ------------------------------------------------------------------ listeners
@@ -133,6 +134,8 @@ class Recorder:
                 if carried is not None:
                     site, orm, origin = carried
                 server_side = options.get("stream_results", False)
+                if context.isddl and self.probe is not None:
+                    self.probe.ddl_seen()
             if site is None and self.call_sites:
                 site = self.finder.find()
             rows = cursor.rowcount

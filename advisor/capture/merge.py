@@ -81,8 +81,16 @@ def _copy_queries(path: str, out: IO[str], seq: int, scope_ids: dict[Any, int]) 
     return seq
 
 
-def merge_parts(parts: Sequence[str], output: str, *, keep_params: bool = False) -> int:
-    """Write ``output`` from ``parts`` (in order); returns the number of query lines.
+def merge_parts(
+    parts: Sequence[str],
+    output: str,
+    *,
+    keep_params: bool = False,
+    schema: dict[str, Any] | None = None,
+) -> dict[str, int]:
+    """Write ``output`` from ``parts`` (in order); returns the trailer's counters
+    (``events`` is the number of query lines). ``schema``, a snapshot taken after the
+    parts were written, replaces theirs when it has tables.
 
     The merge goes to a temporary file renamed over ``output`` at the end, so ``output``
     may be one of the parts, and a second Ctrl-C during the merge never leaves it
@@ -117,12 +125,15 @@ def merge_parts(parts: Sequence[str], output: str, *, keep_params: bool = False)
     merging = output + ".merging"
     with open_output(merging) as out:
         _write(out, header)
+        if schema and schema.get("tables"):
+            schema_line = {"type": "schema", **(schema_line or {}), "schema": schema}
         if schema_line is not None:
             _write(out, schema_line)
         scope_ids: dict[Any, int] = {}
         for part in readable:
             seq = _copy_queries(part, out, seq, scope_ids)
         totals["events"] = seq
-        _write(out, {"type": "trailer", **totals, "parts": len(readable), "ended_at": now_iso()})
+        totals["parts"] = len(readable)
+        _write(out, {"type": "trailer", **totals, "ended_at": now_iso()})
     os.replace(merging, output)
-    return seq
+    return totals

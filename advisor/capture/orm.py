@@ -53,14 +53,16 @@ def _origin(state: Any) -> Site | None:
 
 def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
     """The ``orm`` object of a query line and the origin site, from an ORMExecuteState."""
+    # First: on an ORM UPDATE/DELETE, lazy_loaded_from and the loader attributes raise
+    # InvalidRequestError ("not against a SELECT statement").
+    if not orm_state.is_select:
+        return None, None
     lazy_from = orm_state.lazy_loaded_from
     if lazy_from is not None:
         path = orm_state.loader_strategy_path
         if path is None:
             return {"kind": "lazy", "path": []}, _origin(lazy_from)
         return _relationship_load("lazy", path), _origin(lazy_from)
-    if not orm_state.is_select:
-        return None, None
     if orm_state.is_column_load:
         refresh = orm_state.load_options._refresh_state
         options = orm_state._orm_compile_options()

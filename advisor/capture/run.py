@@ -15,22 +15,59 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 from advisor.capture import zerocode
 from advisor.capture.merge import merge_parts
+from advisor.capture.schema_line import DSN_FILE_PREFIX, ENV_PYTHON, ENV_PYTHONPATH
 from advisor.capture.writer import open_output
 from advisor.errors import CaptureError
 
-__all__ = ["child_environment", "plugin_installed", "run_command"]
+__all__ = ["CaptureRun", "child_environment", "plugin_installed", "run_command"]
 
 _BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap")
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PLUGIN = "advisor.capture.pytest_plugin"
+_SHIM = "advisor.capture.pytest_shim"
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRun:
+    """The outcome of a captured command: its exit code and the capture's counters."""
+
+    exit_code: int
+    statements: int
+    internal_errors: int
+    dropped: int
+    processes: int
+
+    def problem(self) -> str | None:
+        """One line saying what went wrong, or None when nothing did."""
+        problems = []
+        if self.exit_code != 0:
+            problems.append(f"the command exited with code {self.exit_code}")
+        if self.statements == 0:
+            problems.append(
+                "0 statements captured: "
+                + (
+                    f"no SQLAlchemy engine ran a statement in the {self.processes} Python"
+                    " process(es) that imported SQLAlchemy"
+                    if self.processes
+                    else "no Python process of the command imported SQLAlchemy"
+                )
+            )
+        if self.internal_errors:
+            problems.append(
+                f"{self.internal_errors} internal error(s) inside capture: some statements"
+                " may be missing (the app was not affected); please report it"
+            )
+        return "; ".join(problems) or None
 
 
 def plugin_installed() -> bool:
@@ -42,12 +79,32 @@ def plugin_installed() -> bool:
     return any(point.value == _PLUGIN for point in points)
 
 
+def _package_dir(parts_dir: str) -> str:
+    """A directory holding only ``advisor`` (a link to this package), for the child's path.
+
+    Never the directory advisor is installed in: that is the CLI's site-packages, and its
+    typer, pydantic or pytest would shadow the app's own.
+    """
+    directory = os.path.join(parts_dir, "path")
+    os.makedirs(directory, exist_ok=True)
+    link = os.path.join(directory, "advisor")
+    if not os.path.lexists(link):
+        os.symlink(_PACKAGE, link, target_is_directory=True)
+    return directory
+
+
 def child_environment(
-    parts_dir: str, *, keep_params: bool, call_sites: bool, root: str | None = None
+    parts_dir: str,
+    *,
+    keep_params: bool,
+    call_sites: bool,
+    root: str | None = None,
+    app_packages: tuple[str, ...] = (),
 ) -> dict[str, str]:
-    """The environment of the captured command."""
+    """The environment of the captured command (``parts_dir`` is private to this run)."""
     env = dict(os.environ)
-    paths = [_BOOTSTRAP, _PACKAGE_PARENT]
+    package_dir = _package_dir(parts_dir)
+    paths = [_BOOTSTRAP, package_dir]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -55,10 +112,15 @@ def child_environment(
     env[zerocode.ENV_KEEP_PARAMS] = "1" if keep_params else "0"
     env[zerocode.ENV_CALL_SITES] = "1" if call_sites else "0"
     env[zerocode.ENV_ROOT] = root or os.getcwd()
-    if not plugin_installed():
-        plugins = [p for p in env.get("PYTEST_PLUGINS", "").split(",") if p.strip()]
-        if _PLUGIN not in plugins:
-            env["PYTEST_PLUGINS"] = ",".join([*plugins, _PLUGIN])
+    env[zerocode.ENV_APP_PACKAGES] = ",".join(app_packages)
+    # Schema snapshots run with advisor's own Python (asyncpg is not the app's).
+    env[ENV_PYTHON] = sys.executable
+    env[ENV_PYTHONPATH] = package_dir
+    # The shim, whether or not the app's environment has advisor's entry point: it
+    # registers the plugin only when missing.
+    plugins = [p for p in env.get("PYTEST_PLUGINS", "").split(",") if p.strip()]
+    if _SHIM not in plugins:
+        env["PYTEST_PLUGINS"] = ",".join([*plugins, _SHIM])
     return env
 
 
@@ -86,10 +148,32 @@ def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _last_snapshot(parts_dir: str) -> dict[str, Any] | None:
+    """The schema the command's database has now that it exited (after its migrations),
+    or None: no PostgreSQL engine ran, or the database is gone (a test suite's own)."""
+    files = sorted(glob.glob(os.path.join(parts_dir, DSN_FILE_PREFIX + "*")))
+    if not files:
+        return None
+    try:
+        with open(files[0], encoding="utf-8") as handle:
+            dsn = handle.read().strip()
+        # The scan side, in the CLI's own process (never in the app).
+        from advisor.schema import read_schema, schema_to_dict
+
+        return schema_to_dict(read_schema(dsn, source="capture"))
+    except Exception:
+        return None
+
+
 def run_command(
-    output: str, argv: list[str], *, keep_params: bool = False, call_sites: bool = True
-) -> int:
-    """Run ``argv`` with zero-code capture into ``output``; returns the child's exit code.
+    output: str,
+    argv: list[str],
+    *,
+    keep_params: bool = False,
+    call_sites: bool = True,
+    app_packages: tuple[str, ...] = (),
+) -> CaptureRun:
+    """Run ``argv`` with zero-code capture into ``output``; returns what happened.
 
     Raises :class:`CaptureError` before starting anything when ``output`` is not writable
     or the command cannot be started. A child killed by a signal gives ``128 + signal``.
@@ -99,7 +183,9 @@ def run_command(
     open_output(output).close()
     parts_dir = tempfile.mkdtemp(prefix="advisor-capture-")
     try:
-        env = child_environment(parts_dir, keep_params=keep_params, call_sites=call_sites)
+        env = child_environment(
+            parts_dir, keep_params=keep_params, call_sites=call_sites, app_packages=app_packages
+        )
         try:
             # Own process group: a terminal's Ctrl-C reaches the child once, through us.
             proc = subprocess.Popen(argv, env=env, process_group=0)
@@ -110,7 +196,14 @@ def run_command(
         with _forward_signals(proc):
             code = proc.wait()
         parts = sorted(glob.glob(os.path.join(parts_dir, "part-*.jsonl")))
-        merge_parts(parts, output, keep_params=keep_params)
+        schema = _last_snapshot(parts_dir)
+        totals = merge_parts(parts, output, keep_params=keep_params, schema=schema)
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
-    return 128 - code if code < 0 else code
+    return CaptureRun(
+        exit_code=128 - code if code < 0 else code,
+        statements=totals["events"],
+        internal_errors=totals["internal_errors"],
+        dropped=totals["dropped"],
+        processes=totals["parts"],
+    )

@@ -23,12 +23,21 @@ from collections.abc import Callable, Sequence
 from types import FrameType, ModuleType
 from typing import Any
 
-__all__ = ["ENV_CALL_SITES", "ENV_DIR", "ENV_KEEP_PARAMS", "ENV_ROOT", "active", "start"]
+__all__ = [
+    "ENV_APP_PACKAGES",
+    "ENV_CALL_SITES",
+    "ENV_DIR",
+    "ENV_KEEP_PARAMS",
+    "ENV_ROOT",
+    "active",
+    "start",
+]
 
 ENV_DIR = "ADVISOR_CAPTURE_DIR"
 ENV_KEEP_PARAMS = "ADVISOR_CAPTURE_KEEP_PARAMS"
 ENV_CALL_SITES = "ADVISOR_CAPTURE_CALL_SITES"
 ENV_ROOT = "ADVISOR_CAPTURE_ROOT"
+ENV_APP_PACKAGES = "ADVISOR_CAPTURE_APP_PACKAGES"
 
 _STATE: dict[str, Any] = {"started": False, "capture": None}
 
@@ -38,38 +47,75 @@ def active() -> bool:
     return _STATE["capture"] is not None
 
 
+class _ExecHook(importlib.abc.Loader):
+    """A loader that runs the real one, then the watched module's callback (once).
+
+    Everything but ``exec_module`` is the real loader's (resources, ``get_code``...).
+    """
+
+    def __init__(self, loader: Any, fire: Callable[[ModuleType], None]) -> None:
+        self._advisor_loader = loader
+        self._advisor_fire = fire
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._advisor_loader, name)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        """The real loader's module (or None for the default one)."""
+        create = getattr(self._advisor_loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Execute the module with the real loader, then fire the callback."""
+        self._advisor_loader.exec_module(module)
+        self._advisor_fire(module)
+
+
 class _PostImportHook(importlib.abc.MetaPathFinder):
-    """Runs a callback right after a watched module has been executed."""
+    """Runs a callback once a watched module has been *executed*, however it was imported.
+
+    ``find_spec`` only hands out a spec whose loader is wrapped: a probe such as
+    ``importlib.util.find_spec("sqlalchemy")`` that never executes it disarms nothing,
+    since the callback is consumed by the execution, not by the lookup.
+    """
 
     def __init__(self, callbacks: dict[str, Callable[[ModuleType], None]]) -> None:
         self.callbacks = callbacks
         self._busy: set[str] = set()
+        self._lock = threading.Lock()
+
+    def fire(self, fullname: str, module: ModuleType) -> None:
+        """Run ``fullname``'s callback the first time (never raises into the import)."""
+        with self._lock:
+            callback = self.callbacks.pop(fullname, None)
+        if callback is not None:
+            _run_quietly(callback, module)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        """Find the real spec, then wrap its loader's ``exec_module``."""
+        """The real spec, its loader wrapped; None for modules not watched."""
         if fullname not in self.callbacks or fullname in self._busy:
             return None
         self._busy.add(fullname)
         try:
             spec = importlib.util.find_spec(fullname)
+        except Exception:
+            return None
         finally:
             self._busy.discard(fullname)
         loader = spec.loader if spec is not None else None
         if spec is None or loader is None or not hasattr(loader, "exec_module"):
             return None
-        callback = self.callbacks.pop(fullname)
-        original = loader.exec_module
-
-        def exec_module(module: ModuleType) -> None:
-            original(module)
-            # Capture must never break the application's imports.
-            with contextlib.suppress(Exception):
-                callback(module)
-
-        loader.exec_module = exec_module  # type: ignore[method-assign]
+        if not isinstance(loader, _ExecHook):
+            spec.loader = _ExecHook(loader, lambda module: self.fire(fullname, module))
         return spec
+
+
+def _run_quietly(callback: Callable[[ModuleType], None], module: ModuleType) -> None:
+    """Capture must never break the application's imports."""
+    with contextlib.suppress(Exception):
+        callback(module)
 
 
 def _process_scope_name() -> str:
@@ -89,6 +135,7 @@ def _start_capture(_module: ModuleType | None = None, *, introspect: bool = True
         call_sites=os.environ.get(ENV_CALL_SITES, "1") == "1",
         root=os.environ.get(ENV_ROOT) or None,
         introspect_schema=introspect,
+        app_packages=tuple(p for p in os.environ.get(ENV_APP_PACKAGES, "").split(",") if p),
     )
     set_fallback_scope(Scope(_process_scope_name(), "process"))
 
@@ -144,9 +191,12 @@ def start() -> None:
         "starlette.applications": _patch_starlette,
         "fastapi.applications": _patch_fastapi,
     }
+    # Already imported (by a .pth file, an earlier sitecustomize): instrument now. The
+    # listeners go on SQLAlchemy's classes, so engines created before are covered too.
     for name in list(watched):
-        if name in sys.modules:
-            watched.pop(name)(sys.modules[name])
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__spec__", None) is not None:
+            _run_quietly(watched.pop(name), module)
     sys.meta_path.insert(0, _PostImportHook(watched))
     os.register_at_fork(after_in_child=_after_fork_in_child)
     if (

@@ -41,7 +41,10 @@ def _testcontainers_postgres() -> ModuleType:
         with warnings.catch_warnings(), contextlib.suppress(ImportError):
             warnings.simplefilter("ignore")  # the old path warns that it moved
             return importlib.import_module(name)
-    raise SandboxError("testcontainers is not installed; pip install testcontainers")
+    raise SandboxError(
+        "testcontainers is not installed; install advisor's docker extra:"
+        " pip install 'db-advisor[docker]' (pipx: pipx inject db-advisor testcontainers)"
+    )
 
 
 @contextlib.contextmanager

@@ -40,6 +40,8 @@ class _Site(msgspec.Struct, frozen=True, gc=False):
     path: str
     line: int | None = None
     function: str | None = None
+    package: str | None = None
+    version: str | None = None
 
 
 class _OrmLine(msgspec.Struct, gc=False):
@@ -196,12 +198,16 @@ def _site(data: Any, cache: _Sites) -> CallSite | None:
         return None
     line = data.get("line")
     function = data.get("function")
+    package = _str(data.get("package"))
+    version = _str(data.get("version"))
     if type(line) is int and type(function) is str:
-        return _shared(_Site(path, line, function), cache)
+        return _shared(_Site(path, line, function, package, version), cache)
     return CallSite(
         path,
         line if isinstance(line, int) else None,
         function if isinstance(function, str) else None,
+        package,
+        version,
     )
 
 
@@ -210,7 +216,9 @@ def _shared(site: _Site, cache: _Sites) -> CallSite:
     if found is None:
         if len(cache) >= _SITE_CACHE_LIMIT:
             cache.clear()
-        found = cache[site] = CallSite(site.path, site.line, site.function)
+        found = cache[site] = CallSite(
+            site.path, site.line, site.function, site.package, site.version
+        )
     return found
 
 

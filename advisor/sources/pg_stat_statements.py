@@ -30,7 +30,7 @@ SOURCE = CallSite("pg_stat_statements")
 _CATALOG = re.compile(
     r"\b(pg_catalog\.|information_schema\.|pg_stat_statements|pg_stat_|pg_class\b|"
     r"pg_namespace\b|pg_attribute\b|pg_index\b|pg_constraint\b|pg_extension\b|pg_settings\b|"
-    r"hypopg)",
+    r"hypopg|set_config\s*\(|current_setting\s*\()",  # the last two: asyncpg's own, advisor's
     re.IGNORECASE,
 )
 

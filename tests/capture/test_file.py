@@ -108,7 +108,7 @@ def test_merge_renumbers_and_keeps_scopes_apart(tmp_path: Path) -> None:
     one = write_lines(tmp_path / "a.jsonl", HEADER, QUERY, {**QUERY, "seq": 2}, TRAILER)
     two = write_lines(tmp_path / "b.jsonl", HEADER, QUERY)  # a killed process: no trailer
     out = tmp_path / "merged.jsonl"
-    assert merge_parts([one, two], str(out)) == 3
+    assert merge_parts([one, two], str(out))["events"] == 3
     found = list(read_capture(str(out)))
     executions = [x for x in found if isinstance(x, Execution)]
     assert [e.seq for e in executions] == [1, 2, 3]

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 import advisor.capture as capture
 from advisor.capture.asgi import RequestScope
 from advisor.capture.context import Scope
-from advisor.capture.frames import SiteFinder
+from advisor.capture.frames import Site, SiteFinder
 
 HERE = "tests/capture/test_overhead.py"
 
@@ -63,7 +63,7 @@ def test_request_scope_settles_once_routed() -> None:
     assert json.loads("{" + str(manual.settle()) + "}")["scope"] == 'a "quoted" name'
 
 
-def _site_of_each_line(finder: SiteFinder) -> list[tuple[str, int, str] | None]:
+def _site_of_each_line(finder: SiteFinder) -> list[Site | None]:
     found = []
     for _ in range(2):
         found.append(finder.find())  # mark:first
@@ -76,7 +76,7 @@ def test_cached_call_sites_keep_lines_apart() -> None:
     found = _site_of_each_line(finder)
     lines = Path(__file__).read_text().splitlines()
     first = next(i for i, line in enumerate(lines, 1) if "# mark:first" in line)
-    assert found[0] == (HERE, first, "_site_of_each_line")
-    assert found[1] == (HERE, first + 1, "_site_of_each_line")
+    assert found[0] == (HERE, first, "_site_of_each_line", None, None)
+    assert found[1] == (HERE, first + 1, "_site_of_each_line", None, None)
     assert found[2:] == found[:2]
     assert found[2] is found[0]  # served from the cache

@@ -243,3 +243,19 @@ def test_instrument_all_engines(shop_dsn: str, capture_file: Path, executions: R
         for eng in engines:
             eng.dispose()
     assert sum("engine_number" in e.sql for e in executions(capture_file)) == 2
+
+
+def test_orm_update_and_delete_are_captured_without_internal_errors(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    from sqlalchemy import delete, update
+
+    handle = capture.instrument(engine, output=str(capture_file))
+    with handle, Session(engine) as session:
+        session.execute(update(User).where(User.id == 1).values(bio="renamed"))
+        session.execute(delete(OrderItem).where(OrderItem.id == -1))
+        session.query(User).filter(User.id == 2).update({"bio": "again"})
+        session.rollback()
+        assert handle.internal_errors == 0
+    found = [e.sql.split()[0] for e in executions(capture_file)]
+    assert found.count("UPDATE") == 2 and found.count("DELETE") == 1

@@ -40,7 +40,7 @@ def test_zero_code_pytest_run(
     app_env: str, capture_file: Path, executions: Read, extra: list[str]
 ) -> None:
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, SHOP_TESTS]
-    assert run_command(str(capture_file), argv) == 0
+    assert run_command(str(capture_file), argv).exit_code == 0
     found = executions(capture_file)
     by_scope: dict[str | None, list[Execution]] = {}
     for e in found:
@@ -144,7 +144,7 @@ def test_zero_code_uvicorn_server(
     ]
     wrapper = (
         "import sys\nfrom advisor.capture.run import run_command\n"
-        f"sys.exit(run_command({str(capture_file)!r}, {server!r}))\n"
+        f"sys.exit(run_command({str(capture_file)!r}, {server!r}).exit_code)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(APPS)])}
     proc = subprocess.Popen([sys.executable, "-c", wrapper], env=env, cwd=ROOT)
@@ -201,7 +201,7 @@ def test_plain_script_is_one_process_scope(
         "        conn.execute(text('SELECT id FROM users WHERE id = :i'), {'i': i})\n"
         "raise SystemExit(5)\n"
     )
-    assert run_command(str(capture_file), [sys.executable, str(script)]) == 5
+    assert run_command(str(capture_file), [sys.executable, str(script)]).exit_code == 5
     found = executions(capture_file)
     assert len(found) == 4
     assert {e.scope_kind for e in found} == {"process"}
@@ -221,7 +221,7 @@ def test_killed_process_is_reported_truncated(
         "time.sleep(0.3)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    assert run_command(str(capture_file), [sys.executable, str(script)]) == 128 + 9
+    assert run_command(str(capture_file), [sys.executable, str(script)]).exit_code == 128 + 9
     found = list(read_capture(str(capture_file)))
     assert any(isinstance(x, Execution) and x.sql == "SELECT 1" for x in found)
     notes = [x for x in found if isinstance(x, Skipped)]
@@ -245,7 +245,7 @@ def test_forked_child_writes_its_own_part(
         "if pid:\n"
         "    os.waitpid(pid, 0)\n"
     )
-    assert run_command(str(capture_file), [sys.executable, str(script)]) == 0
+    assert run_command(str(capture_file), [sys.executable, str(script)]).exit_code == 0
     found = executions(capture_file)
     by_sql = {e.sql: e.scope for e in found}
     assert set(by_sql) == {"SELECT 'parent'", "SELECT 'child'", "SELECT 'parent again'"}

@@ -99,3 +99,23 @@ def test_unknown_view_layout_is_an_error() -> None:
 )
 def test_workload_statement_filter(sql: str, kept: bool) -> None:
     assert is_workload_statement(sql) is kept
+
+
+def test_advisor_own_queries_are_left_out(fresh_db: str) -> None:
+    """Introspection (by a scan's --dsn or a capture's snapshot) and the read of the view
+    itself never come back as workload."""
+    from advisor.schema import read_schema
+
+    asyncio.run(
+        _run(
+            fresh_db,
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+            "CREATE TABLE w (id int PRIMARY KEY)",
+        )
+    )
+    asyncio.run(_run(fresh_db, "SELECT pg_stat_statements_reset()"))
+    for _ in range(2):
+        read_schema(fresh_db)
+        read_statements(fresh_db)
+    asyncio.run(_run(fresh_db, "SELECT id FROM w WHERE id = 1"))
+    assert [e.sql for e in read_statements(fresh_db)] == ["SELECT id FROM w WHERE id = $1"]
