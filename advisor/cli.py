@@ -43,6 +43,13 @@ class Format(StrEnum):
     json = "json"
 
 
+class MigrationFormat(StrEnum):
+    """Migration file formats of ``advisor scan --migrations-dir``."""
+
+    sql = "sql"
+    alembic = "alembic"
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"advisor (db-advisor) {__version__}")
@@ -105,6 +112,19 @@ def scan(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say why each query got no suggestion.")
     ] = False,
+    migrations_dir: Annotated[
+        Path | None,
+        typer.Option(help="Write one migration per suggested index into this directory."),
+    ] = None,
+    migration_format: Annotated[
+        MigrationFormat, typer.Option(help="Migration files: plain SQL (up/down) or Alembic.")
+    ] = MigrationFormat.sql,
+    alembic_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The Alembic project (holding versions/) whose head the revisions follow."
+        ),
+    ] = None,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
@@ -127,6 +147,9 @@ def scan(
         ignore=tuple(_split(ignore)) if ignore else cfg.ignore,
         rule_options=cfg.rule_options,
         stdin_text=stdin_text,
+        migrations_dir=str(migrations_dir) if migrations_dir is not None else None,
+        migration_format=migration_format.value,
+        alembic_dir=str(alembic_dir) if alembic_dir is not None else None,
     )
     threshold = _fail_on(fail_on or cfg.fail_on or "never")
     result = run_scan(options)
@@ -141,6 +164,11 @@ def scan(
         from advisor.report.text import render
 
         out.print(render(result, verbose=verbose))
+    if result.migrations:
+        where = migrations_dir or "."
+        err.print(
+            f"advisor: {len(result.migrations)} migration files written to {where}", style="dim"
+        )
     raise typer.Exit(2 if rejected else _exit_code(result, threshold))
 
 

@@ -674,7 +674,8 @@ class ScanResult:
 
     ``suggestions`` are the indexes to create (verified ones carry their
     :class:`Verification`); ``rejected`` the candidates verification dropped, with the
-    numbers that dropped them; ``data`` the rows verification measured on.
+    numbers that dropped them; ``data`` the rows verification measured on;
+    ``migrations`` the migration files written (``--migrations-dir``), in order.
     """
 
     findings: tuple[Finding, ...]
@@ -687,3 +688,4 @@ class ScanResult:
     sources: tuple[str, ...] = ()
     rejected: tuple[IndexSuggestion, ...] = ()
     data: DataOrigin | None = None
+    migrations: tuple[str, ...] = ()

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from advisor.errors import InputError
+from advisor.errors import ConfigError, InputError
 from advisor.model import CallSite, Execution, Finding, Note, ScanResult, Schema, Skipped
 
 __all__ = ["ScanOptions", "iter_source", "load_schema", "scan"]
@@ -36,6 +36,9 @@ class ScanOptions:
     ignore: tuple[str, ...] = ()
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     stdin_text: str | None = None
+    migrations_dir: str | None = None
+    migration_format: Literal["sql", "alembic"] = "sql"
+    alembic_dir: str | None = None
 
 
 def scan(options: ScanOptions) -> ScanResult:
@@ -55,6 +58,7 @@ def scan(options: ScanOptions) -> ScanResult:
         raise InputError("--pg-stat-statements needs --dsn URL of the database to read it from")
     for source in options.sources:
         _check_readable(source)
+    _check_migration_options(options)
     rules = select_rules(options.select, options.ignore)
     schema, sandbox = load_schema(options)
     workload = build_workload(_all_items(options), schema)
@@ -63,7 +67,7 @@ def scan(options: ScanOptions) -> ScanResult:
     )
     findings = tuple(o for o in outcomes if isinstance(o, Finding))
     notes = tuple(o for o in outcomes if isinstance(o, Note))
-    return ScanResult(
+    result = ScanResult(
         findings=findings,
         suggestions=collect_suggestions(findings),
         notes=notes,
@@ -73,6 +77,41 @@ def scan(options: ScanOptions) -> ScanResult:
         sandbox=sandbox,
         sources=options.sources + (("pg_stat_statements",) if options.pg_stat_statements else ()),
     )
+    return _with_migrations(result, options)
+
+
+def _check_migration_options(options: ScanOptions) -> None:
+    """Refuse bad migration options before the scan runs, not after."""
+    alembic = options.migration_format == "alembic"
+    if options.alembic_dir and not alembic:
+        raise ConfigError("--alembic-dir is for --migration-format alembic; add that option")
+    if not options.migrations_dir:
+        if alembic:
+            raise ConfigError("--migration-format alembic needs --migrations-dir DIR to write to")
+        return
+    if alembic:
+        from advisor.suggest.files import alembic_head
+
+        alembic_head(Path(options.alembic_dir or options.migrations_dir))
+
+
+def _with_migrations(result: ScanResult, options: ScanOptions) -> ScanResult:
+    if not options.migrations_dir:
+        return result
+    from advisor.suggest.files import migration_sets, write_migrations
+
+    chosen, foreign_keys = migration_sets(result)
+    written = write_migrations(
+        options.migrations_dir,
+        chosen,
+        fmt=options.migration_format,
+        alembic_dir=options.alembic_dir,
+        workload=result.workload,
+        data=result.data,
+        schema=result.schema,
+        foreign_keys=foreign_keys,
+    )
+    return replace(result, migrations=tuple(str(p) for p in written))
 
 
 def load_schema(options: ScanOptions) -> tuple[Schema, str | None]:
