@@ -127,12 +127,12 @@ def _shape_lines(number: int, key: str, workload: Workload | None) -> list[str]:
     where = shape.location
     sites = len(shape.call_sites)
     if where is not None:
-        more = f" (+{sites - 1} more call sites)" if sites > 1 else ""
+        more = f" (+{sites - 1} more call site{'s' if sites > 2 else ''})" if sites > 1 else ""
         stats.append(f"at {where}{more}")
     source = " (pg_stat_statements)" if shape.from_pg_stat_statements else ""
     return [
         *_para(f"{number}. {key}{source}: {', '.join(stats)}", "  "),
-        f"     {_one_line(shape.query.sql)}",
+        f"     SQL: {_one_line(shape.query.sql)}",
     ]
 
 
@@ -152,8 +152,8 @@ def _measured(m: Measurement) -> str:
     return format_ms(m.ms)
 
 
-def _effect(effect: QueryEffect) -> str:
-    text = f"  {effect.key}: {_measured(effect.before)} -> {_measured(effect.after)}"
+def _effect(effect: QueryEffect) -> list[str]:
+    text = f"{effect.key}: {_measured(effect.before)} -> {_measured(effect.after)}"
     if effect.plan_change:
         text += f" ({effect.plan_change})"
     before, after = effect.before.shared_buffers, effect.after.shared_buffers
@@ -161,15 +161,15 @@ def _effect(effect: QueryEffect) -> str:
         text += f", shared buffers {before:,} -> {after:,}"
     runs = max(effect.before.runs, effect.after.runs)
     text += f"; median of {runs} run{'s' if runs != 1 else ''}, {effect.after.params} parameters"
-    return text
+    return _para(text.strip(), "  ")
 
 
 def _data(origin: DataOrigin | None, table: str) -> list[str]:
     if origin is None:
         return ["  data: not recorded (the figures name no data: treat them with care)"]
-    lines = [f"  data: {origin.kind}: {_one_line(origin.summary)}"]
+    lines = _para(f"data: {origin.kind}: {_one_line(origin.summary)}", "  ")
     if table in origin.tables:
-        lines.append(f"  {table}: {_one_line(origin.tables[table])}")
+        lines.extend(_para(f"{table}: {_one_line(origin.tables[table])}", "  "))
     servers = []
     if origin.server:
         servers.append(f"sandbox PostgreSQL {origin.server}")
@@ -186,10 +186,12 @@ def _verified(v: Verification, s: IndexSuggestion, ctx: EvidenceContext) -> list
         head += f" ({v.plan_change})"
     if v.before_buffers is not None and v.after_buffers is not None:
         head += f", shared buffers {v.before_buffers:,} -> {v.after_buffers:,}"
-    lines = ["Measured with EXPLAIN (ANALYZE, BUFFERS) in a throwaway PostgreSQL:", head]
+    lines = ["Measured with EXPLAIN (ANALYZE, BUFFERS) in a throwaway PostgreSQL:"]
+    lines.extend(_para(head.strip(), "  "))
     if v.detail:
-        lines.append(f"  {_one_line(v.detail)}")
-    lines.extend(_effect(e) for e in v.effects)
+        lines.extend(_para(_one_line(v.detail), "  "))
+    for effect in v.effects:
+        lines.extend(_effect(effect))
     lines.extend(_data(v.data or ctx.data, s.table))
     return lines
 
@@ -228,7 +230,7 @@ def _write_overhead(s: IndexSuggestion, ctx: EvidenceContext) -> list[str]:
     stats = table.stats if table is not None else None
     lines = [f"Write overhead on {s.table}:"]
     if any(calls.values()):
-        counts = ", ".join(f"{n:,} {kind.upper()}" for kind, n in calls.items())
+        counts = " and ".join(f"{n:,} {kind.upper()}" for kind, n in calls.items() if n)
         lines.append(f"  the workload ran {counts} statements on it.")
     else:
         lines.append("  the workload ran no INSERT, UPDATE or DELETE on it.")
@@ -249,7 +251,7 @@ def _write_overhead(s: IndexSuggestion, ctx: EvidenceContext) -> list[str]:
 
 
 def _one(s: IndexSuggestion, ctx: EvidenceContext) -> list[str]:
-    lines = [f"Index: {_definition(s)}", *_kind(s, ctx)]
+    lines = [*_para(f"Index: {_definition(s)}"), *_kind(s, ctx)]
     if s.reason:
         lines.extend(_para(f"Why: {_one_line(s.reason, 400)}"))
     lines.extend(["", *_queries(s, ctx.workload), ""])

@@ -79,7 +79,8 @@ def sql_migration(
     down = [
         *_comments(
             [
-                f"advisor: roll back, drop the {_plural(len(items))} {up_file} creates.",
+                f"advisor: roll back, drop {_plural(len(items))}.",
+                f"Undoes: {up_file}",
                 f"Apply: psql -v ON_ERROR_STOP=1 -f {down_file}",
                 _HOW[0],
             ]
