@@ -15,17 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from advisor.db import connect, run
 from advisor.model import IndexColumn
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.files import write_migrations
 from advisor.suggest.sql import make_suggestion
+from tests.suggest.applied import indexes, psql_file
 from tests.suggest.migration_set import CHOSEN, DATA, FOREIGN_KEYS, SCHEMA, WORKLOAD
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "fixtures" / "migrations"
 SHOP = REPO / "fixtures" / "schemas" / "shop.sql"
-PSQL = Path("/usr/lib/postgresql/15/bin/psql")
 
 
 def _write_sql(directory: Path) -> tuple[Path, ...]:
@@ -93,50 +92,20 @@ def test_the_header_carries_the_evidence(tmp_path: Path) -> None:
     assert "Kind: chosen for the workload" in events and "Kind: chosen" not in fk
 
 
-def _psql(dsn: str, path: Path) -> None:
-    psql = str(PSQL) if PSQL.exists() else shutil.which("psql")
-    assert psql is not None, "psql not found: install postgresql-client-15"
-    done = subprocess.run(
-        [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, f"{path.name}: {done.stderr}"
-
-
-def indexes(dsn: str) -> dict[str, bool]:
-    """Index name -> ``pg_index.indisvalid`` for every index of the public schema."""
-
-    async def go() -> dict[str, bool]:
-        conn = await connect(dsn)
-        try:
-            rows = await conn.fetch(
-                "SELECT c.relname, i.indisvalid FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indexrelid "
-                "WHERE c.relnamespace = 'public'::regnamespace"
-            )
-        finally:
-            await conn.close()
-        return {r["relname"]: r["indisvalid"] for r in rows}
-
-    return run(go())
-
-
 def test_every_migration_applies_twice_and_rolls_back(fresh_db: str, tmp_path: Path) -> None:
     load_ddl(fresh_db, SHOP)
     before = indexes(fresh_db)
     written = _write_sql(tmp_path)
     ups = [p for p in written if p.name.endswith(".up.sql")]
     for up in ups:
-        _psql(fresh_db, up)
-        _psql(fresh_db, up)  # IF NOT EXISTS: a second run is a no-op
+        psql_file(fresh_db, up)
+        psql_file(fresh_db, up)  # IF NOT EXISTS: a second run is a no-op
     made = indexes(fresh_db)
     names = [s.name for s in (*CHOSEN, *FOREIGN_KEYS)]
     assert {name: made.get(name) for name in names} == dict.fromkeys(names, True)
     for down in reversed([p for p in written if p.name.endswith(".down.sql")]):
-        _psql(fresh_db, down)
-        _psql(fresh_db, down)  # IF EXISTS
+        psql_file(fresh_db, down)
+        psql_file(fresh_db, down)  # IF EXISTS
     assert indexes(fresh_db) == before
 
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-
-from advisor.db import connect, run
 from advisor.model import IndexColumn, Verification
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.migration import sql_migration
 from advisor.suggest.sql import make_suggestion
+from tests.suggest.applied import indexes, psql_file
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,44 +77,16 @@ def test_nothing_to_create() -> None:
     assert statements(up) == [] and statements(down) == []
 
 
-def _psql(dsn: str, path: Path) -> None:
-    psql = shutil.which("psql")
-    if psql is None:
-        pytest.fail("psql is not on PATH; install the PostgreSQL client to run this test")
-    done = subprocess.run(
-        [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-f", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-
-
-def _valid_indexes(dsn: str) -> dict[str, bool]:
-    async def go() -> dict[str, bool]:
-        conn = await connect(dsn)
-        try:
-            rows = await conn.fetch(
-                "SELECT c.relname, i.indisvalid FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'ix_%'"
-            )
-        finally:
-            await conn.close()
-        return {r["relname"]: r["indisvalid"] for r in rows}
-
-    return run(go())
-
-
-def test_applies_twice_and_rolls_back_with_psql(fresh_db: str, tmp_path: Path) -> None:
+def test_applies_twice_and_rolls_back_withpsql_file(fresh_db: str, tmp_path: Path) -> None:
     load_ddl(fresh_db, REPO / "fixtures" / "schemas" / "shop.sql")
     up, down = sql_migration([EVENTS, USERS])
     (tmp_path / "up.sql").write_text(up)
     (tmp_path / "down.sql").write_text(down)
-    _psql(fresh_db, tmp_path / "up.sql")
-    _psql(fresh_db, tmp_path / "up.sql")  # IF NOT EXISTS: a re-run is a no-op
-    made = _valid_indexes(fresh_db)
+    psql_file(fresh_db, tmp_path / "up.sql")
+    psql_file(fresh_db, tmp_path / "up.sql")  # IF NOT EXISTS: a re-run is a no-op
+    made = indexes(fresh_db)
     assert made[EVENTS.name] is True and made[USERS.name] is True
-    _psql(fresh_db, tmp_path / "down.sql")
-    after = _valid_indexes(fresh_db)
+    psql_file(fresh_db, tmp_path / "down.sql")
+    after = indexes(fresh_db)
     assert EVENTS.name not in after and USERS.name not in after
     assert "ix_events_kind" in after  # the schema's own indexes are untouched
