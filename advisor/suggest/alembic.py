@@ -83,7 +83,7 @@ def _guarded(body: list[str], lock_timeout: str) -> list[str]:
 
 def _doc_text(line: str) -> str:
     # A backslash (a LIKE escape in a query) would start an escape in the docstring.
-    return line.replace("\\", "\\\\").replace(_TRIPLE, "'''").rstrip()
+    return line.replace("\\", "\\\\").replace(_TRIPLE, '\\"' * 3).rstrip()
 
 
 def _docstring(
@@ -138,7 +138,8 @@ def alembic_migration(
     lines = [
         *_docstring(message, rev, down_revision, create_date, items, context),
         "",
-        "import sqlalchemy as sa",
+        # Only sa.text() keys and predicates need SQLAlchemy; an unused import fails linters.
+        *(["import sqlalchemy as sa"] if any("sa." in line for line in creates) else []),
         "from alembic import op",
         "",
         f"revision = {_py(rev)}",

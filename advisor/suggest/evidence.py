@@ -31,8 +31,8 @@ from advisor.suggest.sql import describe_column
 __all__ = ["EvidenceContext", "evidence_lines", "format_bytes", "format_ms"]
 
 _SQL_CHARS = 160
-# Lines stay under 100 characters with the "-- " or docstring indent the writers add.
-_WIDTH = 94
+# Lines fit a linter's 88 columns with the "-- " the SQL writer adds.
+_WIDTH = 85
 _DML = ("insert", "update", "delete")
 
 
@@ -132,7 +132,14 @@ def _shape_lines(number: int, key: str, workload: Workload | None) -> list[str]:
     source = " (pg_stat_statements)" if shape.from_pg_stat_statements else ""
     return [
         *_para(f"{number}. {key}{source}: {', '.join(stats)}", "  "),
-        f"     SQL: {_one_line(shape.query.sql)}",
+        *textwrap.wrap(
+            _one_line(shape.query.sql),
+            _WIDTH,
+            initial_indent="     SQL: ",
+            subsequent_indent=" " * 10,
+            break_long_words=False,
+            break_on_hyphens=False,
+        ),
     ]
 
 

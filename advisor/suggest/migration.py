@@ -21,9 +21,10 @@ from advisor.suggest.sql import drop_index_sql, suggestion_sql
 __all__ = ["sql_migration"]
 
 _HOW = (
-    "Never under psql -1 or inside BEGIN: CREATE/DROP INDEX CONCURRENTLY refuse a transaction.",
-    "A failed concurrent build leaves an INVALID index that IF NOT EXISTS then skips; after",
-    "applying, check: SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid;",
+    "Never under psql -1 or inside BEGIN: CONCURRENTLY refuses a transaction.",
+    "A failed concurrent build leaves an INVALID index that IF NOT EXISTS then",
+    "skips; after applying, check:",
+    "SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid;",
 )
 
 

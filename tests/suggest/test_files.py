@@ -71,12 +71,14 @@ def _prose(text: str) -> str:
 
 def test_the_header_carries_the_evidence(tmp_path: Path) -> None:
     texts = [p.read_text() for p in _write_sql(tmp_path)]
-    assert all(
-        len(line) <= 100
+    # The prose fits 88 columns; a command naming a long file name may not.
+    prose = [
+        line
         for text in texts
         for line in text.splitlines()
-        if not line.startswith("--      SQL: ")  # the query's own SQL, cut at 160 characters
-    )
+        if line.startswith("--") and not line.startswith(("-- Apply", "-- Roll back"))
+    ]
+    assert max(map(len, prose)) <= 88
     events, _, users, _, fk, _ = map(_prose, texts)
     assert "1,200 calls, 50,280 ms total, 41.9 ms mean, at app/api/events.py:42" in events
     assert "5e1f0c9a2b7d4e10:r: 41.9 ms -> 0.10 ms (Seq Scan -> Index Scan)" in events
