@@ -165,9 +165,9 @@ def scan(
 
         out.print(render(result, verbose=verbose))
     if result.migrations:
-        where = migrations_dir or "."
-        err.print(
-            f"advisor: {len(result.migrations)} migration files written to {where}", style="dim"
+        # Plain write: a long path must not be wrapped onto a second line.
+        sys.stderr.write(
+            f"advisor: {len(result.migrations)} migration files written to {migrations_dir}\n"
         )
     raise typer.Exit(2 if rejected else _exit_code(result, threshold))
 

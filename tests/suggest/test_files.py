@@ -7,6 +7,7 @@ read the diff before committing it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -15,9 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from advisor.model import IndexColumn
+from advisor.model import (
+    Finding,
+    IndexColumn,
+    IndexSuggestion,
+    ScanResult,
+    Schema,
+    Severity,
+    Workload,
+)
 from advisor.schema.ddl import load_ddl
-from advisor.suggest.files import write_migrations
+from advisor.suggest.files import migration_sets, write_migrations
 from advisor.suggest.sql import make_suggestion
 from tests.suggest.applied import indexes, psql_file
 from tests.suggest.migration_set import CHOSEN, DATA, FOREIGN_KEYS, SCHEMA, WORKLOAD
@@ -170,3 +179,31 @@ def test_a_file_in_the_way_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("")
     with pytest.raises(ConfigError, match="taken: not a directory"):
         write_migrations(tmp_path / "taken", CHOSEN)
+
+
+def _finding(rule: str, suggestion: IndexSuggestion) -> Finding:
+    return Finding(rule, rule.lower(), Severity.MEDIUM, "m", suggestion=suggestion)
+
+
+def test_fk_indexes_no_other_finding_asked_for_stand_apart() -> None:
+    events, users = CHOSEN
+    lone_fk = FOREIGN_KEYS[0]
+    shared_fk = make_suggestion("public.orders", (IndexColumn("user_id"),))
+    result = ScanResult(
+        findings=(
+            _finding("ADV003", events),
+            _finding("ADV003", users),
+            _finding("ADV004", lone_fk),
+            _finding("ADV004", shared_fk),
+            _finding("ADV003", shared_fk),  # a query filters on the FK: it is chosen
+        ),
+        suggestions=(events, users, lone_fk, shared_fk),
+        notes=(),
+        skipped=(),
+        workload=Workload(shapes={}),
+        schema=Schema(),
+    )
+    assert migration_sets(result) == ((events, users, shared_fk), (lone_fk,))
+    # Once the choice stage leaves FK indexes out of the suggestions, the same split holds.
+    chosen_only = dataclasses.replace(result, suggestions=(events, users, shared_fk))
+    assert migration_sets(chosen_only) == ((events, users, shared_fk), (lone_fk,))
