@@ -5,8 +5,10 @@ coverage    does an existing index already serve a candidate?
 naming      deterministic, quoted, 63-byte index names
 sql         CREATE / DROP INDEX CONCURRENTLY statements, IndexSuggestion builder
 select      from per-finding suggestions to the indexes to create
+evidence    the header of a migration: queries served, measurements, data, write overhead
 migration   plain SQL migration files (up and down)
 alembic     Alembic migration files (text: advisor never imports Alembic)
+files       one numbered migration per index in a directory; an Alembic project's head
 """
 
 from __future__ import annotations
