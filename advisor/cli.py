@@ -169,6 +169,8 @@ def scan(
         sys.stderr.write(
             f"advisor: {len(result.migrations)} migration files written to {migrations_dir}\n"
         )
+    elif migrations_dir is not None:
+        sys.stderr.write(f"advisor: no index to create: nothing written to {migrations_dir}\n")
     raise typer.Exit(2 if rejected else _exit_code(result, threshold))
 
 
