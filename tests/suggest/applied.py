@@ -1,14 +1,15 @@
-"""Apply migration files the way a DBA would, and read back what they made."""
+"""Apply migration files the way a DBA would, lint them, and read back what they made."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from advisor.db import connect, run
 
-__all__ = ["indexes", "psql_file"]
+__all__ = ["indexes", "psql_file", "squawk"]
 
 PSQL = Path("/usr/lib/postgresql/15/bin/psql")
 
@@ -42,3 +43,11 @@ def indexes(dsn: str) -> dict[str, bool]:
         return {r["relname"]: r["indisvalid"] for r in rows}
 
     return run(go())
+
+
+def squawk() -> str:
+    """The squawk binary of this environment (``squawk-cli`` in the dev extra)."""
+    found = Path(sys.executable).parent / "squawk"
+    path = str(found) if found.exists() else shutil.which("squawk")
+    assert path is not None, "squawk not found: pip install squawk-cli (in the dev extra)"
+    return path

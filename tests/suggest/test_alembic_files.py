@@ -3,8 +3,12 @@ Alembic running them up and down against PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +18,7 @@ from alembic.config import Config
 from advisor.errors import ConfigError
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.files import alembic_head, write_migrations
-from tests.suggest.applied import indexes
+from tests.suggest.applied import indexes, squawk
 from tests.suggest.migration_set import CHOSEN, DATA, FOREIGN_KEYS, SCHEMA, WORKLOAD
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,3 +153,27 @@ def test_alembic_upgrades_and_downgrades_the_revisions(fresh_db: str, tmp_path: 
     command.upgrade(config, "head")
     command.downgrade(config, "base")
     assert indexes(fresh_db) == before
+
+
+def _offline_sql(config: Config, run: Callable[[], None]) -> str:
+    buffer = io.StringIO()
+    config.stdout = buffer
+    with contextlib.redirect_stdout(buffer):
+        run()
+    return buffer.getvalue()
+
+
+def test_alembic_offline_sql_passes_squawk(tmp_path: Path) -> None:
+    # The SQL Alembic itself sends (its --sql mode), not advisor's idea of it.
+    config = _alembic_project(tmp_path, "postgresql://offline@localhost/none")
+    _write(tmp_path / "alembic" / "versions", None)
+    up = _offline_sql(config, lambda: command.upgrade(config, f"{BASE}:head", sql=True))
+    down = _offline_sql(config, lambda: command.downgrade(config, f"head:{BASE}", sql=True))
+    assert up.count("CREATE INDEX CONCURRENTLY IF NOT EXISTS") == 3
+    assert down.count("DROP INDEX CONCURRENTLY IF EXISTS") == 3
+    files = [tmp_path / "up.sql", tmp_path / "down.sql"]
+    for path, text in zip(files, (up, down), strict=True):
+        path.write_text(text)
+    done = subprocess.run([squawk(), *map(str, files)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout
+    assert "Found 0 issues in 2 files" in done.stdout + done.stderr

@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 from advisor.schema.ddl import load_ddl
-from tests.suggest.applied import indexes, psql_file
-from tests.suggest.test_files import squawk
+from tests.suggest.applied import indexes, psql_file, squawk
 from tests.test_cli import EXAMPLE, SHOP, advisor, one_line_error
 from tests.test_cli import sandbox_url as sandbox_url  # the fixture, shared
 

@@ -11,7 +11,6 @@ import dataclasses
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from advisor.model import (
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.files import migration_sets, write_migrations
 from advisor.suggest.sql import make_suggestion
-from tests.suggest.applied import indexes, psql_file
+from tests.suggest.applied import indexes, psql_file, squawk
 from tests.suggest.migration_set import CHOSEN, DATA, FOREIGN_KEYS, SCHEMA, WORKLOAD
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,14 +117,6 @@ def test_every_migration_applies_twice_and_rolls_back(fresh_db: str, tmp_path: P
         psql_file(fresh_db, down)
         psql_file(fresh_db, down)  # IF EXISTS
     assert indexes(fresh_db) == before
-
-
-def squawk() -> str:
-    """The squawk binary of this environment (``squawk-cli`` in the dev extra)."""
-    found = Path(sys.executable).parent / "squawk"
-    path = str(found) if found.exists() else shutil.which("squawk")
-    assert path is not None, "squawk not found: pip install squawk-cli (in the dev extra)"
-    return path
 
 
 def test_squawk_finds_no_violation(tmp_path: Path) -> None:
