@@ -29,7 +29,9 @@ __all__ = ["MigrationFormat", "alembic_head", "migration_sets", "write_migration
 
 MigrationFormat = Literal["sql", "alembic"]
 
-_NUMBERED = re.compile(r"(?P<number>\d{4,})_(?P<stem>.+?)(?P<ext>\.up\.sql|\.down\.sql|\.py)")
+# Four digits, then a name that does not start with one: Alembic's dated file template
+# (2024_01_05_1530-<rev>_<slug>.py) is not a number to continue from.
+_NUMBERED = re.compile(r"(?P<number>\d{4})_(?P<stem>\D.*?)(?P<ext>\.up\.sql|\.down\.sql|\.py)")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 _FK_CODE = "ADV004"
 _NAMES = ("revision", "down_revision")

@@ -125,6 +125,15 @@ def test_revisions_match_the_golden_files_and_chain_from_the_head(tmp_path: Path
     assert "Measured with EXPLAIN (ANALYZE, BUFFERS)" in first and "NOT VERIFIED" not in first
 
 
+def test_a_dated_revision_file_is_not_a_number_to_continue_from(tmp_path: Path) -> None:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "2024_01_05_1530-1a2b3c4d5e6f_init.py").write_text(revision_file(BASE, None))
+    written = _write(versions, None)
+    assert written[0].name == "0001_ix_events_user_id_created_at.py"
+    assert f'down_revision = "{BASE}"' in written[0].read_text()
+
+
 def _alembic_project(root: Path, dsn: str) -> Config:
     config = Config(str(root / "alembic.ini"))
     command.init(config, str(root / "alembic"))
