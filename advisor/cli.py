@@ -14,7 +14,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.console import Console
 from advisor import __version__
 from advisor.errors import AdvisorError, ConfigError
 from advisor.model import ScanResult, Severity
+
+if TYPE_CHECKING:
+    from advisor.config import Config
 
 __all__ = ["app", "main"]
 
@@ -41,6 +44,11 @@ class Format(StrEnum):
 
     text = "text"
     json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+    github = "github"
+    gitlab = "gitlab"
+    html = "html"
 
 
 class MigrationFormat(StrEnum):
@@ -95,7 +103,26 @@ def scan(
         str | None,
         typer.Option(help="Throwaway PostgreSQL: auto, local, docker, embedded or a URL."),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Report format.")] = Format.text,
+    formats: Annotated[
+        list[Format] | None,
+        typer.Option(
+            "--format", help="Report format; repeat it, with one --output each, for several."
+        ),
+    ] = None,
+    outputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output", "-o", help="File for the matching --format (stdout when left out)."
+        ),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(help="Report only findings not in this baseline (advisor baseline create)."),
+    ] = None,
+    diff_against: Annotated[
+        Path | None,
+        typer.Option(help="An older JSON report: show only what this scan adds and resolves."),
+    ] = None,
     fail_on: Annotated[
         str | None,
         typer.Option(help="Exit 1 on findings at or above: info, low, medium, high, never."),
@@ -128,10 +155,63 @@ def scan(
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
+    from advisor.triage import triage
+
+    if baseline is not None and diff_against is not None:
+        raise ConfigError("--baseline and --diff-against: give one of them")
+    pairs = _pair_outputs(list(formats or [Format.text]), list(outputs or []))
+    cfg = load_config(config if config is not None else find_config(Path.cwd()))
+    threshold = _fail_on(fail_on or cfg.fail_on or "never")
+    result = _run_scan(
+        sources,
+        schema,
+        metadata,
+        dsn,
+        pg_stat_statements,
+        min_calls,
+        min_total_time,
+        sandbox,
+        select,
+        ignore,
+        cfg,
+        migrations_dir=migrations_dir,
+        migration_format=migration_format,
+        alembic_dir=alembic_dir,
+    )
+    root = str(Path.cwd())
+    result = triage(result, cfg.suppress, baseline=baseline, diff_against=diff_against, root=root)
+    rejected = [s for s in result.skipped if s.input_rejected]
+    for skipped in rejected:
+        _error_line(f"{skipped.source.path}: {skipped.reason}")
+    for fmt, output in pairs:
+        _write_report(result, fmt, output, root=root, verbose=verbose)
+    if migrations_dir is not None:
+        # Plain write: a long path must not be wrapped onto a second line.
+        written = f"{len(result.migrations)} migration files" if result.migrations else "nothing"
+        sys.stderr.write(f"advisor: {written} written to {migrations_dir}\n")
+    raise typer.Exit(2 if rejected else _exit_code(result, threshold))
+
+
+def _run_scan(
+    sources: list[str] | None,
+    schema: str | None,
+    metadata: str | None,
+    dsn: str | None,
+    pg_stat_statements: bool,
+    min_calls: int,
+    min_total_time: float,
+    sandbox: str | None,
+    select: list[str] | None,
+    ignore: list[str] | None,
+    cfg: Config,
+    *,
+    migrations_dir: Path | None = None,
+    migration_format: MigrationFormat = MigrationFormat.sql,
+    alembic_dir: Path | None = None,
+) -> ScanResult:
     from advisor.scan import ScanOptions
     from advisor.scan import scan as run_scan
 
-    cfg = load_config(config if config is not None else find_config(Path.cwd()))
     srcs = tuple(sources or ())
     stdin_text = _read_stdin() if "-" in srcs else None
     options = ScanOptions(
@@ -151,27 +231,154 @@ def scan(
         migration_format=migration_format.value,
         alembic_dir=str(alembic_dir) if alembic_dir is not None else None,
     )
-    threshold = _fail_on(fail_on or cfg.fail_on or "never")
-    result = run_scan(options)
-    rejected = [s for s in result.skipped if s.input_rejected]
-    for skipped in rejected:
-        _error_line(f"{skipped.source.path}: {skipped.reason}")
-    if fmt is Format.json:
-        from advisor.report.json import to_json
+    return run_scan(options)
 
-        sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
-    else:
+
+def _pair_outputs(formats: list[Format], outputs: list[str]) -> list[tuple[Format, str | None]]:
+    """The k-th --output goes with the k-th --format; formats left over go to stdout."""
+    if len(outputs) > len(formats):
+        raise ConfigError(
+            f"{len(outputs)} --output for {len(formats)} --format: give a --format for each"
+        )
+    pairs: list[tuple[Format, str | None]] = [
+        (fmt, outputs[i] if i < len(outputs) else None) for i, fmt in enumerate(formats)
+    ]
+    to_stdout = [fmt.value for fmt, output in pairs if output is None or output == "-"]
+    if len(to_stdout) > 1:
+        raise ConfigError(
+            f"--format {' and '.join(to_stdout)} would both go to stdout; give --output FILE "
+            "for all but one"
+        )
+    return pairs
+
+
+def _write_report(
+    result: ScanResult, fmt: Format, output: str | None, *, root: str, verbose: bool
+) -> None:
+    if fmt is Format.text:
         from advisor.report.text import render
 
-        out.print(render(result, verbose=verbose))
-    if result.migrations:
-        # Plain write: a long path must not be wrapped onto a second line.
-        sys.stderr.write(
-            f"advisor: {len(result.migrations)} migration files written to {migrations_dir}\n"
+        if output is None or output == "-":
+            out.print(render(result, verbose=verbose))
+            return
+        with open(output, "w", encoding="utf-8") as handle:
+            Console(file=handle, highlight=False, width=100).print(render(result, verbose=verbose))
+        return
+    from advisor.report import render_document
+
+    text = render_document(result, fmt.value, root=root)
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"--output {output}: cannot write ({exc.strerror}); check the path"
+        ) from exc
+
+
+baseline_app = typer.Typer(help="Record the current findings, so later scans report only new ones.")
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("create")
+def baseline_create(
+    file: Annotated[Path, typer.Argument(help="The baseline file to write (JSON).")],
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="SQL files, capture .jsonl files, or - for stdin.", show_default=False),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Take the findings from this JSON report instead of scanning."),
+    ] = None,
+    schema: Annotated[str | None, typer.Option("--schema", help="DDL file.")] = None,
+    metadata: Annotated[
+        str | None, typer.Option("--metadata", help="SQLAlchemy metadata as package.module:Base.")
+    ] = None,
+    dsn: Annotated[str | None, typer.Option("--dsn", help="Live database URL, read-only.")] = None,
+    pg_stat_statements: Annotated[
+        bool,
+        typer.Option("--pg-stat-statements", help="Take the workload from pg_stat_statements."),
+    ] = False,
+    sandbox: Annotated[str | None, typer.Option(help="Throwaway PostgreSQL to use.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config file.")] = None,
+) -> None:
+    """Write FILE with the findings of a scan (or of --report), keyed without line numbers."""
+    from advisor.config import find_config, load_config
+    from advisor.triage.baseline import baseline_document, finding_key, read_keys
+    from advisor.triage.suppress import apply_suppressions
+
+    root = str(Path.cwd())
+    if report is not None:
+        keys = read_keys(report)
+    else:
+        cfg = load_config(config if config is not None else find_config(Path.cwd()))
+        result = _run_scan(
+            sources, schema, metadata, dsn, pg_stat_statements, 1, 0.0, sandbox, None, None, cfg
         )
-    elif migrations_dir is not None:
-        sys.stderr.write(f"advisor: no index to create: nothing written to {migrations_dir}\n")
-    raise typer.Exit(2 if rejected else _exit_code(result, threshold))
+        result = apply_suppressions(result, cfg.suppress, root)
+        keys = tuple(finding_key(f, root) for f in result.findings)
+    document = baseline_document(keys)
+    try:
+        file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot write the baseline ({exc.strerror})") from exc
+    err.print(f"advisor: baseline of {len(document['findings'])} finding(s) written to {file}")
+
+
+@app.command("comment")
+def comment(
+    report: Annotated[Path, typer.Option("--report", help="A JSON report (advisor scan).")],
+    repo: Annotated[
+        str | None, typer.Option("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY).")
+    ] = None,
+    pr: Annotated[
+        int | None, typer.Option("--pr", help="Pull request number (default: from the event).")
+    ] = None,
+) -> None:
+    """Create or update the one advisor comment on a pull request (GITHUB_TOKEN).
+
+    When the token cannot write (a pull request from a fork), the findings go out as
+    annotations and into $GITHUB_STEP_SUMMARY instead, with a note saying why.
+    """
+    from advisor.ci.github import CommentForbidden, find_pull_request, post_report, token_from
+    from advisor.report import github, markdown
+
+    document = _read_report(report)
+    body = markdown.render(document)
+    token = token_from(os.environ)
+    if not token:
+        raise ConfigError("comment: GITHUB_TOKEN is not set; pass the workflow's token in env")
+    target = find_pull_request(os.environ, repo, pr)
+    try:
+        action, url = post_report(target, body, markdown.MARKER, token)
+    except CommentForbidden as exc:
+        note = (
+            f"advisor could not comment on pull request #{target.number}: {exc}. "
+            "The report is in this job summary and as annotations instead."
+        )
+        sys.stdout.write(github.render(document))
+        sys.stdout.write(f"::warning title=advisor comment::{github.escape_data(note)}\n")
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(f"> **Note:** {note}\n\n{body}\n")
+        return
+    err.print(f"advisor: comment {action}: {url}")
+
+
+def _read_report(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such report; write one with --format json") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a JSON report ({exc}); use --format json") from exc
+    if not isinstance(data, dict) or data.get("format") != "advisor-report":
+        raise ConfigError(f"{path}: not an advisor JSON report; use advisor scan --format json")
+    return data
 
 
 @app.command("rules")

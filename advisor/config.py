@@ -3,13 +3,20 @@
 ```toml
 [tool.advisor]
 select = ["ADV001", "missing-index"]   # codes or names; default: every rule
-ignore = ["ADV006"]
+ignore = ["ADV006"]                    # rules not to run at all
 fail-on = "medium"                     # info | low | medium | high | never
 sandbox = "auto"
 
 [tool.advisor.rules.n-plus-one]        # a rule's options, by code or name
 min_repeats = 3
+
+[[tool.advisor.suppress]]              # findings to hide; every key given must match
+rule = "ADV002"                        # code or name
+table = "audit_log"                    # also: fingerprint (a prefix), path (a glob)
+reason = "read by the nightly export, which needs every column"
 ```
+Inline suppressions (``-- advisor: ignore[ADV002]`` in SQL, ``# advisor: ignore[ADV001]``
+in Python) are described in :mod:`advisor.triage.suppress`.
 Command-line options win over the file.
 """
 
@@ -22,15 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import ConfigError
+from advisor.triage.suppress import Suppression, parse_suppressions
 
 __all__ = ["Config", "find_config", "load_config"]
 
-_KEYS = {"select", "ignore", "fail-on", "sandbox", "rules"}
+_KEYS = {"select", "ignore", "fail-on", "sandbox", "rules", "suppress"}
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """Settings read from a file; ``rule_options`` keyed by rule code or name as written."""
+    """Settings read from a file; ``rule_options`` keyed by rule code or name as written;
+    ``suppress`` the ``[[tool.advisor.suppress]]`` entries."""
 
     select: tuple[str, ...] | None = None
     ignore: tuple[str, ...] = ()
@@ -38,6 +47,7 @@ class Config:
     sandbox: str | None = None
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     path: str | None = None
+    suppress: tuple[Suppression, ...] = ()
 
 
 def find_config(start: Path) -> Path | None:
@@ -87,6 +97,7 @@ def _config_from_table(table: Mapping[str, Any], path: str) -> Config:
         sandbox=_optional_str(table.get("sandbox"), "sandbox", path),
         rule_options={str(k): dict(v) for k, v in rules.items()},
         path=path,
+        suppress=parse_suppressions(table.get("suppress", []), path),
     )
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "DataOrigin",
     "Execution",
     "Finding",
+    "FindingKey",
     "ForeignKey",
     "Index",
     "IndexColumn",
@@ -52,9 +53,11 @@ __all__ = [
     "ScopeGroup",
     "Severity",
     "Skipped",
+    "SourceKind",
     "Table",
     "TableRef",
     "TableStats",
+    "Triage",
     "Verification",
     "Workload",
     "query_key",
@@ -91,6 +94,8 @@ class CallSite:
 
 
 ScopeKind = Literal["test", "request", "manual", "process"]
+SourceKind = Literal["sql_file", "capture_file", "pg_stat_statements"]
+"""Which kind of input an execution came from (see :mod:`advisor.sources`)."""
 LoadKind = Literal["lazy", "column", "batched"]
 
 
@@ -123,6 +128,7 @@ class Execution:
     "same query, same parameters" and "same query, differing parameters" differ.
     ``scope_id`` tells apart two instances of one scope name (two concurrent requests
     to ``GET /users/{user_id}`` share the name, never the id); unique within a file.
+    ``source_kind`` says which kind of source read it (None when built in code).
     """
 
     sql: str
@@ -141,6 +147,7 @@ class Execution:
     orm: OrmLoad | None = None
     error: str | None = None
     scope_id: int | None = None
+    source_kind: SourceKind | None = None
 
 
 # --------------------------------------------------------------------------- parse
@@ -395,7 +402,11 @@ class Schema:
 
 @dataclass(frozen=True, slots=True)
 class QueryShape:
-    """Every execution of one query shape (one :attr:`ParsedQuery.key`), aggregated."""
+    """Every execution of one query shape (one :attr:`ParsedQuery.key`), aggregated.
+
+    ``from_pg_stat_statements``: some of its executions have the ``pg_stat_statements``
+    source kind (aggregate rows, without scopes or call sites).
+    """
 
     query: ParsedQuery
     calls: int
@@ -419,6 +430,7 @@ class ScopeGroup:
 
     ``distinct_params`` counts differing parameter sets (capped at the cap the pipeline
     uses); ``executemany`` counts executions that were bulk executemany calls.
+    ``batched`` is the shape's :attr:`ParsedQuery.batched` (``IN`` lists, ``= ANY``).
     """
 
     scope: str
@@ -433,6 +445,7 @@ class ScopeGroup:
     orm: OrmLoad | None = None
     executemany: int = 0
     rows: int | None = None
+    batched: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -620,7 +633,8 @@ class LoopCost:
 class IndexSuggestion:
     """A suggested index: enough to write a migration and to verify it.
 
-    ``fingerprints`` are the query shapes it serves; ``sql`` is the CREATE INDEX statement.
+    ``query_keys`` are the keys (:attr:`ParsedQuery.key`) of the query shapes it serves
+    (the JSON report calls them ``fingerprints``); ``sql`` is the CREATE INDEX statement.
     """
 
     table: str
@@ -630,7 +644,7 @@ class IndexSuggestion:
     include: tuple[str, ...] = ()
     where: str | None = None
     method: str = "btree"
-    fingerprints: tuple[str, ...] = ()
+    query_keys: tuple[str, ...] = ()
     reason: str = ""
     verification: Verification | None = None
     kind: Literal["index"] = "index"
@@ -669,12 +683,52 @@ class Note:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingKey:
+    """What identifies a finding across runs: rule, query fingerprint, file and function.
+
+    Line numbers are left out on purpose: an unrelated edit above a call site moves its
+    line, and a baseline keyed on lines would call every finding below it new.
+    ``message`` describes the finding for reports and takes no part in equality.
+    """
+
+    rule: str
+    fingerprint: str | None
+    path: str | None
+    function: str | None
+    message: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        where = self.path or "?"
+        if self.function:
+            where += f" in {self.function}()"
+        return f"{self.rule} at {where}"
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """What suppressions and a baseline (or an older report) took out of a scan.
+
+    ``suppressed`` pairs each hidden finding with the suppression that hid it;
+    ``unused`` lists suppressions that hid nothing (so they do not rot); ``baselined``
+    counts findings already in the baseline; ``gone`` the baseline's findings this scan
+    no longer has (resolved); ``against`` names the baseline or report compared with.
+    """
+
+    suppressed: tuple[tuple[Finding, str], ...] = ()
+    unused: tuple[str, ...] = ()
+    baselined: int = 0
+    gone: tuple[FindingKey, ...] = ()
+    against: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     """Everything one scan produced, in the order the report shows it.
 
     ``suggestions`` are the indexes to create (verified ones carry their
     :class:`Verification`); ``rejected`` the candidates verification dropped, with the
-    numbers that dropped them; ``data`` the rows verification measured on;
+    numbers that dropped them; ``data`` the rows verification measured on; ``triage``
+    what suppressions and a baseline took out of ``findings`` (None when neither ran);
     ``migrations`` the migration files written (``--migrations-dir``), in order.
     """
 
@@ -688,4 +742,5 @@ class ScanResult:
     sources: tuple[str, ...] = ()
     rejected: tuple[IndexSuggestion, ...] = ()
     data: DataOrigin | None = None
+    triage: Triage | None = None
     migrations: tuple[str, ...] = ()

@@ -57,7 +57,6 @@ _TEXT_CACHE_LIMIT = 100_000
 _OPEN_SCOPES = 2_048
 _SITES_CAP = 5
 _GC_YOUNG = 50_000
-_PG_STAT_STATEMENTS = "pg_stat_statements"
 
 # Literal-insensitive cache key, used only where literals cannot hide anything else: in
 # DML (a utility statement's literals can be part of its fingerprint: WITH (fillfactor
@@ -146,7 +145,7 @@ class _Builder:
         sources = shape.sources
         if len(sources) < _SITES_CAP and source not in sources:
             sources.append(source)
-        if not shape.pgss and source.path == _PG_STAT_STATEMENTS:
+        if not shape.pgss and item.source_kind == "pg_stat_statements":
             shape.pgss = True
         site = item.call_site
         if site is not None:
@@ -235,6 +234,7 @@ class _Builder:
                     orm=g.orm,
                     executemany=g.executemany,
                     rows=g.rows,
+                    batched=self.shapes[group_key[0]].query.batched,
                 )
             )
 

@@ -19,7 +19,7 @@ less overhead than queryspy.
     ADVISOR_BENCH_DSN=postgresql://postgres@127.0.0.1:55432/postgres \\
         python benchmarks/capture_overhead.py [--statements 20000] [--requests 3000] [--json]
 
-Without ADVISOR_BENCH_DSN a throwaway server is started (advisor.verify.sandbox).
+Without ADVISOR_BENCH_DSN a throwaway server is started (advisor.sandbox).
 All modes share one engine (two identical engines differ by up to 20 us per statement on a
 busy machine), so "none" runs with SQLAlchemy's (empty) event dispatch switched on, as
 every mode does after a listener was once added.
@@ -66,7 +66,7 @@ MODES = ("none", "advisor", "advisor-no-call-sites", "advisor-listeners-only", "
 @contextlib.contextmanager
 def database() -> Iterator[str]:
     """A fresh, seeded database on ADVISOR_BENCH_DSN's server or on a sandbox."""
-    from advisor.verify.sandbox import create_database, drop_database, open_sandbox
+    from advisor.sandbox import create_database, drop_database, open_sandbox
 
     with contextlib.ExitStack() as stack:
         server: Any = os.environ.get("ADVISOR_BENCH_DSN")

@@ -7,7 +7,7 @@ of varying length; executions are grouped into request scopes with N+1 loops in 
 with varying ``params_hash``. Then, each stage in its own subprocess (so that
 ``ru_maxrss`` is that stage's peak memory):
 
-    read       advisor.capture.jsonl.read_capture over the file
+    read       advisor.sources.capture_file.read_capture over the file
     workload   read + advisor.workload.build_workload (parse once per shape)
     scan       advisor.scan.scan without verification (rules and suggestions included),
                when it is importable
@@ -161,12 +161,12 @@ def stage(name: str, path: str, total: int, profile: bool) -> dict[str, object]:
     started, cpu_started = time.perf_counter(), time.process_time()
     result: dict[str, object] = {"stage": name}
     if name == "read":
-        from advisor.capture.jsonl import read_capture
+        from advisor.sources.capture_file import read_capture
 
         result["items"] = sum(1 for _ in read_capture(path))
     elif name == "workload":
         try:
-            from advisor.capture.jsonl import read_capture
+            from advisor.sources.capture_file import read_capture
 
             items = read_capture(path) if path else in_process(total)
         except ImportError:
@@ -217,7 +217,7 @@ def main() -> None:
         return
     total = 100_000 if args.quick else 1_000_000
     try:
-        import advisor.capture.jsonl  # noqa: F401
+        import advisor.sources.capture_file  # noqa: F401
 
         have_reader = True
     except ImportError:
@@ -234,7 +234,7 @@ def main() -> None:
             )
         for name in args.stages.split(","):
             if name in ("read", "scan") and not have_reader:
-                print(f"{name}: skipped (advisor.capture.jsonl is not importable)")
+                print(f"{name}: skipped (advisor.sources.capture_file is not importable)")
                 continue
             command = [
                 sys.executable,

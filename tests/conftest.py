@@ -46,7 +46,7 @@ def pg_dsn() -> Iterator[str]:
     if env:
         yield env
         return
-    from advisor.verify.sandbox import open_sandbox
+    from advisor.sandbox import open_sandbox
 
     try:
         ctx = open_sandbox("local")
@@ -67,20 +67,16 @@ def pg_dsn() -> Iterator[str]:
 @pytest.fixture()
 def fresh_db(pg_dsn: str) -> Iterator[str]:
     """The DSN of a new, empty database; dropped after the test."""
-    from advisor.verify.sandbox import create_database, drop_database
+    from advisor.sandbox import scratch_database
 
-    name = _unique_name()
-    dsn = create_database(pg_dsn, name)
-    try:
+    with scratch_database(pg_dsn, "advt") as dsn:
         yield dsn
-    finally:
-        drop_database(pg_dsn, name)
 
 
 @pytest.fixture(scope="session")
 def _ddl_databases(pg_dsn: str) -> Iterator[dict[str, tuple[str, Schema]]]:
     """DDL text -> (database name, schema) for every database ``schema_dsn`` made."""
-    from advisor.verify.sandbox import drop_database
+    from advisor.sandbox import drop_database
 
     made: dict[str, tuple[str, Schema]] = {}
     yield made
@@ -91,8 +87,8 @@ def _ddl_databases(pg_dsn: str) -> Iterator[dict[str, tuple[str, Schema]]]:
 @pytest.fixture(scope="session")
 def schema_dsn(pg_dsn: str, _ddl_databases: dict[str, tuple[str, Schema]]) -> Callable[[str], str]:
     """``factory(ddl) -> dsn`` of a database holding that DDL (shared: do not modify it)."""
+    from advisor.sandbox import create_database, database_dsn, drop_database
     from advisor.schema import load_ddl
-    from advisor.verify.sandbox import create_database, database_dsn, drop_database
 
     def factory(ddl: str) -> str:
         cached = _ddl_databases.get(ddl)
@@ -127,7 +123,7 @@ def schema_factory(
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     """Skip the test, printing why, when no Docker engine answers."""
-    from advisor.verify.sandbox import docker_unavailable_reason
+    from advisor.sandbox import docker_unavailable_reason
 
     reason = docker_unavailable_reason()
     if reason is not None:

@@ -47,7 +47,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> Non
 @pytest.fixture(scope="module")
 def sandbox_url(pg_dsn: str) -> Iterator[str]:
     """An empty database on the test server, given to ``--sandbox`` as a URL."""
-    from advisor.verify.sandbox import create_database, drop_database
+    from advisor.sandbox import create_database, drop_database
 
     name = f"advt_cli_{uuid.uuid4().hex[:8]}"
     dsn = create_database(pg_dsn, name)
@@ -173,7 +173,7 @@ def test_unreachable_dsn_is_a_one_line_error() -> None:
 
 def test_wrong_password_is_a_one_line_error() -> None:
     from advisor import db
-    from advisor.verify.sandbox import open_sandbox
+    from advisor.sandbox import open_sandbox
 
     # A sandbox of its own: it asks every role but the superuser for a password over TCP.
     with open_sandbox("local") as sandbox:

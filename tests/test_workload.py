@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gc
 
-from advisor.capture.sqlfile import read_sql
 from advisor.model import CallSite, Column, Execution, OrmLoad, Schema, Skipped, Table
 from advisor.parse import parse
+from advisor.sources.sql_file import read_sql
 from advisor.workload import PARAMS_CAP, build_workload
 
 SITE = CallSite("app/api.py", 42, "list_orders")
@@ -167,7 +167,14 @@ def test_parse_failures_skipped_once_per_statement() -> None:
 def test_pg_stat_statements_rows() -> None:
     pgss = CallSite("pg_stat_statements")
     items = [
-        Execution("SELECT * FROM t WHERE id = $1", pgss, calls=5000, total_ms=120.0, rows=5000),
+        Execution(
+            "SELECT * FROM t WHERE id = $1",
+            pgss,
+            calls=5000,
+            total_ms=120.0,
+            rows=5000,
+            source_kind="pg_stat_statements",
+        ),
         Execution("SELECT * FROM t WHERE id = 3", CallSite("q.sql", 1)),
     ]
     wl = build_workload(items, Schema())

@@ -6,8 +6,10 @@
         ...
     handle.uninstrument()          # or advisor.capture.uninstrument() for all
 
-The file format is described in ``docs/capture-format.md``; :mod:`advisor.capture.jsonl`
-reads it back. Other sources of executions: :mod:`advisor.capture.pg_stat_statements`.
+This package runs inside the user's application and imports nothing from the scan side.
+The file format is described in ``docs/capture-format.md`` (its name, version and header
+line in :mod:`advisor.capture.format`); :mod:`advisor.sources.capture_file` reads it back
+when ``advisor scan`` runs.
 """
 
 from __future__ import annotations

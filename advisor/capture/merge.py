@@ -13,7 +13,8 @@ import os
 from collections.abc import Sequence
 from typing import IO, Any
 
-from advisor.capture.writer import header_line, now_iso, open_output
+from advisor.capture.format import header_line, now_iso
+from advisor.capture.writer import open_output
 
 __all__ = ["merge_parts"]
 

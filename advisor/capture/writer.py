@@ -11,45 +11,20 @@ from __future__ import annotations
 
 import atexit
 import collections
-import datetime
 import json
 import os
 import threading
 import time
 from typing import IO, Any
 
-from advisor import __version__
 from advisor.capture.encode import Event, LineEncoder
+from advisor.capture.format import header_line, now_iso
 from advisor.errors import CaptureError
 
-__all__ = ["FORMAT", "VERSION", "CaptureWriter", "header_line", "now_iso", "open_output"]
+__all__ = ["CaptureWriter", "open_output"]
 
 _BATCH = 256
 _INTERVAL = 0.1
-
-FORMAT = "advisor-capture"
-VERSION = 1
-
-
-def now_iso() -> str:
-    """The current UTC time, ISO 8601 with a ``Z``."""
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def header_line(keep_params: bool) -> dict[str, Any]:
-    """A capture file's first line, before the engine says what it connects to."""
-    return {
-        "type": "header",
-        "format": FORMAT,
-        "version": VERSION,
-        "advisor_version": __version__,
-        "created_at": now_iso(),
-        "server_version": None,
-        "dialect": None,
-        "driver": None,
-        "redacted": not keep_params,
-        "schema": None,
-    }
 
 
 def open_output(path: str) -> IO[str]:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from typing import Literal
 
-__all__ = ["Region", "RegionKind", "regions"]
+__all__ = ["Region", "RegionKind", "regions", "split_sql"]
 
 RegionKind = Literal["comment", "string", "ident", "dollar", "semi", "meta"]
 Region = tuple[RegionKind, int, int]
@@ -112,3 +112,46 @@ def regions(text: str, *, meta: bool = False) -> Iterator[Region]:
         else:
             end = after
         pos = end
+
+
+_NON_SPACE = re.compile(r"\S")
+
+
+def split_sql(text: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line, statement)`` for each non-empty statement of ``text``.
+
+    ``line`` (1-based) is where the statement's first token starts; leading comments
+    are not part of a statement, comments inside it are kept.
+    """
+    lines_done, line = 0, 1
+    start: int | None = None  # first significant character of the current statement
+    pieces: list[str] = []
+    piece_from = pos = 0
+    for kind, r_start, r_end in regions(text, meta=True):
+        if start is None:
+            first = _NON_SPACE.search(text, pos, r_start)
+            if first is not None:
+                start = piece_from = first.start()
+            elif kind == "string" or kind == "ident" or kind == "dollar":
+                start = piece_from = r_start
+        ends = kind == "semi" or (kind == "meta" and text.startswith("\\g", r_start))
+        if start is not None and (kind == "meta" or ends):
+            pieces.append(text[piece_from:r_start])
+            piece_from = r_end
+        if ends and start is not None:
+            statement = "".join(pieces).strip()
+            if statement:
+                line += text.count("\n", lines_done, start)
+                lines_done = start
+                yield line, statement
+            start, pieces = None, []
+        pos = r_end
+    if start is None:
+        first = _NON_SPACE.search(text, pos)
+        if first is None:
+            return
+        start = piece_from = first.start()
+    pieces.append(text[piece_from:])
+    statement = "".join(pieces).strip()
+    if statement:
+        yield line + text.count("\n", lines_done, start), statement

@@ -15,7 +15,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
 from advisor.model import ColumnRef, JoinKey, Predicate, PredicateOp
-from advisor.parse.scope import Scope
+from advisor.parse.scope import QueryLevel
 
 __all__ = ["POSTGRES", "conjuncts", "convert", "normalized_sql"]
 
@@ -42,7 +42,7 @@ def conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
     return out
 
 
-def convert(cond: exp.Expr, scope: Scope) -> Predicate | JoinKey | None:
+def convert(cond: exp.Expr, scope: QueryLevel) -> Predicate | JoinKey | None:
     """The predicate or join key a conjunct stands for, or None if it touches no table."""
     if isinstance(cond, exp.Column):  # WHERE is_active: a boolean column
         ref = scope.column(cond)
@@ -85,7 +85,7 @@ def normalized_sql(node: exp.Expr) -> str:
     return copy.sql(dialect=POSTGRES, normalize_functions="lower")
 
 
-def _equality(cond: exp.EQ, scope: Scope) -> Predicate | JoinKey | None:
+def _equality(cond: exp.EQ, scope: QueryLevel) -> Predicate | JoinKey | None:
     left, right = _unparen(cond.this), _unparen(cond.expression)
     if isinstance(left, exp.Column) and isinstance(right, exp.Column):
         a, b = scope.column(left), scope.column(right)
@@ -105,14 +105,14 @@ def _equality(cond: exp.EQ, scope: Scope) -> Predicate | JoinKey | None:
     return _with_value(left, [right], "eq", scope, cond)
 
 
-def _compare(cond: exp.Binary, op: PredicateOp, scope: Scope) -> Predicate | JoinKey | None:
+def _compare(cond: exp.Binary, op: PredicateOp, scope: QueryLevel) -> Predicate | JoinKey | None:
     left, right = _unparen(cond.this), _unparen(cond.expression)
     if _is_value(left) and not _is_value(right):
         left, right = right, left
     return _with_value(left, [right], op, scope, cond)
 
 
-def _in(cond: exp.In, scope: Scope) -> Predicate | JoinKey | None:
+def _in(cond: exp.In, scope: QueryLevel) -> Predicate | JoinKey | None:
     target = _unparen(cond.this)
     if cond.args.get("query") is not None and isinstance(target, exp.Column):
         ref = scope.column(target)  # a semi-join: the column is looked up per subquery row
@@ -130,7 +130,7 @@ def _with_value(
     target: exp.Expr,
     values: list[exp.Expr] | None,
     op: PredicateOp,
-    scope: Scope,
+    scope: QueryLevel,
     cond: exp.Expr,
 ) -> Predicate | JoinKey | None:
     """``target op values``: a predicate on one column/expression, or ``other``."""
@@ -150,7 +150,7 @@ def _with_value(
     return Predicate(table[0], None, op, normalized_sql(target), constant, parameterized)
 
 
-def _other(cond: exp.Expr, scope: Scope) -> Predicate | None:
+def _other(cond: exp.Expr, scope: QueryLevel) -> Predicate | None:
     found = _one_table(cond, scope)
     if found is None:
         return None
@@ -160,7 +160,7 @@ def _other(cond: exp.Expr, scope: Scope) -> Predicate | None:
     return Predicate(table, column, "other", normalized_sql(cond))
 
 
-def _one_table(node: exp.Expr, scope: Scope) -> tuple[str, list[ColumnRef]] | None:
+def _one_table(node: exp.Expr, scope: QueryLevel) -> tuple[str, list[ColumnRef]] | None:
     """The single table all columns of ``node`` belong to, with those columns."""
     if node.find(exp.Query) is not None:
         return None

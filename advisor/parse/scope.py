@@ -1,6 +1,6 @@
 """Name resolution for structure extraction: which table an alias or a column means.
 
-One :class:`Scope` per SELECT (or UPDATE/DELETE) level: the aliases its FROM, JOIN and
+One :class:`QueryLevel` per SELECT (or UPDATE/DELETE) level: the aliases its FROM, JOIN and
 USING clauses introduce, and its parent (a correlated subquery sees the outer aliases).
 CTEs and derived tables are sources but not tables: columns read through them resolve
 to no table (the CTE's own body is scanned as its own scope). Such a source remembers the
@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from advisor.model import ColumnRef, Schema, Table, TableRef
 
-__all__ = ["Scope", "Source", "ident", "table_name"]
+__all__ = ["QueryLevel", "Source", "ident", "table_name"]
 
 
 @dataclass(slots=True)
@@ -35,11 +35,11 @@ class Source:
 
 
 @dataclass(slots=True)
-class Scope:
+class QueryLevel:
     """The aliases visible at one query level, and what extraction found there."""
 
     schema: Schema
-    parent: Scope | None = None
+    parent: QueryLevel | None = None
     # CTE name -> the tables whose every column its body outputs (filled as walked: a
     # CTE sees only the ones before it, as in PostgreSQL)
     ctes: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -49,14 +49,16 @@ class Scope:
     # the tables whose every column reaches this level's output (``*``, ``t.*``)
     stars: list[str] = field(default_factory=list)
 
-    def child(self, ctes: Iterable[str] = ()) -> Scope:
+    def child(self, ctes: Iterable[str] = ()) -> QueryLevel:
         """A nested scope (subquery) sharing the output lists of this one."""
         visible = {**self.ctes, **dict.fromkeys(ctes, ())}
-        return Scope(self.schema, self, visible, tables=self.tables, unknown=self.unknown)
+        return QueryLevel(self.schema, self, visible, tables=self.tables, unknown=self.unknown)
 
-    def detached(self) -> Scope:
+    def detached(self) -> QueryLevel:
         """A scope that sees none of this one's aliases but shares its output lists."""
-        return Scope(self.schema, None, dict(self.ctes), tables=self.tables, unknown=self.unknown)
+        return QueryLevel(
+            self.schema, None, dict(self.ctes), tables=self.tables, unknown=self.unknown
+        )
 
     def add_table(self, node: exp.Table) -> None:
         """Register a FROM/JOIN table (or a CTE reference) under its alias."""
@@ -89,7 +91,7 @@ class Scope:
         qualifier = ident(node.args.get("table")) if node.args.get("table") else None
         if qualifier:
             return self._qualified(qualifier, name)
-        scope: Scope | None = self
+        scope: QueryLevel | None = self
         while scope is not None:
             found = scope._unqualified(name)
             if found is not None:
@@ -99,7 +101,7 @@ class Scope:
         return ColumnRef(None, name)
 
     def _qualified(self, qualifier: str, name: str) -> ColumnRef:
-        scope: Scope | None = self
+        scope: QueryLevel | None = self
         while scope is not None:
             source = scope.sources.get(qualifier)
             if source is not None:

@@ -32,7 +32,8 @@ from sqlglot import exp
 
 from advisor.model import ColumnRef, JoinKey, OrderItem, ParsedQuery, Predicate, Schema
 from advisor.parse.predicates import POSTGRES, conjuncts, convert, normalized_sql
-from advisor.parse.scope import Scope, ident
+from advisor.parse.scope import QueryLevel, ident
+from advisor.sqltext import one_line
 
 __all__ = ["extract"]
 
@@ -68,8 +69,7 @@ def extract(query: ParsedQuery, schema: Schema) -> ParsedQuery:
 
 
 def _short(exc: Exception) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
+    return one_line(str(exc)) or type(exc).__name__
 
 
 @dataclass(slots=True)
@@ -85,10 +85,10 @@ class _Walker:
     has_limit: bool = False
     # the scope of each derived table's body, by id of the body's node: the ORDER BY of a
     # derived table the outermost level wraps resolves there (see ``wrapped``)
-    bodies: dict[int, Scope] = field(default_factory=dict)
+    bodies: dict[int, QueryLevel] = field(default_factory=dict)
 
     def run(self, root: exp.Expr, query: ParsedQuery) -> ParsedQuery:
-        scope = Scope(self.schema)
+        scope = QueryLevel(self.schema)
         if isinstance(root, exp.Query):
             inner = self.query(root, scope, "root")
             self.modifiers(root, inner)
@@ -112,7 +112,7 @@ class _Walker:
 
     # ------------------------------------------------------------------ query levels
 
-    def query(self, node: exp.Expr, parent: Scope, role: _Role) -> Scope:
+    def query(self, node: exp.Expr, parent: QueryLevel, role: _Role) -> QueryLevel:
         """Walk one query level (and everything nested in it); return its scope.
 
         The scope's ``stars`` are the tables whose every column reaches the level's output.
@@ -139,7 +139,7 @@ class _Walker:
         self.select_list(node, scope, role)
         return scope
 
-    def sources(self, node: exp.Expr, scope: Scope) -> None:
+    def sources(self, node: exp.Expr, scope: QueryLevel) -> None:
         """Register FROM and JOIN sources, then walk derived tables."""
         from_ = node.args.get("from_")
         items = [from_.this] if from_ is not None else []
@@ -147,7 +147,7 @@ class _Walker:
         for item in items:
             self.source(item, scope)
 
-    def source(self, item: exp.Expr, scope: Scope) -> None:
+    def source(self, item: exp.Expr, scope: QueryLevel) -> None:
         if isinstance(item, exp.Table) and isinstance(item.this, exp.Identifier):
             scope.add_table(item)
             return
@@ -160,7 +160,9 @@ class _Walker:
         name = ident(alias.this) if alias is not None and alias.this else None
         scope.add_derived(name, tuple(stars))
 
-    def conditions(self, joins: Iterable[exp.Join], where: exp.Expr | None, scope: Scope) -> None:
+    def conditions(
+        self, joins: Iterable[exp.Join], where: exp.Expr | None, scope: QueryLevel
+    ) -> None:
         """WHERE and JOIN ... ON / USING conjuncts, and the subqueries inside them."""
         for join in joins:
             self.condition(join.args.get("on"), scope)
@@ -168,7 +170,7 @@ class _Walker:
                 self.using(ident(column), join, scope)
         self.condition(where.this if where is not None else None, scope)
 
-    def condition(self, cond: exp.Expr | None, scope: Scope) -> None:
+    def condition(self, cond: exp.Expr | None, scope: QueryLevel) -> None:
         for part in conjuncts(cond):
             found = convert(part, scope)
             if isinstance(found, JoinKey):
@@ -178,7 +180,7 @@ class _Walker:
             for sub in _queries(part):
                 self.query(sub, scope, "subquery")
 
-    def using(self, column: str, join: exp.Join, scope: Scope) -> None:
+    def using(self, column: str, join: exp.Join, scope: QueryLevel) -> None:
         right = join.this
         if not isinstance(right, exp.Table):
             return
@@ -194,7 +196,7 @@ class _Walker:
                 )
                 return
 
-    def select_list(self, node: exp.Select, scope: Scope, role: _Role) -> None:
+    def select_list(self, node: exp.Select, scope: QueryLevel, role: _Role) -> None:
         for item in node.expressions:
             target = item.this if isinstance(item, exp.Alias) else item
             if isinstance(target, exp.Star):
@@ -213,7 +215,7 @@ class _Walker:
 
     # ------------------------------------------------------------------ writes
 
-    def write(self, node: exp.Update | exp.Delete, scope: Scope) -> None:
+    def write(self, node: exp.Update | exp.Delete, scope: QueryLevel) -> None:
         target = node.this
         if isinstance(target, exp.Table):
             scope.add_table(target)
@@ -229,7 +231,7 @@ class _Walker:
             for sub in _queries(item):
                 self.query(sub, scope, "subquery")
 
-    def insert(self, node: exp.Insert, scope: Scope) -> None:
+    def insert(self, node: exp.Insert, scope: QueryLevel) -> None:
         target = node.this.this if isinstance(node.this, exp.Schema) else node.this
         if isinstance(target, exp.Table):
             scope.add_table(target)
@@ -242,7 +244,7 @@ class _Walker:
 
     # ------------------------------------------------------------------ outermost modifiers
 
-    def modifiers(self, node: exp.Expr, scope: Scope) -> None:
+    def modifiers(self, node: exp.Expr, scope: QueryLevel) -> None:
         """GROUP BY of the outermost query; ORDER BY and LIMIT of the level that limits.
 
         That level is the outermost query, or the derived table it wraps (``wrapped``).
@@ -260,7 +262,7 @@ class _Walker:
             self.order_by.append(self.order_item(item, level_outputs, level_scope))
         self.limit_of(level.args.get("limit"))
 
-    def wrapped(self, node: exp.Expr) -> tuple[exp.Select, Scope] | None:
+    def wrapped(self, node: exp.Expr) -> tuple[exp.Select, QueryLevel] | None:
         """The sorted, limited derived table an outermost level without a LIMIT reads.
 
         SQLAlchemy's ``joinedload()`` of a collection with ``.limit()`` limits the parent
@@ -283,7 +285,7 @@ class _Walker:
             return None
         return body, self.bodies[id(body)]
 
-    def order_item(self, item: exp.Expr, outputs: list[exp.Expr], scope: Scope) -> OrderItem:
+    def order_item(self, item: exp.Expr, outputs: list[exp.Expr], scope: QueryLevel) -> OrderItem:
         ordered = item if isinstance(item, exp.Ordered) else exp.Ordered(this=item)
         desc = bool(ordered.args.get("desc"))
         nulls_first = bool(ordered.args.get("nulls_first"))

@@ -10,25 +10,38 @@ from collections import Counter
 from typing import Any
 
 from advisor import __version__
+from advisor.indexes.ddl import describe_column
 from advisor.model import (
     CallSite,
+    DataOrigin,
     Finding,
-    IndexColumn,
+    FindingKey,
     IndexSuggestion,
+    LoopCost,
+    Measurement,
     Note,
+    PlanNode,
+    QueryEffect,
     ScanResult,
     Severity,
     Skipped,
+    Triage,
     Verification,
 )
+from advisor.triage.baseline import finding_key, repo_path
 
-__all__ = ["REPORT_VERSION", "column_text", "to_json"]
+__all__ = ["REPORT_VERSION", "to_json"]
 
 REPORT_VERSION = 1
 
 
-def to_json(result: ScanResult) -> dict[str, Any]:
-    """The report as JSON-ready data."""
+def to_json(result: ScanResult, root: str | None = None) -> dict[str, Any]:
+    """The report as JSON-ready data; paths inside ``root`` are made relative to it.
+
+    This is also the one view every CI renderer (Markdown, SARIF, annotations, GitLab,
+    HTML) reads, so ``advisor comment --report report.json`` renders what a scan would.
+    """
+    site = _Sites(root)
     by_severity = Counter(f.severity.value for f in result.findings)
     return {
         "format": "advisor-report",
@@ -49,43 +62,59 @@ def to_json(result: ScanResult) -> dict[str, Any]:
             "suggestions": len(result.suggestions),
             "skipped": len(result.skipped),
         },
-        "findings": [_finding(f) for f in result.findings],
+        "findings": [_finding(f, site) for f in result.findings],
         "suggestions": [_suggestion(s) for s in result.suggestions],
         "notes": [_note(n) for n in result.notes],
-        "skipped": [_skipped(s) for s in result.skipped],
+        "skipped": [_skipped(s, site) for s in result.skipped],
+        "rejected": [_suggestion(s) for s in result.rejected],
+        "data": _data(result.data),
+        "triage": _triage(result.triage, site),
     }
 
 
-def column_text(col: IndexColumn) -> str:
-    """One index key as SQL-ish text: ``user_id``, ``created_at DESC``, ``lower(email)``."""
-    text = col.expression or col.column or "?"
-    if col.descending:
-        text += " DESC"
-    if col.nulls_first is not None and col.nulls_first != col.descending:
-        text += " NULLS FIRST" if col.nulls_first else " NULLS LAST"
-    return text
+class _Sites:
+    def __init__(self, root: str | None) -> None:
+        self.root = root
+
+    def __call__(self, site: CallSite | None) -> dict[str, Any] | None:
+        if site is None:
+            return None
+        path = repo_path(site.path, self.root)
+        return {"path": path, "line": site.line, "function": site.function}
 
 
-def _site(site: CallSite | None) -> dict[str, Any] | None:
-    if site is None:
-        return None
-    return {"path": site.path, "line": site.line, "function": site.function}
-
-
-def _finding(f: Finding) -> dict[str, Any]:
+def _finding(f: Finding, site: _Sites) -> dict[str, Any]:
     return {
         "rule": f.rule,
         "name": f.name,
         "severity": f.severity.value,
         "confidence": f.confidence,
         "message": f.message,
-        "location": _site(f.location),
-        "origin": _site(f.origin),
+        "location": site(f.location),
+        "origin": site(f.origin),
         "fingerprint": f.fingerprint,
         "sql": f.sql,
         "fix": f.fix,
         "evidence": dict(f.evidence),
         "suggestion": f.suggestion.name if f.suggestion else None,
+        "key": _key(finding_key(f, site.root)),
+        "loop_cost": _loop_cost(f.loop_cost),
+    }
+
+
+def _key(k: FindingKey) -> dict[str, Any]:
+    return {"rule": k.rule, "fingerprint": k.fingerprint, "path": k.path, "function": k.function}
+
+
+def _loop_cost(c: LoopCost | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "queries": c.queries,
+        "loop_ms": c.loop_ms,
+        "batched_ms": c.batched_ms,
+        "batched_sql": c.batched_sql,
+        "data": _data(c.data),
     }
 
 
@@ -94,12 +123,12 @@ def _suggestion(s: IndexSuggestion) -> dict[str, Any]:
         "kind": s.kind,
         "name": s.name,
         "table": s.table,
-        "columns": [column_text(c) for c in s.columns],
+        "columns": [describe_column(c) for c in s.columns],
         "include": list(s.include),
         "where": s.where,
         "method": s.method,
         "sql": s.sql,
-        "fingerprints": list(s.fingerprints),
+        "fingerprints": list(s.query_keys),  # the v1 name, kept: v1 only adds fields
         "reason": s.reason,
         "verification": _verification(s.verification),
     }
@@ -118,6 +147,82 @@ def _verification(v: Verification | None) -> dict[str, Any] | None:
         "before_buffers": v.before_buffers,
         "after_buffers": v.after_buffers,
         "detail": v.detail,
+        "speedup": v.speedup,
+        "plan_change": v.plan_change,
+        "build_ms": v.build_ms,
+        "size_bytes": v.size_bytes,
+        "data": _data(v.data),
+        "effects": [_effect(e) for e in v.effects],
+    }
+
+
+def _effect(e: QueryEffect) -> dict[str, Any]:
+    return {
+        "key": e.key,
+        "calls": e.calls,
+        "plan_change": e.plan_change,
+        "saved_ms": e.saved_ms,
+        "before": _measurement(e.before),
+        "after": _measurement(e.after),
+    }
+
+
+def _measurement(m: Measurement) -> dict[str, Any]:
+    return {
+        "ms": m.ms,
+        "runs": m.runs,
+        "shared_buffers": m.shared_buffers,
+        "cost": m.cost,
+        "timed_out_ms": m.timed_out_ms,
+        "params": m.params,
+        "spread_ms": list(m.spread_ms) if m.spread_ms else None,
+        "plan": _plan(m.plan),
+    }
+
+
+def _plan(n: PlanNode | None) -> dict[str, Any] | None:
+    if n is None:
+        return None
+    return {
+        "node_type": n.node_type,
+        "relation": n.relation,
+        "index": n.index,
+        "estimated_rows": n.estimated_rows,
+        "actual_rows": n.actual_rows,
+        "loops": n.loops,
+        "actual_ms": n.actual_ms,
+        "total_cost": n.total_cost,
+        "shared_hit": n.shared_hit,
+        "shared_read": n.shared_read,
+        "detail": n.detail,
+        "children": [_plan(c) for c in n.children],
+    }
+
+
+def _data(d: DataOrigin | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {
+        "kind": d.kind,
+        "summary": d.summary,
+        "tables": dict(d.tables),
+        "server": d.server,
+        "source_server": d.source_server,
+    }
+
+
+def _triage(t: Triage | None, site: _Sites) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "suppressed": [
+            {"rule": f.rule, "message": f.message, "location": site(f.location), "by": by}
+            for f, by in t.suppressed
+        ],
+        "unused_suppressions": list(t.unused),
+        "baselined": t.baselined,
+        "against": t.against,
+        "gone": [{**_key(k), "message": k.message} for k in t.gone],
     }
 
 
@@ -125,9 +230,9 @@ def _note(n: Note) -> dict[str, Any]:
     return {"rule": n.rule, "fingerprint": n.fingerprint, "reason": n.reason, "sql": n.sql}
 
 
-def _skipped(s: Skipped) -> dict[str, Any]:
+def _skipped(s: Skipped, site: _Sites) -> dict[str, Any]:
     return {
-        "source": _site(s.source),
+        "source": site(s.source),
         "reason": s.reason,
         "sql": s.sql,
         "input_rejected": s.input_rejected,

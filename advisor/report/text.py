@@ -8,8 +8,9 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from advisor.indexes.ddl import describe_column
 from advisor.model import Finding, ScanResult, Severity
-from advisor.report.json import column_text
+from advisor.sqltext import one_line
 
 __all__ = ["render"]
 
@@ -30,9 +31,9 @@ def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
     if result.suggestions:
         parts.append(Text("\nSuggested indexes", style="bold"))
         for s in result.suggestions:
-            cols = ", ".join(column_text(c) for c in s.columns)
+            cols = ", ".join(describe_column(c) for c in s.columns)
             where = f" WHERE {s.where}" if s.where else ""
-            serves = f"serves {len(s.fingerprints)} query shape(s)" if s.fingerprints else s.reason
+            serves = f"serves {len(s.query_keys)} query shape(s)" if s.query_keys else s.reason
             parts.append(Text(f"  {s.table} ({cols}){where}: {serves}"))
             parts.append(Syntax(s.sql, "sql", word_wrap=True, background_color="default"))
     if result.skipped:
@@ -44,8 +45,13 @@ def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
     if verbose and result.notes:
         parts.append(Text("\nNo suggestion, and why", style="bold"))
         for n in result.notes:
-            sql = _one_line(n.sql or n.fingerprint)
+            sql = one_line(n.sql or n.fingerprint, 160, ellipsis="…")
             parts.append(Text(f"  [{n.rule}] {n.reason}: {sql}", style="dim"))
+    if result.triage is not None:
+        from advisor.report.json import to_json
+        from advisor.report.view import triage_lines
+
+        parts.extend(Text(line, style="dim") for line in triage_lines(to_json(result)))
     parts.append(_summary(result))
     return Group(*parts)
 
@@ -70,7 +76,12 @@ def _finding(f: Finding) -> Panel:
         body.append(Text(f"parent rows loaded at {f.origin}"))
     if f.sql:
         body.append(
-            Syntax(_one_line(f.sql, 300), "sql", word_wrap=True, background_color="default")
+            Syntax(
+                one_line(f.sql, 300, ellipsis="…"),
+                "sql",
+                word_wrap=True,
+                background_color="default",
+            )
         )
     if f.fix:
         body.append(Text(f"fix: {f.fix}", style="green"))
@@ -86,8 +97,3 @@ def _summary(result: ScanResult) -> Text:
     counts = {s: sum(1 for f in result.findings if f.severity is s) for s in Severity}
     text = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     return Text(f"\n{len(result.findings)} finding(s): {text}", style="bold")
-
-
-def _one_line(sql: str, limit: int = 160) -> str:
-    flat = " ".join(sql.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

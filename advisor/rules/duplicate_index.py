@@ -41,10 +41,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from advisor.model import Finding, Index, Severity, Table
+from advisor.indexes.coverage import key_id, order_compatible, predicate_conjuncts
+from advisor.indexes.ddl import drop_index_sql
+from advisor.model import Finding, Index, IndexKey, Severity, Table
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.suggest.coverage import key_id, predicate_conjuncts
-from advisor.suggest.sql import drop_index_sql
 
 __all__ = ["RULE", "check", "redundant_indexes"]
 
@@ -67,6 +67,11 @@ def _key_sig(index: Index) -> tuple[_KeySig, ...]:
     )
 
 
+def _same_key(key: IndexKey) -> tuple[str, str | None, str | None]:
+    """What must match, direction aside, for one key to stand for another."""
+    return key_id(key.column, key.expression), key.opclass, key.collation
+
+
 def _pred_sig(index: Index) -> frozenset[str] | None:
     return None if index.predicate is None else predicate_conjuncts(index.predicate)
 
@@ -81,22 +86,18 @@ def _exact(a: Index, b: Index) -> bool:
     )
 
 
-def _flipped(sig: tuple[_KeySig, ...]) -> tuple[_KeySig, ...]:
-    return tuple((key, not desc, not nulls, opc, coll) for key, desc, nulls, opc, coll in sig)
-
-
 def _prefix_of(short: Index, long: Index) -> bool:
     """``short`` is made redundant by the strictly longer btree ``long``."""
     if short.method != "btree" or not _comparable(short, long) or short.unique:
         return False
-    s, lg = _key_sig(short), _key_sig(long)
-    if len(s) >= len(lg):
+    if len(short.keys) >= len(long.keys):
         return False
-    head = lg[: len(s)]
-    # A btree is scanned backward as well as forward, and backward every key flips both
-    # direction and NULLS placement: (a DESC) = (a DESC NULLS FIRST) orders like (a, b)
-    # read backward. (a DESC NULLS LAST) or mixed flips are orders (a, b) never gives.
-    if head != s and head != _flipped(s):
+    head = long.keys[: len(short.keys)]
+    # (a DESC) = (a DESC NULLS FIRST) orders like (a, b) read backward; (a DESC NULLS
+    # LAST) or mixed flips are orders (a, b) never gives.
+    if [_same_key(k) for k in short.keys] != [_same_key(k) for k in head]:
+        return False
+    if not order_compatible(short.keys, head):
         return False
     return set(short.include) <= {k.column for k in long.keys} | set(long.include)
 

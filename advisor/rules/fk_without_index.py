@@ -47,27 +47,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from advisor.model import Finding, ForeignKey, Index, IndexColumn, Note, Severity, Table, Workload
+from advisor.indexes.coverage import index_leads_with
+from advisor.indexes.ddl import make_suggestion
+from advisor.model import Finding, ForeignKey, IndexColumn, Note, Severity, Table, Workload
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.suggest.sql import make_suggestion
 
-__all__ = ["RULE", "check", "index_leads_with"]
+__all__ = ["RULE", "check"]
 
 CODE = "ADV004"
 NAME = "fk-without-index"
-
-
-def index_leads_with(index: Index, columns: tuple[str, ...]) -> bool:
-    """True when ``index``'s first ``len(columns)`` keys are exactly ``columns`` (any
-    order), as plain columns of a valid, non-partial btree with default collation."""
-    if not index.valid or index.predicate is not None or index.method != "btree":
-        return False
-    lead = index.keys[: len(columns)]
-    if len(lead) < len(columns) or any(k.expression is not None for k in lead):
-        return False
-    if any(k.collation not in (None, "", "default") for k in lead):
-        return False
-    return {k.column for k in lead} == set(columns) and len(set(columns)) == len(lead)
 
 
 def _serving_shapes(workload: Workload, table: Table, fk: ForeignKey) -> tuple[str, ...]:
@@ -100,7 +88,7 @@ def _finding(ctx: RuleContext, table: Table, fk: ForeignKey) -> Finding:
     suggestion = make_suggestion(
         table.qualified,
         columns,
-        fingerprints=_serving_shapes(ctx.workload, table, fk),
+        query_keys=_serving_shapes(ctx.workload, table, fk),
         reason=f"foreign key {fk.name} ({cols}) -> {fk.ref_table}",
     )
     size = (

@@ -51,11 +51,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
+from advisor.indexes.candidates import Candidate, Rejection, plan_query
+from advisor.indexes.coverage import covering_index
+from advisor.indexes.ddl import describe_column, make_suggestion
 from advisor.model import Finding, Note, QueryShape, Schema, Severity, Table
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.suggest.candidates import Candidate, Rejection, plan_query
-from advisor.suggest.coverage import covering_index
-from advisor.suggest.sql import describe_column, make_suggestion
 
 __all__ = ["RULE", "check"]
 
@@ -97,7 +97,7 @@ def _finding(
         candidate.columns,
         include=candidate.include,
         where=candidate.where_sql,
-        fingerprints=(query.key,),
+        query_keys=(query.key,),
         reason=reason,
     )
     confidence: Literal["high", "medium"] = "high" if table.row_estimate is not None else "medium"

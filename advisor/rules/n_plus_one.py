@@ -56,9 +56,7 @@ child row at once: ``SELECT ... FROM order_items WHERE order_id = ANY($1)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from advisor.model import (
     CallSite,
@@ -68,25 +66,22 @@ from advisor.model import (
     Predicate,
     QueryShape,
     Schema,
-    ScopeGroup,
     Severity,
     Table,
-    Workload,
 )
 from advisor.rules.base import Outcome, Rule, RuleContext
+from advisor.rules.loops import Loop, find_loops, shape_for
+from advisor.rules.orm_fixes import (
+    LazySites,
+    class_name,
+    lazy_sites,
+    loader_fix,
+    outer_loads,
+    relationship_hops,
+)
+from advisor.sqltext import one_line
 
-__all__ = [
-    "RULE",
-    "Loop",
-    "check",
-    "class_name",
-    "find_loops",
-    "lazy_sites",
-    "loader_fix",
-    "outer_loads",
-    "shape_for",
-    "short_sql",
-]
+__all__ = ["RULE", "check"]
 
 CODE = "ADV001"
 NAME = "n-plus-one"
@@ -94,96 +89,30 @@ NAME = "n-plus-one"
 _ROWS_PER_CALL = 1.5
 
 
-@dataclass(frozen=True, slots=True)
-class Loop:
-    """One call site's repeated shape, aggregated over every scope it happened in."""
-
-    key: str
-    call_site: CallSite | None
-    origin: CallSite | None
-    orm: OrmLoad | None
-    scopes: int
-    worst: int
-    worst_scope: str
-    worst_kind: str | None
-    worst_ms: float | None
-    executions: int
-    total_ms: float | None
-    distinct_params: int
-
-
 def check(ctx: RuleContext) -> Iterator[Outcome]:
     """Yield one finding per N+1 loop (call site + shape), then pg_stat_statements suspicions."""
     workload, schema = ctx.workload, ctx.schema
     reported: set[str] = set()
     sites = lazy_sites(workload)
-    for loop in find_loops(workload, ctx.options, identical=False):
+    loops = find_loops(
+        workload,
+        min_repeats=ctx.options["min_repeats"],
+        min_repeats_in_tests=ctx.options["min_repeats_in_tests"],
+        identical=False,
+    )
+    for loop in loops:
         shape = shape_for(workload, loop.key)
         if shape is None or not _is_per_row_select(shape.query):
             continue
         reported.add(loop.key)
         yield _loop_finding(loop, shape, schema, sites)
-    min_calls = int(ctx.options.get("pgss_min_calls", 1000))
+    min_calls = ctx.options["pgss_min_calls"]
     for shape in workload.shapes.values():
         if shape.query.key in reported or not shape.from_pg_stat_statements:
             continue
         finding = _pgss_suspicion(shape, schema, min_calls)
         if finding is not None:
             yield finding
-
-
-# --------------------------------------------------------------------------- loops
-
-
-def find_loops(workload: Workload, options: Mapping[str, Any], *, identical: bool) -> list[Loop]:
-    """Aggregate the scope groups that repeat often enough, per (call site, shape).
-
-    ``identical`` selects the groups whose executions all had the same parameters (ADV007);
-    otherwise those with differing (or unknown) parameters (ADV001). Executemany calls,
-    batched ORM loads and batched shapes never count.
-    """
-    buckets: dict[tuple[str, CallSite | None], list[ScopeGroup]] = {}
-    for group in workload.groups:
-        if not _repeats(group, options) or group.key.endswith(":b"):
-            continue
-        if group.orm is not None and group.orm.kind == "batched":
-            continue
-        if (group.distinct_params == 1) != identical:
-            continue
-        buckets.setdefault((group.key, group.call_site), []).append(group)
-    return [_aggregate(groups) for groups in buckets.values()]
-
-
-def _repeats(group: ScopeGroup, options: Mapping[str, Any]) -> bool:
-    if group.scope_kind == "test":
-        threshold = int(options.get("min_repeats_in_tests", 2))
-    else:
-        threshold = int(options.get("min_repeats", 5))
-    return group.count - group.executemany >= max(threshold, 2)
-
-
-def _aggregate(groups: Sequence[ScopeGroup]) -> Loop:
-    worst = max(groups, key=lambda g: (g.count, g.total_ms or 0.0))
-    times = [g.total_ms for g in groups if g.total_ms is not None]
-    return Loop(
-        key=worst.key,
-        call_site=worst.call_site,
-        origin=next((g.origin for g in groups if g.origin is not None), None),
-        orm=next((g.orm for g in groups if g.orm is not None), None),
-        scopes=len({g.scope for g in groups}),
-        worst=worst.count,
-        worst_scope=worst.scope,
-        worst_kind=worst.scope_kind,
-        worst_ms=worst.total_ms,
-        executions=sum(g.count for g in groups),
-        total_ms=sum(times) if times else None,
-        distinct_params=max(g.distinct_params for g in groups),
-    )
-
-
-def shape_for(workload: Workload, key: str) -> QueryShape | None:
-    """The shape a group's key names (``Workload.shapes`` is keyed by it)."""
-    return workload.shapes.get(key)
 
 
 def _is_per_row_select(query: ParsedQuery) -> bool:
@@ -206,7 +135,7 @@ def _is_keyset_page(query: ParsedQuery) -> bool:
 # --------------------------------------------------------------------------- findings
 
 
-def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: _LazySites) -> Finding:
+def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: LazySites) -> Finding:
     query = shape.query
     outer: list[OrmLoad] = []
     origin = loop.origin
@@ -219,7 +148,7 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: _LazySit
     params = "with differing parameters" if loop.distinct_params > 1 else "per row"
     message = (
         f"N+1: {what} ran {loop.worst} times in one {scope_word}{timing}, {params}{where}: "
-        f"{short_sql(query.sql)}"
+        f"{one_line(query.sql)}"
     )
     evidence: dict[str, object] = {
         "count": loop.worst,
@@ -232,7 +161,7 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: _LazySit
     }
     if loop.orm is not None and loop.orm.attribute:
         evidence["relationship"] = f"{loop.orm.parent}.{loop.orm.attribute}"
-        hops = [hop for load in (*outer, loop.orm) for hop in _hops(load)]
+        hops = [hop for load in (*outer, loop.orm) for hop in relationship_hops(load)]
         evidence["path"] = " -> ".join(f"{p}.{a}" for p, a, _ in hops)
     if origin != loop.origin:
         evidence["parents_loaded_at"] = str(loop.origin)
@@ -275,7 +204,7 @@ def _pgss_suspicion(shape: QueryShape, schema: Schema, min_calls: int) -> Findin
         message=(
             f"suspected N+1 (pg_stat_statements only): a one-row lookup by "
             f"{table.name}.{pred.column} ran {shape.calls} times{timing}; capture the "
-            f"application to find the loop: {short_sql(query.sql)}"
+            f"application to find the loop: {one_line(query.sql)}"
         ),
         location=shape.call_sites[0] if shape.call_sites else None,
         fingerprint=query.fingerprint,
@@ -329,70 +258,6 @@ def _fix_for(
     )
 
 
-def loader_fix(orm: OrmLoad, outer: Sequence[OrmLoad] = ()) -> str:
-    """The ``.options(...)`` that loads ``orm``'s attribute eagerly, chained along its path.
-
-    ``outer`` are the lazy loads that produced ``orm``'s parents, outermost first: their
-    hops come first in the chain (``selectinload(User.orders).selectinload(Order.items)``).
-    """
-    if orm.kind == "column":
-        # A deferred-column load names every column it loaded: "description,image".
-        parent = orm.parent or "Model"
-        names = [a for a in (orm.attribute or "column").split(",") if a]
-        return f".options({', '.join(f'undefer({parent}.{a})' for a in names)})"
-    hops = [hop for load in (*outer, orm) for hop in _hops(load)]
-    loaders = [
-        f"{'joinedload' if direction == 'MANYTOONE' else 'selectinload'}({parent}.{attribute})"
-        for parent, attribute, direction in hops
-    ]
-    return f".options({'.'.join(loaders)})"
-
-
-def _hops(orm: OrmLoad) -> list[tuple[str, str, str | None]]:
-    """(parent, attribute, direction) per hop; only the last hop's direction is known."""
-    path = orm.path
-    if len(path) >= 2 and len(path) % 2 == 0:
-        pairs = [(path[i], path[i + 1]) for i in range(0, len(path), 2)]
-    else:
-        pairs = [(orm.parent or "Parent", orm.attribute or "children")]
-    return [
-        (p, a, orm.direction if i == len(pairs) - 1 else None) for i, (p, a) in enumerate(pairs)
-    ]
-
-
-_LazySites = Mapping[CallSite, tuple[OrmLoad, CallSite | None]]
-
-
-def lazy_sites(workload: Workload) -> dict[CallSite, tuple[OrmLoad, CallSite | None]]:
-    """Lines that ran a lazy load (in any scope): their load and its origin line."""
-    sites: dict[CallSite, tuple[OrmLoad, CallSite | None]] = {}
-    for group in workload.groups:
-        if group.orm is not None and group.orm.kind == "lazy" and group.call_site is not None:
-            sites.setdefault(group.call_site, (group.orm, group.origin))
-    return sites
-
-
-def outer_loads(
-    orm: OrmLoad, origin: CallSite | None, sites: _LazySites
-) -> tuple[list[OrmLoad], CallSite | None]:
-    """Follow ``origin`` while it is itself a lazy load of ``orm``'s parent class.
-
-    A nested loop (``for user ...: for order in user.orders: order.items``) records the
-    inner load's origin at the outer lazy load; the fix belongs on the root query, as one
-    chain. Returns the outer loads (outermost first) and the root query's line.
-    """
-    chain: list[OrmLoad] = []
-    current, seen = orm, set()
-    while origin is not None and origin in sites and origin not in seen and len(chain) < 4:
-        seen.add(origin)
-        outer, outer_origin = sites[origin]
-        if None not in (outer.target, current.parent) and outer.target != current.parent:
-            break
-        chain.insert(0, outer)
-        current, origin = outer, outer_origin
-    return chain, origin
-
-
 def _lookup(query: ParsedQuery, schema: Schema) -> tuple[Table | None, Predicate | None]:
     if len(query.tables) != 1:
         return None, None
@@ -407,26 +272,6 @@ def _is_pk(table: Table, column: str) -> bool:
 
 def _is_fk(table: Table, column: str) -> bool:
     return any(fk.columns == (column,) for fk in table.foreign_keys)
-
-
-def class_name(table: str) -> str:
-    """A mapped-class-ish name for a table: ``order_items`` -> ``OrderItem``."""
-    words = table.split(".")[-1].strip('"').split("_")
-    last = words[-1]
-    if last.endswith("ies") and len(last) > 3:
-        last = last[:-3] + "y"
-    elif last.endswith(("sses", "xes", "ches", "shes")):
-        last = last[:-2]
-    elif last.endswith("s") and not last.endswith(("ss", "us", "is")):
-        last = last[:-1]
-    words[-1] = last
-    return "".join(w[:1].upper() + w[1:] for w in words if w)
-
-
-def short_sql(sql: str, limit: int = 120) -> str:
-    """One line of SQL, cut at ``limit`` characters."""
-    flat = " ".join(sql.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 RULE = Rule(

@@ -45,7 +45,8 @@ from collections.abc import Iterator
 
 from advisor.model import Finding, Severity
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.rules.n_plus_one import find_loops, shape_for, short_sql
+from advisor.rules.loops import find_loops, shape_for
+from advisor.sqltext import one_line
 
 __all__ = ["RULE", "check"]
 
@@ -55,7 +56,13 @@ NAME = "repeated-identical-query"
 
 def check(ctx: RuleContext) -> Iterator[Outcome]:
     """Yield one finding per (call site, shape) that repeated with identical parameters."""
-    for loop in find_loops(ctx.workload, ctx.options, identical=True):
+    loops = find_loops(
+        ctx.workload,
+        min_repeats=ctx.options["min_repeats"],
+        min_repeats_in_tests=ctx.options["min_repeats_in_tests"],
+        identical=True,
+    )
+    for loop in loops:
         shape = shape_for(ctx.workload, loop.key)
         if shape is None:
             continue
@@ -70,7 +77,7 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
             severity=Severity.LOW,
             message=(
                 f"the same query with the same parameters ran {loop.worst} times in one "
-                f"{loop.worst_kind or 'scope'}{timing}{where}: {short_sql(query.sql)}"
+                f"{loop.worst_kind or 'scope'}{timing}{where}: {one_line(query.sql)}"
             ),
             location=loop.call_site or (shape.call_sites[0] if shape.call_sites else None),
             fingerprint=query.fingerprint,

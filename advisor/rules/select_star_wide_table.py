@@ -58,7 +58,8 @@ from typing import Any
 
 from advisor.model import Column, Finding, Note, ParsedQuery, QueryShape, Severity, Table
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.rules.n_plus_one import class_name, short_sql
+from advisor.rules.orm_fixes import class_name
+from advisor.sqltext import one_line
 
 __all__ = ["RULE", "check", "is_single_row", "is_toastable"]
 
@@ -146,7 +147,7 @@ def _judge(
         severity=Severity.MEDIUM,
         message=(
             f"{how} on wide table {table.qualified} ({', '.join(width.reasons)}{unknown}): "
-            f"{short_sql(query.sql)}"
+            f"{one_line(query.sql)}"
         ),
         location=location,
         fingerprint=query.fingerprint,
@@ -166,9 +167,9 @@ def _judge(
 
 
 def _width(table: Table, *, list_query: bool, options: Mapping[str, Any]) -> _Width:
-    min_columns = int(options.get("min_columns", 15))
-    min_row = int(options.get("min_row_width_bytes", 500))
-    large_bytes = int(options.get("large_column_bytes", 1000))
+    min_columns = options["min_columns"]
+    min_row = options["min_row_width_bytes"]
+    large_bytes = options["large_column_bytes"]
     cols = table.columns
     known = [c.avg_width for c in cols if c.avg_width is not None]
     widths_known = bool(known)

@@ -36,10 +36,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from advisor.indexes.coverage import index_leads_with
+from advisor.indexes.ddl import drop_index_sql
 from advisor.model import Finding, Index, Note, Severity, Table
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.rules.fk_without_index import index_leads_with
-from advisor.suggest.sql import drop_index_sql
 
 __all__ = ["RULE", "check", "stats_age_days"]
 

@@ -1,6 +1,6 @@
 """Load a schema from DDL text (a ``schema.sql``, a ``pg_dump --schema-only``) via a sandbox.
 
-The script is split into statements by :func:`advisor.capture.sqlfile.split_sql` (quotes,
+The script is split into statements by :func:`advisor.parse.lexer.split_sql` (quotes,
 dollar quotes and comments respected; psql meta-commands dropped) so that a failing
 statement can be named by file and line. Statements run one at a time in autocommit, so
 ``CREATE INDEX CONCURRENTLY`` works too.
@@ -8,20 +8,19 @@ statement can be named by file and line. Statements run one at a time in autocom
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import asyncpg
 
-from advisor.capture.sqlfile import split_sql
 from advisor.db import connect, run
 from advisor.errors import InputError
 from advisor.model import Schema, SchemaSource
+from advisor.parse.lexer import split_sql
 from advisor.schema.introspect import introspect
 
 if TYPE_CHECKING:
-    from advisor.verify.sandbox import Sandbox
+    from advisor.sandbox import Sandbox
 
 __all__ = ["apply_statements", "load_ddl", "read_ddl", "schema_from_ddl"]
 
@@ -88,11 +87,7 @@ def schema_from_ddl(path_or_text: str | Path, sandbox: Sandbox | str) -> Schema:
 
     ``sandbox`` is a :class:`Sandbox` or the DSN of a server advisor may create databases on.
     """
-    from advisor.verify.sandbox import create_database, drop_database
+    from advisor.sandbox import scratch_database
 
-    name = f"advisor_ddl_{uuid.uuid4().hex[:12]}"
-    dsn = create_database(sandbox, name)
-    try:
+    with scratch_database(sandbox, "advisor_ddl") as dsn:
         return load_ddl(dsn, path_or_text)
-    finally:
-        drop_database(sandbox, name)

@@ -11,7 +11,6 @@ import contextlib
 import importlib
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from advisor.model import Schema
 from advisor.schema.ddl import load_ddl
 
 if TYPE_CHECKING:
-    from advisor.verify.sandbox import Sandbox
+    from advisor.sandbox import Sandbox
 
 __all__ = ["load_metadata", "metadata_ddl", "resolve_metadata", "schema_from_metadata"]
 
@@ -100,11 +99,7 @@ def schema_from_metadata(spec: str, sandbox: Sandbox | str) -> Schema:
 
     ``sandbox`` is a :class:`Sandbox` or the DSN of a server advisor may create databases on.
     """
-    from advisor.verify.sandbox import create_database, drop_database
+    from advisor.sandbox import scratch_database
 
-    name = f"advisor_md_{uuid.uuid4().hex[:12]}"
-    dsn = create_database(sandbox, name)
-    try:
+    with scratch_database(sandbox, "advisor_md") as dsn:
         return load_metadata(dsn, spec)
-    finally:
-        drop_database(sandbox, name)

@@ -1,14 +1,13 @@
-"""advisor.suggest stage: index candidates, coverage, names, SQL and migrations.
+"""advisor.suggest stage: the workload-wide index set and the migration writers.
 
-candidates  the best btree index for one query on one table (or why none)
-coverage    does an existing index already serve a candidate?
-naming      deterministic, quoted, 63-byte index names
-sql         CREATE / DROP INDEX CONCURRENTLY statements, IndexSuggestion builder
 select      from per-finding suggestions to the indexes to create
 evidence    the header of a migration: queries served, measurements, data, write overhead
 migration   plain SQL migration files (up and down)
 alembic     Alembic migration files (text: advisor never imports Alembic)
 files       one numbered migration per index in a directory; an Alembic project's head
+
+The per-query knowledge these build on (candidates, coverage, names, DDL) is in
+:mod:`advisor.indexes`, which the rules use too.
 """
 
 from __future__ import annotations
@@ -17,10 +16,11 @@ from collections.abc import Iterable
 
 from advisor.model import Finding, IndexSuggestion
 from advisor.suggest.alembic import alembic_migration
+from advisor.suggest.files import write_migrations
 from advisor.suggest.migration import sql_migration
 from advisor.suggest.select import select
 
-__all__ = ["alembic_migration", "collect_suggestions", "sql_migration"]
+__all__ = ["alembic_migration", "collect_suggestions", "sql_migration", "write_migrations"]
 
 
 def collect_suggestions(findings: Iterable[Finding]) -> tuple[IndexSuggestion, ...]:

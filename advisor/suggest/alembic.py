@@ -1,4 +1,4 @@
-"""Alembic migration files for suggested indexes (FIELD_NOTES, "Migrations advisor writes").
+"""Alembic migration files for suggested indexes.
 
 The same safety as the plain SQL writer, in Alembic's terms: each index is created
 ``postgresql_concurrently=True`` and ``if_not_exists=True`` inside
@@ -15,9 +15,9 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+from advisor.indexes.ddl import key_sql
 from advisor.model import IndexColumn, IndexSuggestion
 from advisor.suggest.evidence import EvidenceContext, evidence_lines
-from advisor.suggest.sql import key_sql
 
 __all__ = ["alembic_migration"]
 

@@ -16,6 +16,7 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from advisor.indexes.ddl import describe_column
 from advisor.model import (
     DataOrigin,
     IndexSuggestion,
@@ -26,7 +27,7 @@ from advisor.model import (
     Verification,
     Workload,
 )
-from advisor.suggest.sql import describe_column
+from advisor.sqltext import one_line
 
 __all__ = ["EvidenceContext", "evidence_lines", "format_bytes", "format_ms"]
 
@@ -69,11 +70,6 @@ def format_bytes(size: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _one_line(text: str, limit: int = _SQL_CHARS) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
-
-
 def _para(text: str, indent: str = "") -> list[str]:
     """One paragraph of prose, wrapped; continuation lines indented two more spaces."""
     return textwrap.wrap(
@@ -94,7 +90,7 @@ def _definition(s: IndexSuggestion) -> str:
     if s.include:
         text += " INCLUDE (" + ", ".join(s.include) + ")"
     if s.where:
-        text += f" WHERE {_one_line(s.where)}"
+        text += f" WHERE {one_line(s.where, None)}"
     return text
 
 
@@ -102,8 +98,8 @@ def _kind(s: IndexSuggestion, ctx: EvidenceContext) -> list[str]:
     if not ctx.foreign_key:
         return ["Kind: chosen for the workload (one of the indexes advisor suggests creating)."]
     use = (
-        f"{len(s.fingerprints)} query shape(s) of the workload filter or join on its columns"
-        if s.fingerprints
+        f"{len(s.query_keys)} query shape(s) of the workload filter or join on its columns"
+        if s.query_keys
         else "no query of the workload uses it"
     )
     return _para(
@@ -133,7 +129,7 @@ def _shape_lines(number: int, key: str, workload: Workload | None) -> list[str]:
     return [
         *_para(f"{number}. {key}{source}: {', '.join(stats)}", "  "),
         *textwrap.wrap(
-            _one_line(shape.query.sql),
+            one_line(shape.query.sql, _SQL_CHARS),
             _WIDTH,
             initial_indent="     SQL: ",
             subsequent_indent=" " * 10,
@@ -144,10 +140,10 @@ def _shape_lines(number: int, key: str, workload: Workload | None) -> list[str]:
 
 
 def _queries(s: IndexSuggestion, workload: Workload | None) -> list[str]:
-    if not s.fingerprints:
+    if not s.query_keys:
         return ["Queries it serves: none recorded."]
-    lines = [f"Queries it serves ({len(s.fingerprints)}):"]
-    for number, key in enumerate(s.fingerprints, 1):
+    lines = [f"Queries it serves ({len(s.query_keys)}):"]
+    for number, key in enumerate(s.query_keys, 1):
         lines.extend(_shape_lines(number, key, workload))
     return lines
 
@@ -174,9 +170,9 @@ def _effect(effect: QueryEffect) -> list[str]:
 def _data(origin: DataOrigin | None, table: str) -> list[str]:
     if origin is None:
         return ["  data: not recorded (the figures name no data: treat them with care)"]
-    lines = _para(f"data: {origin.kind}: {_one_line(origin.summary)}", "  ")
+    lines = _para(f"data: {origin.kind}: {one_line(origin.summary, None)}", "  ")
     if table in origin.tables:
-        lines.extend(_para(f"{table}: {_one_line(origin.tables[table])}", "  "))
+        lines.extend(_para(f"{table}: {one_line(origin.tables[table], None)}", "  "))
     servers = []
     if origin.server:
         servers.append(f"sandbox PostgreSQL {origin.server}")
@@ -196,7 +192,7 @@ def _verified(v: Verification, s: IndexSuggestion, ctx: EvidenceContext) -> list
     lines = ["Measured with EXPLAIN (ANALYZE, BUFFERS) in a throwaway PostgreSQL:"]
     lines.extend(_para(head.strip(), "  "))
     if v.detail:
-        lines.extend(_para(_one_line(v.detail), "  "))
+        lines.extend(_para(one_line(v.detail, None), "  "))
     for effect in v.effects:
         lines.extend(_effect(effect))
     lines.extend(_data(v.data or ctx.data, s.table))
@@ -260,7 +256,7 @@ def _write_overhead(s: IndexSuggestion, ctx: EvidenceContext) -> list[str]:
 def _one(s: IndexSuggestion, ctx: EvidenceContext) -> list[str]:
     lines = [*_para(f"Index: {_definition(s)}"), *_kind(s, ctx)]
     if s.reason:
-        lines.extend(_para(f"Why: {_one_line(s.reason, 400)}"))
+        lines.extend(_para(f"Why: {one_line(s.reason, 400)}"))
     lines.extend(["", *_queries(s, ctx.workload), ""])
     v = s.verification
     if v is None:

@@ -1,5 +1,4 @@
-"""Plain SQL migration files for suggested indexes (FIELD_NOTES, "Migrations advisor
-writes").
+"""Plain SQL migration files for suggested indexes.
 
 The up file creates each index ``CONCURRENTLY IF NOT EXISTS`` between a short
 ``lock_timeout`` (a blocked DDL must not queue every query behind it) and no
@@ -14,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from advisor.indexes.ddl import drop_index_sql, suggestion_sql
 from advisor.model import IndexSuggestion
 from advisor.suggest.evidence import EvidenceContext, evidence_lines
-from advisor.suggest.sql import drop_index_sql, suggestion_sql
 
 __all__ = ["sql_migration"]
 

@@ -2,10 +2,10 @@
 
 Today: merge identical suggestions (the union of the query shapes they serve) and drop
 one whose keys are a prefix of another on the same table (the longer index serves both).
-The roadmap's workload-wide greedy choice (Extend: grow indexes one column at a time,
-keep the best cost reduction per byte, stop below a gain threshold or at a storage
-budget) plugs in as another :data:`Step` after these two; every step takes and returns
-a tuple of suggestions and is pure.
+A workload-wide greedy choice (grow indexes one column at a time, keep the best cost
+reduction per byte, stop below a gain threshold or at a storage budget) plugs in as
+another :data:`Step` after these two; every step takes and returns a tuple of
+suggestions and is pure.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+from advisor.indexes.coverage import order_compatible
 from advisor.model import IndexColumn, IndexSuggestion
 
 __all__ = ["DEFAULT_STEPS", "Step", "drop_prefixes", "merge_identical", "select"]
@@ -34,7 +35,7 @@ def _absorb(kept: IndexSuggestion, gone: IndexSuggestion) -> IndexSuggestion:
     reason = kept.reason
     if gone.reason and gone.reason not in reason:
         reason = f"{reason}; {gone.reason}" if reason else gone.reason
-    return replace(kept, fingerprints=_union(kept.fingerprints, gone.fingerprints), reason=reason)
+    return replace(kept, query_keys=_union(kept.query_keys, gone.query_keys), reason=reason)
 
 
 def merge_identical(suggestions: tuple[IndexSuggestion, ...]) -> tuple[IndexSuggestion, ...]:
@@ -46,20 +47,13 @@ def merge_identical(suggestions: tuple[IndexSuggestion, ...]) -> tuple[IndexSugg
     return tuple(merged.values())
 
 
-def _direction(col: IndexColumn) -> tuple[bool, bool]:
-    return col.descending, col.descending if col.nulls_first is None else col.nulls_first
-
-
 def _keys_prefix(short: tuple[IndexColumn, ...], long: tuple[IndexColumn, ...]) -> bool:
     if len(short) >= len(long):
         return False
     head = long[: len(short)]
     if [(c.column, c.expression) for c in short] != [(c.column, c.expression) for c in head]:
         return False
-    pairs = [(_direction(a), _direction(b)) for a, b in zip(short, head, strict=True)]
-    same = all(a == b for a, b in pairs)
-    flipped = all(a == (not b[0], not b[1]) for a, b in pairs)
-    return same or flipped
+    return order_compatible(short, head)
 
 
 def _served_by(short: IndexSuggestion, long: IndexSuggestion) -> bool:

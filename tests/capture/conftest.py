@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from advisor.capture.jsonl import read_capture
 from advisor.model import Execution
+from advisor.sources.capture_file import read_capture
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "fixtures" / "apps"
@@ -24,7 +24,7 @@ def shop_dsn(pg_dsn: str) -> Iterator[str]:
     """A database holding the seeded shop (shared by the capture tests)."""
     from shop_app.seed import seed
 
-    from advisor.verify.sandbox import create_database, drop_database
+    from advisor.sandbox import create_database, drop_database
 
     name = f"advc_{uuid.uuid4().hex[:12]}"
     dsn = create_database(pg_dsn, name)

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from advisor.capture.jsonl import read_capture, read_header
 from advisor.capture.run import plugin_installed, run_command
 from advisor.errors import CaptureError
 from advisor.model import Execution, Skipped
+from advisor.sources.capture_file import read_capture, read_header
 
 from .conftest import APPS, ROOT
 

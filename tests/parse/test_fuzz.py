@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor.capture.sqlfile import read_sql
 from advisor.errors import ParseError
 from advisor.model import CallSite, Column, Execution, Schema, Skipped, Table
 from advisor.parse import fingerprint, parse
+from advisor.sources.sql_file import read_sql
 from advisor.workload import build_workload
 
 SCHEMA = Schema(

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from advisor.indexes.ddl import describe_column as render_column
 from advisor.model import (
     CallSite,
     Execution,
@@ -30,9 +31,9 @@ from advisor.model import (
     Note,
     OrmLoad,
     Schema,
+    SourceKind,
     Table,
 )
-from advisor.report.json import column_text as render_column
 from advisor.rules import find_rule, rule_options
 from advisor.rules.base import Outcome, RuleContext
 
@@ -202,9 +203,15 @@ def case_executions(case: GoldenCase) -> list[Execution]:
                     params_shape=item.get("params_shape"),
                     executemany=bool(item.get("executemany", False)),
                     orm=_orm(item.get("orm")),
+                    source_kind=_source_kind(source),
                 )
             )
     return out
+
+
+def _source_kind(source: str) -> SourceKind:
+    # A case's `source: pg_stat_statements` stands for rows that source read.
+    return "pg_stat_statements" if source == "pg_stat_statements" else "capture_file"
 
 
 def _hash(text: str) -> str:

@@ -236,7 +236,7 @@ def run_orm_code(code: str, engine: Engine, schema: Schema, folder: Path) -> lis
     """Run ``code`` (as ``folder/example.py``) under capture in one request scope, with
     ``session``, ``select``, the loaders and the shop models in scope; ADV001's findings."""
     import advisor.capture
-    from advisor.capture.jsonl import read_capture
+    from advisor.sources.capture_file import read_capture
 
     folder.mkdir()
     example = folder / "example.py"

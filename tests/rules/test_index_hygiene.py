@@ -6,8 +6,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from advisor.db import connect, run
 from advisor.model import (
     Finding,
@@ -23,11 +21,10 @@ from advisor.model import (
 from advisor.rules import duplicate_index, fk_without_index, unused_index
 from advisor.rules.base import Outcome, Rule, RuleContext
 from advisor.rules.duplicate_index import redundant_indexes
-from advisor.rules.fk_without_index import index_leads_with
 from advisor.rules.unused_index import stats_age_days
 from advisor.schema.ddl import load_ddl
 from advisor.schema.introspect import read_schema
-from tests.suggest.builders import idx, schema, table
+from tests.indexes.builders import idx, schema, table
 
 REPO = Path(__file__).resolve().parents[2]
 SHOP = (REPO / "fixtures" / "schemas" / "shop.sql").read_text(encoding="utf-8")
@@ -44,28 +41,6 @@ def only_findings(outcomes: Sequence[Outcome]) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------- ADV004
-
-
-@pytest.mark.parametrize(
-    ("index", "fk", "leads"),
-    [
-        (idx("i", "a"), ("a",), True),
-        (idx("i", "a", "b"), ("a",), True),
-        (idx("i", "b", "a"), ("a",), False),  # FK only the 2nd column: NOT indexed
-        (idx("i", "b", "a"), ("a", "b"), True),  # same set, other order: fine
-        (idx("i", "b", "a", "c"), ("a", "b"), True),
-        (idx("i", "a", "c", "b"), ("a", "b"), False),
-        (idx("i", "a"), ("a", "b"), False),
-        (idx("i", "a", predicate="(c IS NULL)"), ("a",), False),  # partial: misses rows
-        (idx("i", "a", valid=False), ("a",), False),
-        (idx("i", "a", method="gin"), ("a",), False),
-        (idx("i", "(lower(a))"), ("a",), False),
-        (idx("i", IndexKey("a", collation="C")), ("a",), False),
-        (idx("i", "a DESC"), ("a",), True),
-    ],
-)
-def test_index_leads_with(index: Index, fk: tuple[str, ...], leads: bool) -> None:
-    assert index_leads_with(index, fk) is leads
 
 
 def child(*indexes: Index, rows: int | None = None) -> Table:

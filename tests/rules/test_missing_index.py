@@ -100,7 +100,7 @@ def test_finding_carries_evidence_and_location(schema_factory: Callable[[str], S
     assert finding.evidence["calls"] == 4 and finding.evidence["total_ms"] == 80.0
     assert finding.suggestion is not None
     shape = next(iter(workload.shapes.values()))
-    assert finding.suggestion.fingerprints == (shape.query.key,)
+    assert finding.suggestion.query_keys == (shape.query.key,)
     assert finding.fix == finding.suggestion.sql
 
 
@@ -119,7 +119,7 @@ def test_suggestions_merge_across_queries_and_rules(
     all_findings = findings(outcomes) + findings(list(fk_without_index.check(fk_ctx)))
     merged = [s for s in collect_suggestions(all_findings) if s.table == "public.events"]
     assert [s.name for s in merged] == ["ix_events_user_id_created_at"]
-    assert len(merged[0].fingerprints) == 3
+    assert len(merged[0].query_keys) == 3
 
 
 def _apply(dsn: str, statements: Sequence[str]) -> None:

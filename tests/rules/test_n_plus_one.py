@@ -23,7 +23,7 @@ from advisor.model import (
     Workload,
 )
 from advisor.model import Column as Col
-from advisor.rules import n_plus_one, repeated_identical_query
+from advisor.rules import n_plus_one, orm_fixes, repeated_identical_query
 from advisor.rules.base import RuleContext
 from advisor.schema import load_ddl
 from tests.rules.test_docs import SHOP, Order, OrderItem, Product, User, run_orm_code, seed
@@ -73,6 +73,7 @@ def group(query: ParsedQuery, scope: str, count: int, **kw: object) -> ScopeGrou
         "distinct_params": count,
         "total_ms": count * 0.5,
         "first_seq": 1,
+        "batched": query.batched,
     }
     values.update(kw)
     return ScopeGroup(**values)  # type: ignore[arg-type]
@@ -118,7 +119,7 @@ def test_many_to_one_gives_joinedload_and_nested_path_chains() -> None:
     [finding] = run(n_plus_one.check, [q], [group(q, "s", 6, orm=m2o)])
     assert "joinedload(OrderItem.order)" in (finding.fix or "")
     nested = OrmLoad("lazy", "Order", "items", ("User", "orders", "Order", "items"), "ONETOMANY")
-    assert n_plus_one.loader_fix(nested) == (
+    assert orm_fixes.loader_fix(nested) == (
         ".options(selectinload(User.orders).selectinload(Order.items))"
     )
 
@@ -184,13 +185,6 @@ def test_pg_stat_statements_suspicion_is_low_confidence() -> None:
     assert finding.confidence == "low" and finding.evidence["calls"] == 5000
     assert findings(5000, 50000) == []  # ten rows a call: a list query
     assert findings(10, 10) == []  # too few calls
-
-
-def test_class_name() -> None:
-    assert n_plus_one.class_name("order_items") == "OrderItem"
-    assert n_plus_one.class_name("public.categories") == "Category"
-    assert n_plus_one.class_name("addresses") == "Address"
-    assert n_plus_one.class_name("status") == "Status"
 
 
 NESTED = """\

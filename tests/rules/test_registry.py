@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
+import re
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +68,29 @@ def test_run_rules_checks_options() -> None:
         run_rules(RULES, empty, Schema(), options={"n-plus-one": {"min_repeats": "3"}})
     with pytest.raises(ConfigError, match="unknown rule"):
         run_rules(RULES, empty, Schema(), options={"ADV999": {}})
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            names.add(node.module)
+            # ``from advisor.rules import n_plus_one`` imports a module too.
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_no_rule_module_imports_another() -> None:
+    package = Path(advisor.rules.__file__).parent
+    rule_modules = {
+        f"advisor.rules.{path.stem}": path
+        for path in package.glob("*.py")
+        if re.search(r"^RULE = ", path.read_text(encoding="utf-8"), re.MULTILINE)
+    }
+    assert len(rule_modules) == len(RULES)
+    for name, path in rule_modules.items():
+        others = (_imported_modules(path) & set(rule_modules)) - {name}
+        assert not others, f"{name} imports rule module(s) {sorted(others)}"

@@ -8,8 +8,8 @@ import pytest
 
 from advisor.db import connect, run
 from advisor.errors import DatabaseError
+from advisor.sandbox import open_sandbox
 from advisor.schema import read_schema
-from advisor.verify.sandbox import open_sandbox
 
 
 def _closed_port() -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from advisor.indexes.ddl import make_suggestion
 from advisor.model import (
     CallSite,
     Column,
@@ -29,7 +30,6 @@ from advisor.model import (
     Verification,
     Workload,
 )
-from advisor.suggest.sql import make_suggestion
 
 __all__ = ["CHOSEN", "DATA", "FOREIGN_KEYS", "SCHEMA", "WORKLOAD"]
 
@@ -137,7 +137,7 @@ EVENTS: IndexSuggestion = dataclasses.replace(
     make_suggestion(
         "public.events",
         (IndexColumn("user_id"), IndexColumn("created_at", descending=True)),
-        fingerprints=_EVENTS_KEYS,
+        query_keys=_EVENTS_KEYS,
         reason="public.events: user_id (equality); ORDER BY created_at DESC; LIMIT 20",
     ),
     verification=Verification(
@@ -174,7 +174,7 @@ USERS = make_suggestion(
     (IndexColumn(None, expression="lower(email)"),),
     include=("name",),
     where="deleted_at IS NULL",
-    fingerprints=("0c4d9e8f1a2b3c4d:r",),
+    query_keys=("0c4d9e8f1a2b3c4d:r",),
     reason="public.users: lower(email) (equality); only rows WHERE deleted_at IS NULL",
 )
 ORDER_ITEMS_FK = make_suggestion(

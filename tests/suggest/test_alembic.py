@@ -8,17 +8,17 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from advisor.indexes.ddl import make_suggestion
 from advisor.model import IndexColumn
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.alembic import alembic_migration
-from advisor.suggest.sql import make_suggestion
 
 REPO = Path(__file__).resolve().parents[2]
 
 EVENTS = make_suggestion(
     "public.events",
     (IndexColumn("user_id"), IndexColumn("created_at", descending=True)),
-    fingerprints=("abc:r",),
+    query_keys=("abc:r",),
     reason="public.events: user_id (equality); ORDER BY created_at DESC",
 )
 USERS = make_suggestion(

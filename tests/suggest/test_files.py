@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from advisor.indexes.ddl import make_suggestion
 from advisor.model import (
     Finding,
     IndexColumn,
@@ -26,7 +27,6 @@ from advisor.model import (
 )
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.files import migration_sets, write_migrations
-from advisor.suggest.sql import make_suggestion
 from tests.suggest.applied import indexes, psql_file, squawk
 from tests.suggest.migration_set import CHOSEN, DATA, FOREIGN_KEYS, SCHEMA, WORKLOAD
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from advisor.indexes.ddl import make_suggestion
 from advisor.model import IndexColumn, Verification
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.migration import sql_migration
-from advisor.suggest.sql import make_suggestion
 from tests.suggest.applied import indexes, psql_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -16,14 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 EVENTS = make_suggestion(
     "public.events",
     (IndexColumn("user_id"), IndexColumn("created_at", descending=True)),
-    fingerprints=("abc:r", "def:b"),
+    query_keys=("abc:r", "def:b"),
     reason="public.events: user_id (equality); ORDER BY created_at DESC",
 )
 USERS = make_suggestion(
     "public.users",
     (IndexColumn(None, expression="lower(email)"),),
     where="deleted_at IS NULL",
-    fingerprints=("ghi:r",),
+    query_keys=("ghi:r",),
 )
 
 
@@ -31,7 +31,7 @@ def statements(text: str) -> list[str]:
     return [line for line in text.splitlines() if line and not line.startswith(("--", " "))]
 
 
-def test_up_and_down_follow_the_field_notes_shape() -> None:
+def test_up_and_down_have_the_safe_migration_shape() -> None:
     up, down = sql_migration([EVENTS, USERS])
     assert statements(up) == [
         "SET lock_timeout = '2s';",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from advisor.indexes.ddl import make_suggestion
 from advisor.model import Finding, IndexColumn, IndexSuggestion, Severity
 from advisor.suggest import collect_suggestions
 from advisor.suggest.select import drop_prefixes, merge_identical
-from advisor.suggest.sql import make_suggestion
 
 
 def sug(
@@ -17,7 +17,7 @@ def sug(
         columns,
         where=where,
         include=include,
-        fingerprints=(fp,),
+        query_keys=(fp,),
         reason=f"query {fp}",
     )
 
@@ -34,7 +34,7 @@ def test_identical_suggestions_merge_with_union_of_fingerprints() -> None:
             sug("events", "user_id", fp="a:r"),
         )
     )
-    assert len(merged) == 1 and merged[0].fingerprints == ("a:r", "b:r")
+    assert len(merged) == 1 and merged[0].query_keys == ("a:r", "b:r")
     assert merged[0].reason == "query a:r; query b:r"
 
 
@@ -43,7 +43,7 @@ def test_prefix_dropped_in_favour_of_longer() -> None:
         (sug("events", "user_id", fp="a:r"), sug("events", "user_id", "created_at DESC", fp="b:r"))
     )
     assert [s.name for s in out] == ["ix_events_user_id_created_at"]
-    assert set(out[0].fingerprints) == {"a:r", "b:r"}
+    assert set(out[0].query_keys) == {"a:r", "b:r"}
 
 
 def test_flipped_directions_still_a_prefix() -> None:
@@ -86,5 +86,5 @@ def test_collect_suggestions_from_findings() -> None:
     ]
     out = collect_suggestions(findings)
     assert [s.name for s in out] == ["ix_events_user_id_created_at", "ix_orders_status"]
-    assert set(out[0].fingerprints) == {"a:r", "b:r", "d:r"}
+    assert set(out[0].query_keys) == {"a:r", "b:r", "d:r"}
     assert collect_suggestions([]) == ()

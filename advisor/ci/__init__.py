@@ -1,0 +1,1 @@
+"""advisor.ci: talking to CI services (the GitHub pull-request comment)."""

@@ -1,0 +1,85 @@
+"""Loops: one call site's query shape repeated inside one scope, over every scope.
+
+What ADV001 (n-plus-one: differing parameters) and ADV007 (repeated-identical-query:
+the same parameters) both start from: the workload's scope groups that repeat often
+enough, aggregated per (shape key, call site).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from advisor.model import CallSite, OrmLoad, QueryShape, ScopeGroup, Workload
+
+__all__ = ["Loop", "find_loops", "shape_for"]
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """One call site's repeated shape, aggregated over every scope it happened in."""
+
+    key: str
+    call_site: CallSite | None
+    origin: CallSite | None
+    orm: OrmLoad | None
+    scopes: int
+    worst: int
+    worst_scope: str
+    worst_kind: str | None
+    worst_ms: float | None
+    executions: int
+    total_ms: float | None
+    distinct_params: int
+
+
+def find_loops(
+    workload: Workload, *, min_repeats: int, min_repeats_in_tests: int, identical: bool
+) -> list[Loop]:
+    """Aggregate the scope groups that repeat often enough, per (call site, shape).
+
+    A group repeats when it ran ``min_repeats`` times in one request or process scope,
+    ``min_repeats_in_tests`` in a test (never fewer than two), executemany calls aside.
+    ``identical`` selects the groups whose executions all had the same parameters (ADV007);
+    otherwise those with differing (or unknown) parameters (ADV001). Executemany calls,
+    batched ORM loads and batched shapes never count.
+    """
+    buckets: dict[tuple[str, CallSite | None], list[ScopeGroup]] = {}
+    for group in workload.groups:
+        threshold = min_repeats_in_tests if group.scope_kind == "test" else min_repeats
+        if not _repeats(group, threshold) or group.batched:
+            continue
+        if group.orm is not None and group.orm.kind == "batched":
+            continue
+        if (group.distinct_params == 1) != identical:
+            continue
+        buckets.setdefault((group.key, group.call_site), []).append(group)
+    return [_aggregate(groups) for groups in buckets.values()]
+
+
+def _repeats(group: ScopeGroup, threshold: int) -> bool:
+    return group.count - group.executemany >= max(threshold, 2)
+
+
+def _aggregate(groups: Sequence[ScopeGroup]) -> Loop:
+    worst = max(groups, key=lambda g: (g.count, g.total_ms or 0.0))
+    times = [g.total_ms for g in groups if g.total_ms is not None]
+    return Loop(
+        key=worst.key,
+        call_site=worst.call_site,
+        origin=next((g.origin for g in groups if g.origin is not None), None),
+        orm=next((g.orm for g in groups if g.orm is not None), None),
+        scopes=len({g.scope for g in groups}),
+        worst=worst.count,
+        worst_scope=worst.scope,
+        worst_kind=worst.scope_kind,
+        worst_ms=worst.total_ms,
+        executions=sum(g.count for g in groups),
+        total_ms=sum(times) if times else None,
+        distinct_params=max(g.distinct_params for g in groups),
+    )
+
+
+def shape_for(workload: Workload, key: str) -> QueryShape | None:
+    """The shape a group's key names (``Workload.shapes`` is keyed by it)."""
+    return workload.shapes.get(key)
