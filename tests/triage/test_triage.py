@@ -22,7 +22,7 @@ SHOP = ROOT / "fixtures" / "schemas" / "shop.sql"
 @pytest.fixture(scope="module")
 def sandbox_url(pg_dsn: str) -> Iterator[str]:
     """An empty database on the test server, given to ``--sandbox`` as a URL."""
-    from advisor.verify.sandbox import create_database, drop_database
+    from advisor.sandbox import create_database, drop_database
 
     name = f"advt_triage_{uuid.uuid4().hex[:8]}"
     dsn = create_database(pg_dsn, name)
