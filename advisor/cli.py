@@ -63,6 +63,13 @@ class Format(StrEnum):
     html = "html"
 
 
+class MigrationFormat(StrEnum):
+    """Migration file formats of ``advisor scan --migrations-dir``."""
+
+    sql = "sql"
+    alembic = "alembic"
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"advisor (db-advisor) {__version__}")
@@ -196,10 +203,24 @@ def scan(
             help="Leave out findings whose line is in an installed package (not your code).",
         ),
     ] = False,
+    migrations_dir: Annotated[
+        Path | None,
+        typer.Option(help="Write one migration per suggested index into this directory."),
+    ] = None,
+    migration_format: Annotated[
+        MigrationFormat, typer.Option(help="Migration files: plain SQL (up/down) or Alembic.")
+    ] = MigrationFormat.sql,
+    alembic_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="The Alembic project (holding versions/) whose head the revisions follow."
+        ),
+    ] = None,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
     from advisor.scan import scan as run_scan
+    from advisor.scan import write_migrations_of
     from advisor.suggest.choose import parse_size
     from advisor.triage import triage
 
@@ -230,6 +251,9 @@ def scan(
         rows=_rows(rows or []),
         seed_script=seed,
         ignore_library=ignore_library or cfg.ignore_library,
+        migrations_dir=str(migrations_dir) if migrations_dir is not None else None,
+        migration_format=migration_format.value,
+        alembic_dir=str(alembic_dir) if alembic_dir is not None else None,
     )
     with _progress() as progress:
         result = run_scan(options, progress)
@@ -240,8 +264,13 @@ def scan(
     rejected = [s for s in result.skipped if s.input_rejected]
     for skipped in rejected:
         _error_line(f"{skipped.source.path}: {skipped.reason}")
+    result = write_migrations_of(result, options)
     for fmt, output in pairs:
         _write_report(result, fmt, output, root=root, verbose=verbose)
+    if migrations_dir is not None:
+        # Plain write: a long path must not be wrapped onto a second line.
+        written = f"{len(result.migrations)} migration files" if result.migrations else "nothing"
+        sys.stderr.write(f"advisor: {written} written to {migrations_dir}\n")
     raise typer.Exit(2 if rejected else _exit_code(result, threshold))
 
 

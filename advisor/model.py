@@ -756,7 +756,8 @@ class ScanResult:
     ``suggestions`` are the indexes to create (verified ones carry their
     :class:`Verification`); ``rejected`` the candidates verification dropped, with the
     numbers that dropped them; ``data`` the rows verification measured on; ``triage``
-    what suppressions and a baseline took out of ``findings`` (None when neither ran).
+    what suppressions and a baseline took out of ``findings`` (None when neither ran);
+    ``migrations`` the migration files written (``--migrations-dir``), in order.
     """
 
     findings: tuple[Finding, ...]
@@ -773,3 +774,4 @@ class ScanResult:
     # One-line problems with the inputs as a whole (e.g. a schema without the queried
     # tables), each naming its fix; the CLI shows them on stderr.
     warnings: tuple[str, ...] = ()
+    migrations: tuple[str, ...] = ()

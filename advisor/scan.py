@@ -9,18 +9,18 @@ the CLI renders.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from advisor.errors import InputError
+from advisor.errors import ConfigError, InputError
 from advisor.model import Finding, Note, ScanResult, Schema, Workload
 from advisor.sources import PgStatStatements, capture_schema, check_readable, read_sources
 
 if TYPE_CHECKING:
     from advisor.verify.data import DataMode
 
-__all__ = ["Progress", "ScanOptions", "load_schema", "scan"]
+__all__ = ["Progress", "ScanOptions", "load_schema", "scan", "write_migrations_of"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -58,6 +58,9 @@ class ScanOptions:
     seed_script: str | None = None
     # Drop findings whose call site is in an installed package (CallSite.package).
     ignore_library: bool = False
+    migrations_dir: str | None = None
+    migration_format: Literal["sql", "alembic"] = "sql"
+    alembic_dir: str | None = None
 
 
 def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
@@ -79,6 +82,7 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
         raise InputError("--pg-stat-statements needs --dsn URL of the database to read it from")
     for source in options.sources:
         check_readable(source)
+    _check_migration_options(options)
     rules = select_rules(options.select, options.ignore)
     schema, sandbox = load_schema(options)
     databases = _databases(options)
@@ -149,6 +153,45 @@ def _verified(result: ScanResult, options: ScanOptions, progress: Progress | Non
         budget=ChoiceBudget(max_indexes=options.max_indexes, max_bytes=options.max_index_bytes),
     )
     return verify_result(result, settings, progress)
+
+
+def _check_migration_options(options: ScanOptions) -> None:
+    """Refuse bad migration options before the scan runs, not after."""
+    alembic = options.migration_format == "alembic"
+    if options.alembic_dir and not alembic:
+        raise ConfigError("--alembic-dir is for --migration-format alembic; add that option")
+    if not options.migrations_dir:
+        if alembic:
+            raise ConfigError("--migration-format alembic needs --migrations-dir DIR to write to")
+        return
+    if alembic:
+        from advisor.suggest.files import alembic_head
+
+        alembic_head(Path(options.alembic_dir or options.migrations_dir))
+
+
+def write_migrations_of(result: ScanResult, options: ScanOptions) -> ScanResult:
+    """``result`` with the migration files of its indexes written to
+    ``options.migrations_dir`` (nothing without one). The CLI calls it after suppressions
+    and the baseline took their findings out, so that a suppressed index gets no file."""
+    if not options.migrations_dir:
+        return result
+    from advisor.suggest.files import migration_sets, write_migrations
+
+    wanted = {f.suggestion.name for f in result.findings if f.suggestion is not None}
+    kept = tuple(s for s in result.suggestions if s.name in wanted)
+    chosen, foreign_keys = migration_sets(replace(result, suggestions=kept))
+    written = write_migrations(
+        options.migrations_dir,
+        chosen,
+        fmt=options.migration_format,
+        alembic_dir=options.alembic_dir,
+        workload=result.workload,
+        data=result.data,
+        schema=result.schema,
+        foreign_keys=foreign_keys,
+    )
+    return replace(result, migrations=tuple(str(p) for p in written))
 
 
 def _databases(options: ScanOptions) -> tuple[PgStatStatements, ...]:

@@ -106,7 +106,12 @@ PINNED = {
         "relationship_hops",
     ],
     "advisor.sqltext": ["one_line", "quote_ident", "quote_qualified"],
-    "advisor.suggest": ["alembic_migration", "collect_suggestions", "sql_migration"],
+    "advisor.suggest": [
+        "alembic_migration",
+        "collect_suggestions",
+        "sql_migration",
+        "write_migrations",
+    ],
     "advisor.suggest.choose": [
         "Choice",
         "ChoiceBudget",

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from advisor.indexes.ddl import key_sql
 from advisor.model import IndexColumn, IndexSuggestion
-from advisor.suggest.migration import evidence_lines
+from advisor.suggest.evidence import EvidenceContext, evidence_lines
 
 __all__ = ["alembic_migration"]
 
@@ -81,19 +81,35 @@ def _guarded(body: list[str], lock_timeout: str) -> list[str]:
     ]
 
 
+def _doc_text(line: str) -> str:
+    # A backslash (a LIKE escape in a query) would start an escape in the docstring.
+    return line.replace("\\", "\\\\").replace(_TRIPLE, '\\"' * 3).rstrip()
+
+
 def _docstring(
-    message: str, rev: str, down: str | None, date: str, items: list[IndexSuggestion]
+    message: str,
+    rev: str,
+    down: str | None,
+    date: str,
+    items: list[IndexSuggestion],
+    context: EvidenceContext | None,
 ) -> list[str]:
-    evidence = [
-        line.removeprefix("-- ").replace(_TRIPLE, "'''").rstrip() for line in evidence_lines(items)
+    how = [
+        f"Apply: alembic upgrade {rev}; roll back: alembic downgrade {down or 'base'}.",
+        "The index DDL runs in an autocommit block (CONCURRENTLY refuses a transaction);",
+        "a failed concurrent build leaves an INVALID index that if_not_exists then skips:",
+        "check SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid;",
     ]
+    evidence = evidence_lines(items, context) if items else []
     return [
-        f"{_TRIPLE}{message}",
+        f"{_TRIPLE}{_doc_text(message)}",
         "",
         f"Revision ID: {rev}",
         f"Revises: {down or ''}".rstrip(),
         *([f"Create Date: {date}"] if date else []),
-        *(["", *evidence] if evidence else []),
+        "",
+        *how,
+        *(["", *(_doc_text(line) for line in evidence)] if evidence else []),
         _TRIPLE,
     ]
 
@@ -106,11 +122,13 @@ def alembic_migration(
     message: str = "advisor: add suggested indexes",
     create_date: str = "",
     lock_timeout: str = "2s",
+    context: EvidenceContext | None = None,
 ) -> tuple[str, str]:
     """``(revision_id, file_text)`` of an Alembic migration creating ``suggestions``.
 
     ``down_revision`` is the project's current head (None for the first migration);
-    ``revision`` defaults to 12 hex digits derived from the content.
+    ``revision`` defaults to 12 hex digits derived from the content; ``context`` gives
+    the evidence in the docstring its workload, schema and data.
     """
     items = list(suggestions)
     creates = [line for s in items for line in _create(s)]
@@ -118,9 +136,10 @@ def alembic_migration(
     digest = hashlib.sha1("\n".join([str(down_revision), *creates]).encode()).hexdigest()
     rev = revision or digest[-12:]
     lines = [
-        *_docstring(message, rev, down_revision, create_date, items),
+        *_docstring(message, rev, down_revision, create_date, items, context),
         "",
-        "import sqlalchemy as sa",
+        # Only sa.text() keys and predicates need SQLAlchemy; an unused import fails linters.
+        *(["import sqlalchemy as sa"] if any("sa." in line for line in creates) else []),
         "from alembic import op",
         "",
         f"revision = {_py(rev)}",

@@ -5,7 +5,8 @@ The up file creates each index ``CONCURRENTLY IF NOT EXISTS`` between a short
 ``statement_timeout`` (a large build takes long), then RESETs both (they are
 session-level). The down file drops them ``CONCURRENTLY IF EXISTS``. Both pass squawk
 and apply with ``psql -v ON_ERROR_STOP=1 -f file``; never under ``psql -1`` or
-``BEGIN``, which ``CREATE INDEX CONCURRENTLY`` refuses.
+``BEGIN``, which ``CREATE INDEX CONCURRENTLY`` refuses. The evidence a DBA needs
+(:mod:`advisor.suggest.evidence`) heads both files as ``--`` comments.
 """
 
 from __future__ import annotations
@@ -13,46 +14,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from advisor.indexes.ddl import drop_index_sql, suggestion_sql
-from advisor.model import IndexSuggestion, Verification
+from advisor.model import IndexSuggestion
+from advisor.suggest.evidence import EvidenceContext, evidence_lines
 
-__all__ = ["evidence_lines", "sql_migration"]
+__all__ = ["sql_migration"]
 
-_APPLY = (
-    "-- Apply with: psql -v ON_ERROR_STOP=1 -f <this file>  (not psql -1, not inside "
-    "BEGIN:\n-- CREATE/DROP INDEX CONCURRENTLY cannot run in a transaction)."
+_HOW = (
+    "Never under psql -1 or inside BEGIN: CONCURRENTLY refuses a transaction.",
+    "A failed concurrent build leaves an INVALID index that IF NOT EXISTS then",
+    "skips; after applying, check:",
+    "SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid;",
 )
-_CHECK = (
-    "-- A failed concurrent build leaves an INVALID index that IF NOT EXISTS then skips:\n"
-    "-- afterwards check SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid;"
-)
 
 
-def _comment(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _verified(v: Verification) -> str:
-    text = f"EXPLAIN ANALYZE {v.before_ms:.2f} ms -> {v.after_ms:.2f} ms ({v.verdict})"
-    if v.before_buffers is not None and v.after_buffers is not None:
-        text += f", buffers {v.before_buffers:,} -> {v.after_buffers:,}"
-    return text
-
-
-def _evidence(s: IndexSuggestion) -> list[str]:
-    lines = [f"-- {s.name} on {s.table}"]
-    if s.reason:
-        lines.append(f"--   why: {_comment(s.reason)}")
-    if s.query_keys:
-        shapes = "shape" if len(s.query_keys) == 1 else "shapes"
-        lines.append(f"--   serves {len(s.query_keys)} query {shapes}: {', '.join(s.query_keys)}")
-    if s.verification is not None:
-        lines.append(f"--   verified: {_comment(_verified(s.verification))}")
-    return lines
-
-
-def evidence_lines(suggestions: Iterable[IndexSuggestion]) -> list[str]:
-    """The ``-- ...`` comment lines that say why each index is suggested."""
-    return [line for s in suggestions for line in _evidence(s)]
+def _comments(lines: Iterable[str]) -> list[str]:
+    return [f"-- {line}".rstrip() for line in lines]
 
 
 def _wrap(body: list[str], lock_timeout: str) -> list[str]:
@@ -65,29 +41,50 @@ def _wrap(body: list[str], lock_timeout: str) -> list[str]:
     ]
 
 
+def _plural(n: int) -> str:
+    return f"{n} index" if n == 1 else f"{n} indexes"
+
+
 def sql_migration(
-    suggestions: Iterable[IndexSuggestion], *, lock_timeout: str = "2s"
+    suggestions: Iterable[IndexSuggestion],
+    *,
+    lock_timeout: str = "2s",
+    context: EvidenceContext | None = None,
+    files: tuple[str, str] = ("<this file>", "<the matching down file>"),
 ) -> tuple[str, str]:
-    """``(up, down)`` SQL texts creating and dropping ``suggestions``, evidence on top."""
+    """``(up, down)`` SQL texts creating and dropping ``suggestions``, evidence on top.
+
+    ``files`` names the up and down files in the "how to apply" lines; ``context``
+    gives the evidence its workload, schema and data.
+    """
     items = list(suggestions)
     if not items:
         empty = "-- advisor: no indexes to create.\n"
         return empty, empty
-    evidence = evidence_lines(items)
+    up_file, down_file = files
+    evidence = _comments(["", *evidence_lines(items, context)])
     up = [
-        f"-- advisor: create {len(items)} index{'es' if len(items) > 1 else ''}.",
-        _APPLY,
-        _CHECK,
-        "--",
+        *_comments(
+            [
+                f"advisor: create {_plural(len(items))}.",
+                f"Apply:     psql -v ON_ERROR_STOP=1 -f {up_file}",
+                f"Roll back: psql -v ON_ERROR_STOP=1 -f {down_file}",
+                *_HOW,
+            ]
+        ),
         *evidence,
         "",
         *_wrap([suggestion_sql(s, multiline=True) for s in items], lock_timeout),
     ]
     down = [
-        f"-- advisor: rollback, drop the {len(items)} index{'es' if len(items) > 1 else ''} "
-        "the matching up migration creates.",
-        _APPLY,
-        "--",
+        *_comments(
+            [
+                f"advisor: roll back, drop {_plural(len(items))}.",
+                f"Undoes: {up_file}",
+                f"Apply: psql -v ON_ERROR_STOP=1 -f {down_file}",
+                _HOW[0],
+            ]
+        ),
         *evidence,
         "",
         *_wrap([drop_index_sql(s.table, s.name) for s in reversed(items)], lock_timeout),

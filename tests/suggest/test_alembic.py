@@ -39,7 +39,7 @@ def test_file_is_valid_python_with_revision_and_evidence() -> None:
     }
     assert assigned["revision"] == rev and len(rev) == 12
     assert assigned["down_revision"] == "1a2b3c4d5e6f"
-    assert "why: public.events: user_id (equality); ORDER BY created_at DESC" in source
+    assert "Why: public.events: user_id (equality); ORDER BY created_at DESC" in source
     assert source.count("postgresql_concurrently=True") == 4
     assert source.count("autocommit_block()") == 2
     again, same = alembic_migration([EVENTS, USERS], down_revision="1a2b3c4d5e6f")

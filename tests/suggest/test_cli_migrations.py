@@ -1,0 +1,80 @@
+"""``advisor scan --migrations-dir``: real processes writing files that psql and Alembic
+run, and the one-line errors for options that do not fit together."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from advisor.schema.ddl import load_ddl
+from tests.suggest.applied import indexes, psql_file, squawk
+from tests.test_cli import EXAMPLE, SHOP, advisor, one_line_error
+from tests.test_cli import sandbox_url as sandbox_url  # the fixture, shared
+
+CAPTURE = EXAMPLE.parent / "capture.jsonl"
+
+
+def test_scan_writes_sql_migrations_that_apply(
+    sandbox_url: str, fresh_db: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "migrations"
+    proc = advisor(
+        "scan",
+        str(CAPTURE),
+        "--schema",
+        str(SHOP),
+        "--sandbox",
+        sandbox_url,
+        "--migrations-dir",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "0001_ix_orders_user_id.down.sql",
+        "0001_ix_orders_user_id.up.sql",
+        "0002_fk_ix_events_user_id.down.sql",
+        "0002_fk_ix_events_user_id.up.sql",
+        "0003_fk_ix_order_items_product_id.down.sql",
+        "0003_fk_ix_order_items_product_id.up.sql",
+    ]
+    assert f"6 migration files written to {out}" in proc.stderr
+    lint = subprocess.run(
+        [squawk(), *map(str, sorted(out.iterdir()))], capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0, lint.stdout
+    load_ddl(fresh_db, SHOP)
+    for up in sorted(out.glob("*.up.sql")):
+        psql_file(fresh_db, up)
+    made = indexes(fresh_db)
+    assert made["ix_orders_user_id"] and made["ix_events_user_id"]
+    for down in sorted(out.glob("*.down.sql"), reverse=True):
+        psql_file(fresh_db, down)
+    assert "ix_orders_user_id" not in indexes(fresh_db)
+
+
+def test_alembic_options_that_do_not_fit_are_one_line_errors(tmp_path: Path) -> None:
+    one_line_error(
+        advisor("scan", str(CAPTURE), "--migration-format", "alembic"),
+        "--migration-format alembic needs --migrations-dir",
+    )
+    one_line_error(
+        advisor("scan", str(CAPTURE), "--alembic-dir", str(tmp_path)),
+        "--alembic-dir is for --migration-format alembic",
+    )
+    # Checked before the scan runs: a missing head never costs a whole scan.
+    one_line_error(
+        advisor(
+            "scan",
+            str(CAPTURE),
+            "--migrations-dir",
+            str(tmp_path / "v"),
+            "--migration-format",
+            "alembic",
+            "--alembic-dir",
+            str(tmp_path),
+        ),
+        str(tmp_path),
+        "no Alembic revision found",
+    )
+    assert not (tmp_path / "v").exists()
