@@ -129,6 +129,9 @@ class Execution:
     ``scope_id`` tells apart two instances of one scope name (two concurrent requests
     to ``GET /users/{user_id}`` share the name, never the id); unique within a file.
     ``source_kind`` says which kind of source read it (None when built in code).
+    ``blocks_loop``: a sync driver ran it on a thread running an asyncio event loop.
+    ``result_hash`` identifies a small read's result (values redacted); ``at`` is when it
+    finished, in seconds from the start of the capture (set with ``result_hash``).
     """
 
     sql: str
@@ -148,6 +151,9 @@ class Execution:
     error: str | None = None
     scope_id: int | None = None
     source_kind: SourceKind | None = None
+    blocks_loop: bool = False
+    result_hash: str | None = None
+    at: float | None = None
 
 
 # --------------------------------------------------------------------------- parse

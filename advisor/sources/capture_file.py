@@ -69,6 +69,9 @@ class _QueryLine(msgspec.Struct, gc=False):
     origin: _Site | None = None
     orm: _OrmLine | None = None
     error: str | None = None
+    blocks_loop: bool = False
+    result_hash: str | None = None
+    at: float | None = None
 
 
 _Sites = dict[_Site, CallSite]
@@ -270,6 +273,9 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
         line.error,
         line.scope_id,
         "capture_file",
+        line.blocks_loop,
+        line.result_hash,
+        line.at,
     )
 
 
@@ -299,6 +305,9 @@ def _from_dict(data: dict[str, Any], source: CallSite, sites: _Sites) -> Executi
         _str(get("error")),
         scope_id if type(scope_id) is int else None,
         "capture_file",
+        get("blocks_loop") is True,
+        _str(get("result_hash")),
+        _number(get("at")),
     )
 
 

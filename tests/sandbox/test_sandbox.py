@@ -265,4 +265,3 @@ def test_scratch_database_is_dropped_after_the_block(pg_dsn: str) -> None:
         raise RuntimeError("the block fails")
     exists = f"SELECT count(*) FROM pg_database WHERE datname = '{name}'"
     assert _query(pg_dsn, exists) == 0
-

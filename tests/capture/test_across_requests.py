@@ -1,0 +1,134 @@
+"""Across requests, through a real uvicorn server and real HTTP: statements that block the
+event loop (ADV008) and reads a cache would serve (ADV010) are recorded and found."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import advisor.capture as capture
+from advisor.capture.asgi import AdvisorMiddleware
+from advisor.model import Execution, Finding
+from advisor.rules import RULES, run_rules
+from advisor.schema import introspect
+from advisor.workload import build_workload
+
+from .conftest import url
+
+Read = Callable[[Path], list[Execution]]
+REQUESTS = 24
+LOOKUP = "SELECT rate FROM fx_rates WHERE code = :code"
+COUNTER = "SELECT hits FROM page_hits WHERE page = :page"
+
+
+def _prepare(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS fx_rates, page_hits"))
+        conn.execute(text("CREATE TABLE fx_rates (code text PRIMARY KEY, rate numeric)"))
+        conn.execute(text("INSERT INTO fx_rates VALUES ('EUR', 1), ('USD', 1.08)"))
+        conn.execute(text("CREATE TABLE page_hits (page text PRIMARY KEY, hits int)"))
+        conn.execute(text("INSERT INTO page_hits VALUES ('home', 0)"))
+
+
+def _app(sync: Engine, dsn: str) -> FastAPI:
+    app = FastAPI()
+    async_engine = create_async_engine(url(dsn, "asyncpg"))
+
+    @app.get("/blocking")
+    async def blocking() -> dict[str, str]:
+        with sync.connect() as conn:
+            conn.execute(text("SELECT pg_sleep(0.01)"))  # mark:blocking
+        return {"ok": "yes"}
+
+    @app.get("/threaded")
+    def threaded() -> dict[str, str]:
+        with sync.connect() as conn:
+            conn.execute(text("SELECT pg_sleep(0.01)"))  # mark:threaded
+        return {"ok": "yes"}
+
+    @app.get("/price")
+    async def price() -> dict[str, str]:
+        async with async_engine.connect() as conn:
+            rate = (await conn.execute(text(LOOKUP), {"code": "USD"})).scalar()  # mark:lookup
+        return {"rate": str(rate)}
+
+    @app.get("/hits")
+    async def hits() -> dict[str, int]:
+        async with async_engine.begin() as conn:
+            await conn.execute(text("UPDATE page_hits SET hits = hits + 1 WHERE page = 'home'"))
+            count = (await conn.execute(text(COUNTER), {"page": "home"})).scalar()
+        return {"hits": int(count or 0)}
+
+    app.add_middleware(AdvisorMiddleware)
+    app.state.async_engine = async_engine
+    return app
+
+
+@contextmanager
+def _serve(app: FastAPI) -> Iterator[str]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+async def _load(base: str, paths: list[str]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        responses = await asyncio.gather(*(client.get(p) for p in paths))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+
+
+def _findings(shop_dsn: str, capture_file: Path, read: Read) -> list[Finding]:
+    schema = introspect(shop_dsn)
+    workload = build_workload(read(capture_file), schema)
+    outcomes = run_rules(RULES, workload, schema)
+    return [o for o in outcomes if isinstance(o, Finding)]
+
+
+def test_blocking_calls_and_cache_candidates_under_load(
+    shop_dsn: str, capture_file: Path, executions: Read
+) -> None:
+    sync = create_engine(url(shop_dsn, "psycopg"), pool_size=REQUESTS, max_overflow=0)
+    _prepare(sync)
+    app = _app(sync, shop_dsn)
+    paths = [p for _ in range(REQUESTS) for p in ("/blocking", "/threaded", "/price", "/hits")]
+    try:
+        with capture.instrument(output=str(capture_file)), _serve(app) as base:
+            asyncio.run(_load(base, paths))
+    finally:
+        sync.dispose()
+        asyncio.run(app.state.async_engine.dispose())
+    found = executions(capture_file)
+    sleeps = [e for e in found if "pg_sleep" in e.sql]
+    by_scope = {
+        scope: [e.blocks_loop for e in sleeps if e.scope == scope]
+        for scope in ("GET /blocking", "GET /threaded")
+    }
+    assert by_scope["GET /blocking"] == [True] * REQUESTS
+    assert by_scope["GET /threaded"] == [False] * REQUESTS
+    assert not any(e.blocks_loop for e in found if e.scope in ("GET /price", "GET /hits"))
+    lookups = [e for e in found if e.scope == "GET /price" and "fx_rates" in e.sql]
+    assert len(lookups) == REQUESTS and len({e.result_hash for e in lookups}) == 1
+    assert lookups[0].result_hash is not None and lookups[0].at is not None
+    counters = [e for e in found if "page_hits" in e.sql and e.sql.startswith("SELECT")]
+    assert len({e.result_hash for e in counters}) == REQUESTS  # a new count each time
