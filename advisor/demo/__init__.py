@@ -103,8 +103,8 @@ def _requests(options: DemoOptions) -> list[tuple[str, str]]:
 
 def queries_per_request(capture: Path) -> dict[str, float]:
     """Mean statements per request scope, by route (``GET /records`` -> 41.0)."""
-    from advisor.sources.capture_file import read_capture
     from advisor.model import Execution
+    from advisor.sources.capture_file import read_capture
 
     per_scope: Counter[tuple[str, int | None]] = Counter()
     for item in read_capture(str(capture)):
@@ -180,8 +180,8 @@ def run_demo(
     load_progress: LoadProgress | None = None,
 ) -> DemoResult:
     """Run the whole demo; raises :class:`DemoError` when a step fails."""
-    from advisor.scan import ScanOptions, scan
     from advisor.sandbox import create_database, open_sandbox
+    from advisor.scan import ScanOptions, scan
 
     say = progress or (lambda _message: None)
     workdir = options.workdir or Path(tempfile.mkdtemp(prefix="advisor-demo-"))
