@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar, dataclass_transform
 
 __all__ = [
+    "BlockingSite",
     "CallSite",
     "Column",
     "ColumnRef",
@@ -48,6 +49,8 @@ __all__ = [
     "Predicate",
     "QueryEffect",
     "QueryShape",
+    "ReadEvent",
+    "RepeatedRead",
     "ScanResult",
     "Schema",
     "ScopeGroup",
@@ -57,6 +60,7 @@ __all__ = [
     "Table",
     "TableRef",
     "TableStats",
+    "TableWrites",
     "Triage",
     "Verification",
     "Workload",
@@ -455,6 +459,56 @@ class ScopeGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockingSite:
+    """Statements from one call site, inside one scope name, that blocked the event loop.
+
+    ``per_scope_ms`` holds, for each instance of the scope (each request), the time its
+    statements from this site held the loop; ``key`` is the first shape seen there.
+    """
+
+    scope: str
+    scope_kind: ScopeKind | None
+    call_site: CallSite | None
+    key: str
+    executions: int
+    per_scope_ms: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadEvent:
+    """One execution of a read whose result was hashed at capture (see :class:`RepeatedRead`)."""
+
+    seq: int | None
+    at: float | None
+    scope_id: int | None
+    result_hash: str
+    ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatedRead:
+    """Every hashed execution of one read shape with one ``params_hash``, in capture order."""
+
+    key: str
+    params_hash: str | None
+    call_sites: tuple[CallSite, ...]
+    reads: tuple[ReadEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TableWrites:
+    """The writes (INSERT/UPDATE/DELETE executions) to one table seen in the workload.
+
+    ``seqs`` are their capture positions, in order (capped; ``count`` is not).
+    """
+
+    table: str
+    count: int
+    seqs: tuple[int, ...]
+    call_sites: tuple[CallSite, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Skipped:
     """An input or statement that was not scanned, and why.
 
@@ -471,12 +525,20 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    """What the rules read: the shapes, the per-scope groups and what was skipped."""
+    """What the rules read: the shapes, the per-scope groups and what was skipped.
+
+    Across scopes (see :mod:`advisor.timeline`): ``blocking`` (statements that held an
+    event loop), ``reads`` (hashed reads by shape and parameters) and ``writes`` (by
+    qualified table).
+    """
 
     shapes: Mapping[str, QueryShape]
     groups: tuple[ScopeGroup, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     executions: int = 0
+    blocking: tuple[BlockingSite, ...] = ()
+    reads: tuple[RepeatedRead, ...] = ()
+    writes: Mapping[str, TableWrites] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- rules & suggestions

@@ -49,6 +49,7 @@ from advisor.model import (
     Workload,
 )
 from advisor.parse import complete, prepare
+from advisor.timeline import Timeline
 
 __all__ = ["PARAMS_CAP", "build_workload"]
 
@@ -72,6 +73,7 @@ class _Shape:
     query: ParsedQuery
     key: str
     grouped: bool  # counted in scope groups (not transaction control)
+    timed: bool  # every execution goes to the timeline (writes)
     calls: int = 0
     total_ms: float | None = None
     rows: int | None = None
@@ -119,6 +121,7 @@ class _Builder:
     executions: int = 0
     last_scope: _ScopeKey | None = None
     last_groups: _Groups = field(default_factory=dict)
+    timeline: Timeline = field(default_factory=Timeline)
 
     def add(self, item: Execution) -> None:
         # Runs once per execution (millions in a large capture): the counting is
@@ -155,6 +158,8 @@ class _Builder:
                 call_sites.append(site)
         if item.scope is not None and item.error is None and shape.grouped:
             self._group(shape.key, item)
+        if shape.timed or item.blocks_loop or item.result_hash is not None:
+            self.timeline.add(shape.query, shape.key, item)
 
     def _resolve(self, item: Execution) -> _Entry:
         sql = item.sql
@@ -171,7 +176,8 @@ class _Builder:
             shape = self.shapes.get(prepared.key)
             if shape is None:
                 query = complete(prepared, self.schema)
-                shape = _Shape(query, prepared.key, not query.is_savepoint)
+                writes = query.kind in ("insert", "update", "delete")
+                shape = _Shape(query, prepared.key, not query.is_savepoint, writes)
                 self.shapes[prepared.key] = shape
             entry = shape
         if len(self.literal_keys) >= _TEXT_CACHE_LIMIT:
@@ -244,7 +250,10 @@ class _Builder:
             self._close(*self.scopes.popitem(last=False))
         shapes = {key: _freeze(shape) for key, shape in self.shapes.items()}
         groups = sorted(self.groups, key=lambda g: (g.first_seq is None, g.first_seq or 0))
-        return Workload(shapes, tuple(groups), tuple(self.skipped), self.executions)
+        blocking, reads, writes = self.timeline.finish()
+        return Workload(
+            shapes, tuple(groups), tuple(self.skipped), self.executions, blocking, reads, writes
+        )
 
 
 def build_workload(

@@ -9,6 +9,12 @@ Findings of the case's rule must match ``expect`` one-to-one (same count); each 
 ``notes`` entry must match some Note of the rule (other notes are allowed). Unknown keys
 in a case, an execution or an expectation are errors, so a typo never passes silently;
 so are unknown rule options (checked like the CLI checks them).
+
+Executions across scopes (ADV008, ADV010): ``scope_each`` makes each repeat its own scope
+instance (a request); ``blocks_loop`` marks a sync call on an event loop; ``result`` names
+the result a read returned (``vary_result``: a different one each repeat), finishing at
+``start_s + n * interval_s`` seconds; ``params`` names the parameter values (executions
+with the same name share a ``params_hash`` across entries).
 """
 
 from __future__ import annotations
@@ -83,6 +89,13 @@ _EXECUTION_KEYS = {
     "source",
     "executemany",
     "params_shape",
+    "blocks_loop",
+    "result",
+    "vary_result",
+    "scope_each",
+    "interval_s",
+    "start_s",
+    "params",
 }
 _EXPECT_KEYS = {
     "table",
@@ -185,8 +198,15 @@ def case_executions(case: GoldenCase) -> list[Execution]:
         duration = item.get("duration_ms")
         calls = int(item.get("calls", 1))
         source = str(item.get("source") or f"{case.name}.capture")
+        result = item.get("result")
         for n in range(repeat):
             param = n if item.get("vary_params", True) else 0
+            # scope_each: every repeat is its own instance of the scope (one request each).
+            scope_id = 1000 * (i + 1) + n if item.get("scope_each") else None
+            digest = None
+            if result is not None:
+                digest = _hash(f"{result}:{n}" if item.get("vary_result") else str(result))
+            at = float(item.get("start_s", 0.0)) + n * float(item.get("interval_s", 1.0))
             out.append(
                 Execution(
                     sql=item["sql"],
@@ -199,11 +219,15 @@ def case_executions(case: GoldenCase) -> list[Execution]:
                     seq=len(out),
                     call_site=parse_call_site(item.get("call_site")),
                     origin=parse_call_site(item.get("origin")),
-                    params_hash=_hash(f"{i}:p{param}"),
+                    params_hash=_hash(str(item["params"]) if "params" in item else f"{i}:p{param}"),
                     params_shape=item.get("params_shape"),
                     executemany=bool(item.get("executemany", False)),
                     orm=_orm(item.get("orm")),
+                    scope_id=scope_id,
                     source_kind=_source_kind(source),
+                    blocks_loop=bool(item.get("blocks_loop", False)),
+                    result_hash=digest,
+                    at=at if digest is not None else None,
                 )
             )
     return out
