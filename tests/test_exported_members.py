@@ -46,6 +46,10 @@ PINNED = {
     ],
     "advisor.indexes.naming": ["MAX_IDENTIFIER_BYTES", "index_name"],
     "advisor.model": [
+        "BlockingSite",
+        "ReadEvent",
+        "RepeatedRead",
+        "TableWrites",
         "CallSite",
         "Column",
         "ColumnRef",

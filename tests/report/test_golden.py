@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from advisor.rules import RULES
 from advisor.report import DOCUMENT_FORMATS, render_document
 from tests.report.sample import ROOT, sample_result
 
@@ -66,7 +67,7 @@ def test_sarif_validates_and_carries_rules_and_fingerprints() -> None:
     jsonschema.validate(log, schema, format_checker=jsonschema.FormatChecker())
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == [f"ADV00{i}" for i in range(1, 8)]
+    assert [r["id"] for r in rules] == [rule.code for rule in RULES]
     assert all("## What it does" in r["help"]["markdown"] for r in rules)
     results = run["results"]
     assert len(results) == 8
