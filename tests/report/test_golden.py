@@ -14,8 +14,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from advisor.rules import RULES
 from advisor.report import DOCUMENT_FORMATS, render_document
+from advisor.rules import RULES
 from tests.report.sample import ROOT, sample_result
 
 HERE = Path(__file__).parent
