@@ -15,15 +15,16 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 import advisor.capture as capture
 from advisor.capture.asgi import AdvisorMiddleware
 from advisor.model import Execution, Finding
 from advisor.rules import RULES, run_rules
-from advisor.schema import introspect
+from advisor.schema import read_schema
 from advisor.workload import build_workload
 
-from .conftest import url
+from .conftest import line_of, url
 
 Read = Callable[[Path], list[Execution]]
 REQUESTS = 24
@@ -42,7 +43,8 @@ def _prepare(engine: Engine) -> None:
 
 def _app(sync: Engine, dsn: str) -> FastAPI:
     app = FastAPI()
-    async_engine = create_async_engine(url(dsn, "asyncpg"))
+    # NullPool: its connections belong to uvicorn's loop and must not outlive it.
+    async_engine = create_async_engine(url(dsn, "asyncpg"), poolclass=NullPool)
 
     @app.get("/blocking")
     async def blocking() -> dict[str, str]:
@@ -70,7 +72,6 @@ def _app(sync: Engine, dsn: str) -> FastAPI:
         return {"hits": int(count or 0)}
 
     app.add_middleware(AdvisorMiddleware)
-    app.state.async_engine = async_engine
     return app
 
 
@@ -99,7 +100,7 @@ async def _load(base: str, paths: list[str]) -> None:
 
 
 def _findings(shop_dsn: str, capture_file: Path, read: Read) -> list[Finding]:
-    schema = introspect(shop_dsn)
+    schema = read_schema(shop_dsn)
     workload = build_workload(read(capture_file), schema)
     outcomes = run_rules(RULES, workload, schema)
     return [o for o in outcomes if isinstance(o, Finding)]
@@ -115,10 +116,16 @@ def test_blocking_calls_and_cache_candidates_under_load(
     try:
         with capture.instrument(output=str(capture_file)), _serve(app) as base:
             asyncio.run(_load(base, paths))
+        findings = _findings(shop_dsn, capture_file, executions)
     finally:
+        with sync.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS fx_rates, page_hits"))
         sync.dispose()
-        asyncio.run(app.state.async_engine.dispose())
-    found = executions(capture_file)
+    _check_lines(executions(capture_file))
+    _check_findings(findings)
+
+
+def _check_lines(found: list[Execution]) -> None:
     sleeps = [e for e in found if "pg_sleep" in e.sql]
     by_scope = {
         scope: [e.blocks_loop for e in sleeps if e.scope == scope]
@@ -132,3 +139,19 @@ def test_blocking_calls_and_cache_candidates_under_load(
     assert lookups[0].result_hash is not None and lookups[0].at is not None
     counters = [e for e in found if "page_hits" in e.sql and e.sql.startswith("SELECT")]
     assert len({e.result_hash for e in counters}) == REQUESTS  # a new count each time
+
+
+def _check_findings(findings: list[Finding]) -> None:
+    here = "tests/capture/test_across_requests.py"
+    (blocking,) = [f for f in findings if f.rule == "ADV008"]
+    assert blocking.location is not None and blocking.location.path == here
+    assert blocking.location.line == line_of(__file__, "# mark" + ":blocking")
+    assert blocking.evidence["scope"] == "GET /blocking"
+    assert blocking.evidence["scopes"] == REQUESTS
+    assert 10.0 <= blocking.evidence["blocked_p95_ms"] < 1000.0  # type: ignore[operator]
+    assert "create_async_engine" in (blocking.fix or "")
+    (cached,) = [f for f in findings if f.rule == "ADV010"]
+    assert cached.location is not None
+    assert cached.location.line == line_of(__file__, "# mark" + ":lookup")
+    assert cached.evidence["reads"] == REQUESTS and cached.evidence["scopes"] == REQUESTS
+    assert cached.evidence["hits"] == REQUESTS - 1 and cached.evidence["writes"] == {}
