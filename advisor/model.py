@@ -46,6 +46,7 @@ __all__ = [
     "OrmLoad",
     "ParsedQuery",
     "PlanNode",
+    "PoolUsage",
     "Predicate",
     "QueryEffect",
     "QueryShape",
@@ -386,7 +387,8 @@ class Schema:
     """The database, as its catalog describes it; ``tables`` keyed by qualified name.
 
     ``source`` says where it was read from; ``stats_since`` (ISO timestamp) is when the
-    statistics used by ADV006 started collecting, when known (live databases only).
+    statistics used by ADV006 started collecting, when known (live databases only);
+    ``max_connections`` is the server's setting (live databases only).
     """
 
     tables: Mapping[str, Table] = field(default_factory=dict)
@@ -394,6 +396,7 @@ class Schema:
     server_version: int | None = None
     search_path: tuple[str, ...] = ("public",)
     stats_since: str | None = None
+    max_connections: int | None = None
 
     def find(self, name: str) -> Table | None:
         """Resolve a table name as written (``orders``, ``public.orders``, quoted or not)."""
@@ -509,6 +512,29 @@ class TableWrites:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolUsage:
+    """One connection pool's checkouts, as capture timed them (see advisor.capture.pools).
+
+    ``waits_ms`` are the waits of checkouts that found no free connection and opened none
+    (capped); ``peak_waiting`` the most checkouts seen waiting at once; ``scopes`` the
+    scope names that waited longest, worst first.
+    """
+
+    pool: int
+    pool_class: str | None
+    size: int | None
+    max_overflow: int | None
+    timeout_s: float | None
+    checkouts: int
+    waits_ms: tuple[float, ...]
+    timeouts: int
+    peak_in_use: int
+    peak_overflow: int
+    peak_waiting: int
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Skipped:
     """An input or statement that was not scanned, and why.
 
@@ -529,7 +555,7 @@ class Workload:
 
     Across scopes (see :mod:`advisor.timeline`): ``blocking`` (statements that held an
     event loop), ``reads`` (hashed reads by shape and parameters) and ``writes`` (by
-    qualified table).
+    qualified table); ``pools`` (connection-pool checkouts, from capture files).
     """
 
     shapes: Mapping[str, QueryShape]
@@ -539,6 +565,7 @@ class Workload:
     blocking: tuple[BlockingSite, ...] = ()
     reads: tuple[RepeatedRead, ...] = ()
     writes: Mapping[str, TableWrites] = field(default_factory=dict)
+    pools: tuple[PoolUsage, ...] = ()
 
 
 # --------------------------------------------------------------------------- rules & suggestions

@@ -8,6 +8,7 @@ the CLI renders.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ def scan(options: ScanOptions) -> ScanResult:
     Unreadable statements and lines become ``skipped`` entries; the scan goes on.
     """
     from advisor.rules import run_rules, select_rules
+    from advisor.sources.capture_pools import sources_pools
     from advisor.suggest import collect_suggestions
     from advisor.workload import build_workload
 
@@ -60,6 +62,9 @@ def scan(options: ScanOptions) -> ScanResult:
     databases = _databases(options)
     items = read_sources(options.sources, stdin_text=options.stdin_text, databases=databases)
     workload = build_workload(items, schema)
+    pools = sources_pools(options.sources)
+    if pools:
+        workload = dataclasses.replace(workload, pools=pools)
     outcomes = run_rules(
         rules, workload, schema, options=options.rule_options, live=schema.source == "dsn"
     )

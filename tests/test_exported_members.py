@@ -70,6 +70,7 @@ PINNED = {
         "OrmLoad",
         "ParsedQuery",
         "PlanNode",
+        "PoolUsage",
         "Predicate",
         "QueryEffect",
         "QueryShape",

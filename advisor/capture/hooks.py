@@ -22,6 +22,7 @@ from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.encode import summarize
 from advisor.capture.frames import SiteFinder
 from advisor.capture.orm import ORIGIN_KEY, describe
+from advisor.capture.pools import PoolTimer
 from advisor.capture.results import result_hash
 from advisor.capture.schema_line import SchemaProbe
 from advisor.capture.writer import CaptureWriter
@@ -64,6 +65,7 @@ class Recorder:
         self._listening: list[tuple[Any, str, Any]] = []
         self._starts: dict[int, float] = {}
         self._t0 = perf_counter()  # a line's ``at`` counts seconds from here
+        self.pools = PoolTimer(writer, self._t0)
 
     # ------------------------------------------------------------------ listen / remove
 
@@ -78,6 +80,10 @@ class Recorder:
         self._listen(engine, "before_cursor_execute", self._before, retval=True)
         self._listen(engine, "after_cursor_execute", self._after)
         self._listen(engine, "handle_error", self._error)
+        # Each connect shows the engine's current pool (dispose() replaces it).
+        self._listen(engine, "engine_connect", self._connect)
+        if target is not None:
+            self.pools.watch(engine.pool)
         self._listen(Session, "do_orm_execute", self._orm)
         if self.call_sites:
             self._listen(Mapper, "load", self._load)
@@ -90,6 +96,7 @@ class Recorder:
                 event.remove(target, name, fn)
             except Exception:
                 self.writer.internal_errors += 1
+        self.pools.restore()
 
     def close(self) -> None:
         """Detach, wait for a pending schema snapshot, and close the writer."""
@@ -176,6 +183,12 @@ class Recorder:
                     extra,
                 )
             )
+        except Exception:
+            self.writer.internal_errors += 1
+
+    def _connect(self, conn: Any) -> None:
+        try:
+            self.pools.watch(conn.engine.pool)
         except Exception:
             self.writer.internal_errors += 1
 

@@ -47,12 +47,12 @@ When the call must stay synchronous, move it off the loop: make the endpoint a p
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from advisor.model import Finding, Severity
 from advisor.rules.base import Outcome, Rule, RuleContext
 from advisor.rules.loops import shape_for
+from advisor.rules.stats import percentile
 from advisor.sqltext import one_line
 
 __all__ = ["RULE", "check"]
@@ -68,23 +68,12 @@ FIX = (
 )
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100) of ``values`` by the nearest-rank method.
-
-    >>> _percentile([1.0, 2.0, 3.0, 4.0], 95)
-    4.0
-    """
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
 def check(ctx: RuleContext) -> Iterator[Outcome]:
     """Yield one finding per (scope name, call site) whose statements blocked the loop."""
     for site in ctx.workload.blocking:
         if not site.per_scope_ms:
             continue
-        p95 = _percentile(site.per_scope_ms, 95)
+        p95 = percentile(site.per_scope_ms, 95)
         if p95 < ctx.options["min_blocked_ms"]:
             continue
         shape = shape_for(ctx.workload, site.key)

@@ -151,7 +151,7 @@ def read_header(path: str) -> CaptureHeader:
     with _open(path) as handle:
         header = _parse_header(path, handle.readline())
         fields = {k: header.get(k) for k in ("server_version", "dialect", "driver", "schema")}
-        for line in _schema_lines(handle):
+        for line in _lines_matching(handle, _SCHEMA_LINE):
             try:
                 later = _loads(line)
             except msgspec.DecodeError:
@@ -172,8 +172,9 @@ def read_header(path: str) -> CaptureHeader:
     )
 
 
-def _schema_lines(handle: IO[bytes]) -> Iterator[bytes]:
-    """The ``schema`` lines after the current position (a line start), in file order.
+def _lines_matching(handle: IO[bytes], prefix: re.Pattern[bytes]) -> Iterator[bytes]:
+    """The lines after the current position (a line start) that ``prefix`` (which starts
+    with a newline) finds at their start, in file order.
 
     A capture holds a million query lines for a few schema lines: the file is read in
     large blocks and searched for the line prefix, not split into lines.
@@ -182,11 +183,11 @@ def _schema_lines(handle: IO[bytes]) -> Iterator[bytes]:
     while block := handle.read(_BLOCK):
         data = carry + block
         last = data.rfind(b"\n")
-        for match in _SCHEMA_LINE.finditer(data, 0, last):
+        for match in prefix.finditer(data, 0, last):
             start = match.start() + 1
             yield data[start : data.find(b"\n", start)]
         carry = data[last:]
-    if _SCHEMA_LINE.match(carry):  # a last line without its newline
+    if prefix.match(carry):  # a last line without its newline
         yield carry[1:]
 
 

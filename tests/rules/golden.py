@@ -14,7 +14,8 @@ Executions across scopes (ADV008, ADV010): ``scope_each`` makes each repeat its 
 instance (a request); ``blocks_loop`` marks a sync call on an event loop; ``result`` names
 the result a read returned (``vary_result``: a different one each repeat), finishing at
 ``start_s + n * interval_s`` seconds; ``params`` names the parameter values (executions
-with the same name share a ``params_hash`` across entries).
+with the same name share a ``params_hash`` across entries). ADV009's cases give ``pools``
+(:class:`~advisor.model.PoolUsage` fields) and ``max_connections`` (the server's setting).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from advisor.model import (
     Index,
     Note,
     OrmLoad,
+    PoolUsage,
     Schema,
     SourceKind,
     Table,
@@ -73,6 +75,8 @@ _CASE_KEYS = {
     "executions",
     "expect",
     "notes",
+    "pools",
+    "max_connections",
 }
 _EXECUTION_KEYS = {
     "sql",
@@ -233,6 +237,18 @@ def case_executions(case: GoldenCase) -> list[Execution]:
     return out
 
 
+def _pool(number: int, data: Mapping[str, Any]) -> PoolUsage:
+    """A case's ``pools`` entry: PoolUsage's fields, ``waits_ms`` a list (or ``{ms: count}``)."""
+    fields = {"pool": number, "pool_class": "QueuePool", "max_overflow": 0, "timeout_s": 30.0}
+    fields |= {"timeouts": 0, "peak_overflow": 0, "peak_waiting": 0} | dict(data)
+    waits = fields.get("waits_ms") or ()
+    if isinstance(waits, Mapping):
+        waits = [float(ms) for ms, count in waits.items() for _ in range(int(count))]
+    fields["waits_ms"] = tuple(float(w) for w in waits)
+    fields["scopes"] = tuple(fields.get("scopes") or ())
+    return PoolUsage(**fields)
+
+
 def _source_kind(source: str) -> SourceKind:
     # A case's `source: pg_stat_statements` stands for rows that source read.
     return "pg_stat_statements" if source == "pg_stat_statements" else "capture_file"
@@ -295,7 +311,12 @@ def run_case(case: GoldenCase, schema: Schema) -> list[Outcome]:
 
     rule = find_rule(case.rule)
     schema = apply_overrides(schema, case)
+    if case.data.get("max_connections") is not None:
+        schema = dataclasses.replace(schema, max_connections=int(case.data["max_connections"]))
     workload = build_workload(case_executions(case), schema)
+    pools = tuple(_pool(n, data) for n, data in enumerate(case.data.get("pools") or (), 1))
+    if pools:
+        workload = dataclasses.replace(workload, pools=pools)
     options = rule_options(rule, case.data.get("options"))
     ctx = RuleContext(workload, schema, options=options, live=bool(case.data.get("live", False)))
     return list(rule.check(ctx))
