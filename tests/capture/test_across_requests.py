@@ -1,9 +1,11 @@
 """Across requests, through a real uvicorn server and real HTTP: statements that block the
-event loop (ADV008) and reads a cache would serve (ADV010) are recorded and found."""
+event loop (ADV008), checkouts that wait for a pooled connection (ADV009) and reads a cache
+would serve (ADV010) are recorded and found."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from advisor.capture.asgi import AdvisorMiddleware
 from advisor.model import Execution, Finding
 from advisor.rules import RULES, run_rules
 from advisor.schema import read_schema
+from advisor.sources.capture_pools import read_pools
 from advisor.workload import build_workload
 
 from .conftest import line_of, url
@@ -102,6 +105,7 @@ async def _load(base: str, paths: list[str]) -> None:
 def _findings(shop_dsn: str, capture_file: Path, read: Read) -> list[Finding]:
     schema = read_schema(shop_dsn)
     workload = build_workload(read(capture_file), schema)
+    workload = dataclasses.replace(workload, pools=read_pools(str(capture_file)))
     outcomes = run_rules(RULES, workload, schema)
     return [o for o in outcomes if isinstance(o, Finding)]
 
@@ -155,3 +159,45 @@ def _check_findings(findings: list[Finding]) -> None:
     assert cached.location.line == line_of(__file__, "# mark" + ":lookup")
     assert cached.evidence["reads"] == REQUESTS and cached.evidence["scopes"] == REQUESTS
     assert cached.evidence["hits"] == REQUESTS - 1 and cached.evidence["writes"] == {}
+
+
+CONCURRENT = 20
+
+
+def _pool_findings(shop_dsn: str, capture_file: Path, read: Read, size: int) -> list[Finding]:
+    engine = create_async_engine(url(shop_dsn, "asyncpg"), pool_size=size, max_overflow=0)
+    app = FastAPI()
+
+    @app.get("/slow")
+    async def slow() -> dict[str, str]:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.02)"))
+        return {"ok": "yes"}
+
+    app.add_middleware(AdvisorMiddleware)
+    with capture.instrument(engine, output=str(capture_file)), _serve(app) as base:
+        # Twice: the first round opens the pool's connections, the second finds them open.
+        asyncio.run(_load(base, ["/slow"] * CONCURRENT))
+        asyncio.run(_load(base, ["/slow"] * CONCURRENT))
+        # The pool's connections belong to uvicorn's loop: closed without awaiting them.
+        engine.sync_engine.pool.dispose()
+    return [f for f in _findings(shop_dsn, capture_file, read) if f.rule == "ADV009"]
+
+
+def test_pool_of_two_under_twenty_concurrent_requests_waits(
+    shop_dsn: str, capture_file: Path, executions: Read
+) -> None:
+    (finding,) = _pool_findings(shop_dsn, capture_file, executions, 2)
+    evidence = finding.evidence
+    assert evidence["pool_size"] == 2 and evidence["checkouts"] == 2 * CONCURRENT
+    assert evidence["peak_in_use"] == 2
+    # 20 requests of 20 ms on 2 connections: the last ones wait about 9 x 20 ms.
+    assert 40.0 <= evidence["wait_p95_ms"] < 5000.0  # type: ignore[operator]
+    assert evidence["peak_waiting"] >= 10  # type: ignore[operator]
+    assert evidence["scopes"] == ["GET /slow"]
+    assert evidence["max_connections"] == 100  # the test server's default
+    assert "pool_size=2, max_overflow=0" in finding.message
+
+
+def test_pool_of_twenty_does_not_wait(shop_dsn: str, capture_file: Path, executions: Read) -> None:
+    assert _pool_findings(shop_dsn, capture_file, executions, CONCURRENT) == []
