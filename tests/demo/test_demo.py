@@ -6,6 +6,7 @@ endpoints that are already right must produce no finding; the fixes must show in
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from advisor.demo import DemoOptions, DemoResult, run_demo
 from advisor.model import Finding
 from advisor.rules import RULES, run_rules
 from advisor.sources.capture_file import read_capture
+from advisor.sources.capture_pools import read_pools
 from advisor.workload import build_workload
 
 APP = "fixtures/example_service/app.py"
@@ -92,7 +94,9 @@ def test_fixes_show_in_the_numbers(demo: DemoResult) -> None:
 def _after_findings(result: DemoResult) -> list[Finding]:
     """The rules over the fixed run's capture (the same schema)."""
     schema = result.scan.schema
-    workload = build_workload(read_capture(str(result.after.capture)), schema)
+    path = str(result.after.capture)
+    workload = build_workload(read_capture(path), schema)
+    workload = dataclasses.replace(workload, pools=read_pools(path))
     return [o for o in run_rules(RULES, workload, schema) if isinstance(o, Finding)]
 
 
@@ -117,3 +121,15 @@ def test_hot_currency_lookup_is_a_cache_candidate_until_cached(demo: DemoResult)
         f for f in _after_findings(demo) if f.rule == "ADV010" and "currencies" in (f.sql or "")
     ]
     assert not after, [f.message for f in after]
+
+
+def test_pool_of_two_for_the_demo_concurrency_found_and_gone_after_the_fix(
+    demo: DemoResult,
+) -> None:
+    found = _by_rule(demo, "ADV009")
+    assert found, "the pool of 2 under the demo's concurrency was not reported"
+    sizes = {f.evidence["pool_size"] for f in found}
+    assert sizes == {2}, sizes
+    assert any(f.evidence["wait_p95_ms"] > 5.0 for f in found)  # type: ignore[operator]
+    assert all(f.evidence["max_connections"] is not None for f in found)
+    assert not [f for f in _after_findings(demo) if f.rule == "ADV009"]
