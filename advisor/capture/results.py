@@ -6,8 +6,9 @@ without moving the cursor's position); SQLAlchemy's asyncio adapters (asyncpg, p
 async) keep the fetched rows in the ``_rows`` deque that ``fetch*()`` later pops from,
 and iterating a deque leaves it untouched. Anything else (server-side cursors, other
 drivers, results of more than ``MAX_CELLS`` values) gets no hash: the values stay
-redacted (only a CRC-32 leaves the process) and the cost stays small (about 1 us for a
-one-row lookup, see benchmarks/README.md).
+redacted (only a CRC-32 leaves the process) and the cost stays small: measured with
+psycopg 3.3, 1.3 us for a one-value lookup and 63 us for 240 values (one ctypes call per
+value), hence the cap of 32 values (about 9 us at most).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from zlib import crc32
 
 __all__ = ["MAX_CELLS", "result_hash"]
 
-MAX_CELLS = 256
+MAX_CELLS = 32
 """Results with more values than this are not hashed (a cache candidate is a small read)."""
 
 

@@ -11,7 +11,7 @@ invalidation hazard: the writes to those tables seen in the workload, with their
 Not flagged: a read whose table is written between two of its executions (a TTL cache
 would have served stale rows, so such a read is never counted as a hit), a read whose
 result changes, reads repeated inside one scope only (ADV007), and large results (capture
-hashes results of up to 256 values).
+hashes results of up to 32 values).
 
 ## Why is this bad?
 Every request pays a round trip, a connection checkout and the query itself for an answer
@@ -29,7 +29,7 @@ async def product_price(product_id: int, currency: str):
 
 ## Use instead
 ```python
-rates = TTLCache(maxsize=256, ttl=60)  # cachetools; or any small TTL cache
+rates = TTLCache(maxsize=1024, ttl=60)  # cachetools; or any small TTL cache
 
 @app.get("/products/{product_id}/price")
 async def product_price(product_id: int, currency: str):
