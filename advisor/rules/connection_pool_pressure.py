@@ -7,8 +7,8 @@ connection: the 95th percentile of the waits above ``max_wait_p95_ms``, or any c
 that timed out. It reports the pool's settings (``pool_size``, ``max_overflow``,
 ``pool_timeout``), the peak connections in use and checkouts waiting at once, the routes
 that waited longest, a suggested size, and the server's ``max_connections`` when known
-(a live ``--dsn``, or the capture's own schema snapshot). It warns when ``(pool_size +
-max_overflow) x workers`` would exceed ``max_connections``.
+(a live ``--dsn``, or the capture's own schema snapshot). It also fires, waits or not,
+when ``(pool_size + max_overflow) x workers`` would exceed ``max_connections``.
 
 Not counted as waiting: a checkout that opened a new connection (that is connecting, and
 a pool warming up does it once per connection).
@@ -56,9 +56,13 @@ CODE = "ADV009"
 NAME = "connection-pool-pressure"
 
 
-def _suggested(pool: PoolUsage, per_worker_cap: int | None) -> int:
-    """Enough connections for the demand seen: those in use plus those waiting at once."""
-    demand = max(pool.peak_in_use + pool.peak_waiting, (pool.size or 0) + 1)
+def _suggested(pool: PoolUsage, waited: bool, per_worker_cap: int | None) -> int:
+    """Enough connections for the demand seen: those in use plus those waiting at once
+    (more than now when checkouts waited), within one worker's share of the server."""
+    demand = pool.peak_in_use + pool.peak_waiting
+    if waited:
+        demand = max(demand, (pool.size or 0) + 1)
+    demand = max(1, demand)
     return demand if per_worker_cap is None else max(1, min(demand, per_worker_cap))
 
 
@@ -71,17 +75,18 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         cap = max(1, (max_connections - ctx.options["reserve_connections"]) // workers)
     for pool in ctx.workload.pools:
         p95 = percentile(pool.waits_ms, 95) if pool.waits_ms else 0.0
-        if p95 <= ctx.options["max_wait_p95_ms"] and not pool.timeouts:
-            continue
         capacity = (pool.size or 0) + max(0, pool.max_overflow or 0)
-        suggested = _suggested(pool, cap)
+        over = max_connections is not None and capacity * workers > max_connections
+        waited = p95 > ctx.options["max_wait_p95_ms"] or pool.timeouts > 0
+        if not waited and not over:
+            continue
+        suggested = _suggested(pool, waited, cap)
         settings = (
             f"pool_size={pool.size}, max_overflow={pool.max_overflow}, "
             f"pool_timeout={pool.timeout_s:g} s"
             if pool.timeout_s is not None
             else f"pool_size={pool.size}, max_overflow={pool.max_overflow}"
         )
-        over = max_connections is not None and capacity * workers > max_connections
         server = "" if max_connections is None else f"; the server allows {max_connections}"
         warning = (
             f"; warning: {capacity} x {workers} workers = {capacity * workers} connections "
@@ -96,14 +101,19 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
             name=NAME,
             severity=Severity.HIGH if pool.timeouts or over else Severity.MEDIUM,
             message=(
-                f"checkouts waited for a database connection: p95 {p95:.1f} ms, max "
+                (
+                    "checkouts waited for a database connection"
+                    if waited
+                    else "checkouts hardly waited"
+                )
+                + f": p95 {p95:.1f} ms, max "
                 f"{max(pool.waits_ms, default=0.0):.1f} ms over {len(pool.waits_ms)} of "
                 f"{pool.checkouts} checkouts{timeouts}{routes}; {settings}; peak "
                 f"{pool.peak_in_use} in use and {pool.peak_waiting} waiting at once"
                 f"{server}{warning}"
             ),
             fix=(
-                f"raise pool_size to about {suggested} (the connections in use plus those "
+                f"set pool_size to about {suggested} (the connections in use plus those "
                 f"waiting at once), keeping (pool_size + max_overflow) x {workers} workers "
                 "within max_connections; beyond that, put PgBouncer in front"
             ),
