@@ -26,7 +26,7 @@ from advisor.model import (
 __all__ = ["Timeline"]
 
 _SERIES_CAP = 10_000
-_READS_CAP = 5_000
+_READS_CAP = 1_000
 _SEQS_CAP = 100_000
 _SCOPES_CAP = 100_000
 _SITES_CAP = 5
