@@ -12,8 +12,8 @@ report   -> :class:`ScanResult`
 
 Everything here is a frozen dataclass: stages never mutate what they are given.
 :class:`CallSite`, :class:`Execution` and :class:`ReadEvent`, built once per executed
-statement while a capture is read (millions), are :func:`_hot_record` classes: frozen for the type checker,
-plain slots classes at runtime.
+statement while a capture is read (millions), are :func:`_hot_record` classes: frozen for
+the type checker, plain slots classes at runtime.
 Names of tables are always qualified (``"public.orders"``) once resolved against a schema.
 """
 
