@@ -216,6 +216,12 @@ def scan(
             help="The Alembic project (holding versions/) whose head the revisions follow."
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Processes that each hold a connection pool (ADV009's `workers`)."
+        ),
+    ] = None,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
@@ -228,6 +234,8 @@ def scan(
         raise ConfigError("--baseline and --diff-against: give one of them")
     pairs = _pair_outputs(list(formats or [Format.text]), list(outputs or []))
     cfg = load_config(config if config is not None else find_config(Path.cwd()))
+    if workers is not None:
+        cfg = _with_workers(cfg, workers)
     threshold = _fail_on(fail_on or cfg.fail_on or "never")
     options = _scan_options(
         cfg,
@@ -272,6 +280,15 @@ def scan(
         written = f"{len(result.migrations)} migration files" if result.migrations else "nothing"
         sys.stderr.write(f"advisor: {written} written to {migrations_dir}\n")
     raise typer.Exit(2 if rejected else _exit_code(result, threshold))
+
+
+def _with_workers(cfg: Config, workers: int) -> Config:
+    """``cfg`` with ``--workers`` set as ADV009's ``workers`` option (over the config's)."""
+    import dataclasses
+
+    options = dict(cfg.rule_options)
+    options["ADV009"] = {**options.get("ADV009", {}), "workers": workers}
+    return dataclasses.replace(cfg, rule_options=options)
 
 
 def _scan_options(

@@ -71,6 +71,7 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
     hears each step as ``(what, done, total)``).
     """
     from advisor.rules import run_rules, select_rules
+    from advisor.sources.capture_pools import sources_pools
     from advisor.suggest import collect_suggestions
     from advisor.workload import build_workload
 
@@ -88,6 +89,9 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
     databases = _databases(options)
     items = read_sources(options.sources, stdin_text=options.stdin_text, databases=databases)
     workload = build_workload(items, schema)
+    pools = sources_pools(options.sources)
+    if pools:
+        workload = replace(workload, pools=pools)
     outcomes = run_rules(
         rules, workload, schema, options=options.rule_options, live=schema.source == "dsn"
     )

@@ -51,6 +51,7 @@ from advisor.model import (
 from advisor.parse import complete, prepare
 from advisor.parse.lexer import is_dml
 from advisor.parse.placeholders import positional_params
+from advisor.timeline import Timeline
 
 __all__ = ["PARAMS_CAP", "build_workload"]
 
@@ -76,6 +77,7 @@ class _Shape:
     query: ParsedQuery
     key: str
     grouped: bool  # counted in scope groups (not transaction control)
+    timed: bool  # every execution goes to the timeline (writes)
     calls: int = 0
     total_ms: float | None = None
     rows: int | None = None
@@ -124,6 +126,7 @@ class _Builder:
     executions: int = 0
     last_scope: _ScopeKey | None = None
     last_groups: _Groups = field(default_factory=dict)
+    timeline: Timeline = field(default_factory=Timeline)
 
     def add(self, item: Execution) -> None:
         # Runs once per execution (millions in a large capture): the counting is
@@ -162,6 +165,8 @@ class _Builder:
             _sample(shape, item)
         if item.scope is not None and item.error is None and shape.grouped:
             self._group(shape.key, item)
+        if shape.timed or item.blocks_loop or item.result_hash is not None:
+            self.timeline.add(shape.query, shape.key, item)
 
     def _resolve(self, item: Execution) -> _Entry:
         sql = item.sql
@@ -178,7 +183,8 @@ class _Builder:
             shape = self.shapes.get(prepared.key)
             if shape is None:
                 query = complete(prepared, self.schema)
-                shape = _Shape(query, prepared.key, not query.is_savepoint)
+                writes = query.kind in ("insert", "update", "delete")
+                shape = _Shape(query, prepared.key, not query.is_savepoint, writes)
                 self.shapes[prepared.key] = shape
             entry = shape
         if len(self.literal_keys) >= _TEXT_CACHE_LIMIT:
@@ -251,7 +257,10 @@ class _Builder:
             self._close(*self.scopes.popitem(last=False))
         shapes = {key: _freeze(shape) for key, shape in self.shapes.items()}
         groups = sorted(self.groups, key=lambda g: (g.first_seq is None, g.first_seq or 0))
-        return Workload(shapes, tuple(groups), tuple(self.skipped), self.executions)
+        blocking, reads, writes = self.timeline.finish()
+        return Workload(
+            shapes, tuple(groups), tuple(self.skipped), self.executions, blocking, reads, writes
+        )
 
 
 def build_workload(

@@ -59,6 +59,10 @@ PINNED = {
     ],
     "advisor.indexes.naming": ["MAX_IDENTIFIER_BYTES", "index_name"],
     "advisor.model": [
+        "BlockingSite",
+        "ReadEvent",
+        "RepeatedRead",
+        "TableWrites",
         "CallSite",
         "Column",
         "ColumnRef",
@@ -79,6 +83,7 @@ PINNED = {
         "OrmLoad",
         "ParsedQuery",
         "PlanNode",
+        "PoolUsage",
         "Predicate",
         "QueryEffect",
         "QueryShape",

@@ -15,13 +15,15 @@ from advisor.capture.context import Scope, scope_fields
 from advisor.capture.frames import Site
 from advisor.capture.params import params_shape, to_json_value
 
-__all__ = ["Event", "LineEncoder", "ParamsSummary", "params_hash", "summarize"]
+__all__ = ["Event", "Extra", "LineEncoder", "ParamsSummary", "params_hash", "summarize"]
 
 # (scope, sql, params, executemany, duration_ms, rows, call_site, origin, orm, error,
-#  server_side, keys): a plain tuple, because the application's hot path builds it. The
+#  server_side, keys, extra): a plain tuple, because the application's hot path builds it. The
 # scope is its settled JSON fields (Scope.settle) or, while its name is unknown, the Scope
-# itself; with keys, params are the values of a dict (rebuilt here). The writer numbers the
+# itself; with keys, params are the values of a dict (rebuilt here). ``extra`` is None or
+# (blocks_loop, result_hash, at): see docs/capture-format.md. The writer numbers the
 # events (seq) in the order they were queued.
+Extra = tuple[bool, str | None, float]
 Event = tuple[
     Scope | str | None,
     str,
@@ -35,6 +37,7 @@ Event = tuple[
     str | None,
     bool,
     tuple[str, ...] | None,
+    Extra | None,
 ]
 
 _CACHE_LIMIT = 4096
@@ -157,9 +160,11 @@ class LineEncoder:
         error: str | None,
         server_side: bool,
         keys: tuple[str, ...] | None = None,
+        extra: Extra | None = None,
     ) -> str:
         """The JSON line (with its newline) of one query (with ``keys``, ``params`` are the
-        values of a dict with these keys)."""
+        values of a dict with these keys; ``extra`` adds ``blocks_loop``, ``result_hash``
+        and ``at``)."""
         if keys is not None:
             params = dict(zip(keys, params, strict=True))
         quoted = self._sql.get(sql)
@@ -196,6 +201,13 @@ class LineEncoder:
         )
         if server_side:
             text += ', "server_side": true'
+        if extra is not None:
+            blocks, result, at = extra
+            if blocks:
+                text += ', "blocks_loop": true'
+            if result is not None:
+                text += f', "result_hash": "{result}"'
+            text += f', "at": {at:.4f}'
         if self.keep_params and params is not None:
             text += f', "params": {json.dumps(to_json_value(params), default=str)}'
         return text + "}\n"

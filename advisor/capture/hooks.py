@@ -10,6 +10,7 @@ are counted, and the application's statement goes on untouched.
 
 from __future__ import annotations
 
+from asyncio import _get_running_loop
 from time import perf_counter
 from typing import Any
 
@@ -21,6 +22,8 @@ from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.encode import summarize
 from advisor.capture.frames import SiteFinder
 from advisor.capture.orm import ORIGIN_KEY, describe
+from advisor.capture.pools import PoolTimer
+from advisor.capture.results import result_hash
 from advisor.capture.schema_line import SchemaProbe
 from advisor.capture.writer import CaptureWriter
 
@@ -62,6 +65,8 @@ class Recorder:
         self._unprobed = introspect_schema
         self._listening: list[tuple[Any, str, Any]] = []
         self._starts: dict[int, float] = {}
+        self._t0 = perf_counter()  # a line's ``at`` counts seconds from here
+        self.pools = PoolTimer(writer, self._t0)
 
     # ------------------------------------------------------------------ listen / remove
 
@@ -76,6 +81,10 @@ class Recorder:
         self._listen(engine, "before_cursor_execute", self._before, retval=True)
         self._listen(engine, "after_cursor_execute", self._after)
         self._listen(engine, "handle_error", self._error)
+        # Each connect shows the engine's current pool (dispose() replaces it).
+        self._listen(engine, "engine_connect", self._connect)
+        if target is not None:
+            self.pools.watch(engine.pool)
         self._listen(Session, "do_orm_execute", self._orm)
         if self.call_sites:
             self._listen(Mapper, "load", self._load)
@@ -88,6 +97,7 @@ class Recorder:
                 event.remove(target, name, fn)
             except Exception:
                 self.writer.internal_errors += 1
+        self.pools.restore()
 
     def close(self) -> None:
         """Detach, take the last schema snapshot, and close the writer."""
@@ -150,6 +160,14 @@ class Recorder:
                 params = tuple(params.values())
             elif many and params is not None and not self._keep_params:
                 params = summarize(params, True)  # rare, and may hold thousands of rows
+            # A sync driver on a thread running an event loop blocks that loop for the
+            # statement's whole duration (ADV008); async dialects run in SQLAlchemy's
+            # greenlet bridge and a plain `def` endpoint's thread has no running loop.
+            blocks = not conn.dialect.is_async and _get_running_loop() is not None
+            digest = None if server_side else result_hash(cursor)
+            extra = None
+            if blocks or digest is not None:
+                extra = (blocks, digest, end - self._t0)
             scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
             pending.append(
                 (
@@ -165,8 +183,15 @@ class Recorder:
                     None,
                     bool(server_side),
                     keys,
+                    extra,
                 )
             )
+        except Exception:
+            self.writer.internal_errors += 1
+
+    def _connect(self, conn: Any) -> None:
+        try:
+            self.pools.watch(conn.engine.pool)
         except Exception:
             self.writer.internal_errors += 1
 
@@ -210,6 +235,7 @@ class Recorder:
                     orm,
                     error,
                     False,
+                    None,
                     None,
                 )
             )

@@ -28,6 +28,10 @@ _COUNTERS = (
 )
 
 
+# Lines copied from each part (the header, schema lines and trailer are rewritten).
+_COPIED = frozenset({"query", "pool", "pool_config"})
+
+
 def _scan_part(
     path: str,
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None, int]:
@@ -50,7 +54,7 @@ def _scan_part(
                 schema = data
             elif kind == "trailer":
                 trailer = data
-            elif kind != "query":
+            elif kind not in _COPIED:
                 bad += 1
     return header, schema, trailer, bad
 
@@ -59,21 +63,32 @@ def _write(out: IO[str], data: dict[str, Any]) -> None:
     out.write(json.dumps(data, default=str) + "\n")
 
 
-def _copy_queries(path: str, out: IO[str], seq: int, scope_ids: dict[Any, int]) -> int:
-    """Second pass: copy one part's query lines, renumbering ``seq`` and ``scope_id``.
+def _copy_queries(
+    path: str, out: IO[str], seq: int, scope_ids: dict[Any, int], pool_ids: dict[Any, int]
+) -> int:
+    """Second pass: copy one part's query and pool lines, renumbering ``seq``, ``scope_id``
+    and ``pool``.
 
-    Scope ids are unique per process only: ``scope_ids`` maps (part, id) to a new id.
+    Scope ids and pool numbers are unique per process only: ``scope_ids`` maps (part, id)
+    to a new id, ``pool_ids`` (part, number) to a new pool number.
     """
     with open(path, encoding="utf-8", errors="replace") as handle:
         for raw in handle:
-            if not raw.startswith('{"type": "query"'):
+            if not raw.startswith('{"type": "'):
                 continue
             try:
                 data = json.loads(raw)
             except ValueError:
                 continue
-            seq += 1
-            data["seq"] = seq
+            kind = data.get("type") if isinstance(data, dict) else None
+            if kind not in _COPIED:
+                continue
+            if kind == "query":
+                seq += 1
+                data["seq"] = seq
+            else:
+                key = (path, data.get("pool"))
+                data["pool"] = pool_ids.setdefault(key, len(pool_ids) + 1)
             old = data.get("scope_id")
             if old is not None:
                 data["scope_id"] = scope_ids.setdefault((path, old), len(scope_ids) + 1)
@@ -130,8 +145,9 @@ def merge_parts(
         if schema_line is not None:
             _write(out, schema_line)
         scope_ids: dict[Any, int] = {}
+        pool_ids: dict[Any, int] = {}
         for part in readable:
-            seq = _copy_queries(part, out, seq, scope_ids)
+            seq = _copy_queries(part, out, seq, scope_ids, pool_ids)
         totals["events"] = seq
         totals["parts"] = len(readable)
         _write(out, {"type": "trailer", **totals, "ended_at": now_iso()})

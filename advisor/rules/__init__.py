@@ -10,6 +10,9 @@ by code. Codes are never reused: a retired rule keeps its code out of circulatio
     ADV005 duplicate-index            an index another index already covers
     ADV006 unused-index               an index no query has used
     ADV007 repeated-identical-query   the same query, same parameters, again and again
+    ADV008 blocking-call-in-event-loop  a sync driver's call inside ``async def``
+    ADV009 connection-pool-pressure   requests waiting for a pooled connection
+    ADV010 cache-candidate            the same read, same result, across requests
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from typing import Any
 from advisor.errors import ConfigError
 from advisor.model import Finding, Note, Schema, Workload
 from advisor.rules import (
+    blocking_call_in_event_loop,
+    cache_candidate,
+    connection_pool_pressure,
     duplicate_index,
     fk_without_index,
     missing_index,
@@ -49,6 +55,9 @@ RULES: tuple[Rule, ...] = (
     duplicate_index.RULE,
     unused_index.RULE,
     repeated_identical_query.RULE,
+    blocking_call_in_event_loop.RULE,
+    connection_pool_pressure.RULE,
+    cache_candidate.RULE,
 )
 
 

@@ -152,6 +152,7 @@ ORDER BY i.indrelid, ic.relname
 
 _SETTINGS = """
 SELECT current_setting('server_version_num')::int AS version,
+       current_setting('max_connections')::int AS max_connections,
        current_schemas(false) AS search_path,
        coalesce((SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),
                 pg_postmaster_start_time()) AS stats_since
@@ -193,6 +194,7 @@ async def introspect(conn: asyncpg.Connection, *, source: SchemaSource) -> Schem
         server_version=version,
         search_path=tuple(settings["search_path"]),
         stats_since=stats_since.isoformat() if isinstance(stats_since, dt.datetime) else None,
+        max_connections=int(settings["max_connections"]),
     )
 
 

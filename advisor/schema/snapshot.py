@@ -26,6 +26,7 @@ def schema_to_dict(schema: Schema) -> dict[str, Any]:
         "server_version": schema.server_version,
         "search_path": list(schema.search_path),
         "stats_since": schema.stats_since,
+        "max_connections": schema.max_connections,
         "tables": [_table_to_dict(key, table) for key, table in schema.tables.items()],
     }
 
@@ -46,6 +47,7 @@ def schema_from_dict(data: Mapping[str, Any]) -> Schema:
             server_version=data.get("server_version"),
             search_path=tuple(data.get("search_path", ("public",))),
             stats_since=data.get("stats_since"),
+            max_connections=_int_or_none(data.get("max_connections")),
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise InputError(f"the schema snapshot is malformed ({type(exc).__name__}: {exc})") from exc
@@ -121,3 +123,7 @@ def _index_from_dict(d: Mapping[str, Any]) -> Index:
     fields["keys"] = tuple(IndexKey(**k) for k in d.get("keys", []))
     fields["include"] = tuple(d.get("include", ()))
     return Index(**fields)
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if type(value) is int else None

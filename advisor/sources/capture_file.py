@@ -72,6 +72,9 @@ class _QueryLine(msgspec.Struct, gc=False):
     origin: _Site | None = None
     orm: _OrmLine | None = None
     error: str | None = None
+    blocks_loop: bool = False
+    result_hash: str | None = None
+    at: float | None = None
 
 
 _Sites = dict[_Site, CallSite]
@@ -151,7 +154,7 @@ def read_header(path: str) -> CaptureHeader:
     with _open(path) as handle:
         header = _parse_header(path, handle.readline())
         fields = {k: header.get(k) for k in ("server_version", "dialect", "driver", "schema")}
-        for line in _schema_lines(handle):
+        for line in _lines_matching(handle, _SCHEMA_LINE):
             try:
                 later = _loads(line)
             except (msgspec.DecodeError, RecursionError):
@@ -172,8 +175,9 @@ def read_header(path: str) -> CaptureHeader:
     )
 
 
-def _schema_lines(handle: IO[bytes]) -> Iterator[bytes]:
-    """The ``schema`` lines after the current position (a line start), in file order.
+def _lines_matching(handle: IO[bytes], prefix: re.Pattern[bytes]) -> Iterator[bytes]:
+    """The lines after the current position (a line start) that ``prefix`` (which starts
+    with a newline) finds at their start, in file order.
 
     A capture holds a million query lines for a few schema lines: the file is read in
     large blocks and searched for the line prefix, not split into lines.
@@ -182,11 +186,11 @@ def _schema_lines(handle: IO[bytes]) -> Iterator[bytes]:
     while block := handle.read(_BLOCK):
         data = carry + block
         last = data.rfind(b"\n")
-        for match in _SCHEMA_LINE.finditer(data, 0, last):
+        for match in prefix.finditer(data, 0, last):
             start = match.start() + 1
             yield data[start : data.find(b"\n", start)]
         carry = data[last:]
-    if _SCHEMA_LINE.match(carry):  # a last line without its newline
+    if prefix.match(carry):  # a last line without its newline
         yield carry[1:]
 
 
@@ -280,6 +284,9 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
         line.scope_id,
         "capture_file",
         line.params,
+        line.blocks_loop,
+        line.result_hash,
+        line.at,
     )
 
 
@@ -310,6 +317,9 @@ def _from_dict(data: dict[str, Any], source: CallSite, sites: _Sites) -> Executi
         scope_id if type(scope_id) is int else None,
         "capture_file",
         get("params"),
+        get("blocks_loop") is True,
+        _str(get("result_hash")),
+        _number(get("at")),
     )
 
 

@@ -136,7 +136,9 @@ def test_close_gives_up_on_a_writer_thread_stuck_in_awrite_lines(tmp_path: Path)
         return encode(*args)
 
     writer.encoder.line = stuck  # type: ignore[method-assign]
-    writer.submit((None, "SELECT 1", None, False, 1.0, 1, None, None, None, None, False, None))
+    writer.submit(
+        (None, "SELECT 1", None, False, 1.0, 1, None, None, None, None, False, None, None)
+    )
     writer._wake.set()
     assert entered.wait(10)
     started = time.monotonic()

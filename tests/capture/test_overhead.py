@@ -27,14 +27,17 @@ def test_queued_events_are_untracked_and_numbered_in_order(
     with engine.connect() as conn, capture.scope("queued"):
         for value in range(5):
             conn.execute(text("SELECT CAST(:x AS integer)"), {"x": value})
-    queued = list(writer.pending)
+    # The pool's settings and one checkout are dicts beside the five query tuples.
+    pool_lines = [event for event in writer.pending if isinstance(event, dict)]
+    queued = [event for event in writer.pending if not isinstance(event, dict)]
     assert len(queued) == 5
+    assert [line["type"] for line in pool_lines] == ["pool_config", "pool"]
     gc.collect()
     gc.collect()
     # Plain values, and tuples of them one level deep: the garbage collector untracks such
     # an event at the second collection it meets, so a backlog never reaches the oldest
     # generation (whose growth triggers the app's full collections).
-    assert not any(gc.is_tracked(event) for event in queued)
+    assert not any(gc.is_tracked(event) for event in queued + pool_lines)
     assert all(isinstance(event, tuple) and isinstance(event[0], str) for event in queued)
     monkeypatch.undo()
     handle.uninstrument()

@@ -6,12 +6,17 @@ endpoints that are already right must produce no finding; the fixes must show in
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from advisor.demo import DemoOptions, DemoResult, run_demo
 from advisor.model import Finding
+from advisor.rules import RULES, run_rules
+from advisor.sources.capture_file import read_capture
+from advisor.sources.capture_pools import read_pools
+from advisor.workload import build_workload
 
 APP = "fixtures/example_service/app.py"
 CORRECT_FUNCTIONS = {"get_user", "get_record", "health"}
@@ -84,3 +89,47 @@ def test_fixes_show_in_the_numbers(demo: DemoResult) -> None:
         row = rows[route]
         assert row.after.p95_ms < row.before.p95_ms, row
     assert all(row.before.errors == row.after.errors == 0 for row in demo.rows)
+
+
+def _after_findings(result: DemoResult) -> list[Finding]:
+    """The rules over the fixed run's capture (the same schema)."""
+    schema = result.scan.schema
+    path = str(result.after.capture)
+    workload = build_workload(read_capture(path), schema)
+    workload = dataclasses.replace(workload, pools=read_pools(path))
+    return [o for o in run_rules(RULES, workload, schema) if isinstance(o, Finding)]
+
+
+def test_sync_engine_in_async_def_found_and_gone_after_the_fix(demo: DemoResult) -> None:
+    (finding,) = _by_rule(demo, "ADV008")
+    assert finding.evidence["scope"] == "GET /accounts/{account_id}"
+    assert finding.location is not None and finding.location.path == APP
+    assert finding.location.line == _line_of("row = conn.execute(query).one_or_none()")
+    assert finding.evidence["blocked_p95_ms"] > 0  # type: ignore[operator]
+    assert "create_async_engine" in (finding.fix or "")
+    assert not [f for f in _after_findings(demo) if f.rule == "ADV008"]
+
+
+def test_hot_currency_lookup_is_a_cache_candidate_until_cached(demo: DemoResult) -> None:
+    found = [f for f in _by_rule(demo, "ADV010") if "currencies" in (f.sql or "")]
+    assert found, [f.message for f in _by_rule(demo, "ADV010")]
+    for finding in found:
+        assert finding.location is not None and finding.location.path == APP
+        assert finding.location.function == "product_price"
+        assert finding.evidence["hit_share"] >= 0.5  # type: ignore[operator]
+    after = [
+        f for f in _after_findings(demo) if f.rule == "ADV010" and "currencies" in (f.sql or "")
+    ]
+    assert not after, [f.message for f in after]
+
+
+def test_pool_of_two_for_the_demo_concurrency_found_and_gone_after_the_fix(
+    demo: DemoResult,
+) -> None:
+    found = _by_rule(demo, "ADV009")
+    assert found, "the pool of 2 under the demo's concurrency was not reported"
+    sizes = {f.evidence["pool_size"] for f in found}
+    assert sizes == {2}, sizes
+    assert any(f.evidence["wait_p95_ms"] > 5.0 for f in found)  # type: ignore[operator]
+    assert all(f.evidence["max_connections"] is not None for f in found)
+    assert not [f for f in _after_findings(demo) if f.rule == "ADV009"]

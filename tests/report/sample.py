@@ -278,6 +278,40 @@ FINDINGS = (
         sql="SELECT value FROM settings WHERE key = $1",
         evidence={"count": 12, "worst_scope": "POST /checkout"},
     ),
+    Finding(
+        rule="ADV008",
+        name="blocking-call-in-event-loop",
+        severity=Severity.MEDIUM,
+        message="a synchronous database call blocked the event loop in GET /accounts/{id}: "
+        "p95 4.2 ms per request, 120.5 ms in all over 30 requests (30 statements)",
+        location=CallSite(f"{ROOT}/app/accounts.py", 31, "get_account"),
+        fingerprint="1234abcd00000004",
+        sql="SELECT id, balance FROM accounts WHERE id = $1",
+        fix="use the async engine (`create_async_engine` with asyncpg)",
+        evidence={"scopes": 30, "blocked_p95_ms": 4.2},
+    ),
+    Finding(
+        rule="ADV009",
+        name="connection-pool-pressure",
+        severity=Severity.HIGH,
+        message="checkouts waited for a database connection: p95 41.0 ms; pool_size=2, "
+        "max_overflow=0; warning: 2 x 60 workers = 120 connections exceed max_connections (100)",
+        fix="raise pool_size to about 16, keeping (pool_size + max_overflow) x workers within "
+        "max_connections",
+        evidence={"wait_p95_ms": 41.0, "pool_size": 2, "suggested_pool_size": 16},
+    ),
+    Finding(
+        rule="ADV010",
+        name="cache-candidate",
+        severity=Severity.LOW,
+        message="the same read with the same parameters returned the same result 200 times "
+        "across 200 scopes: a 60 s cache would have served 99% of them (49.8 ms of query time)",
+        location=CallSite(f"{ROOT}/app/prices.py", 18, "product_price"),
+        fingerprint="1234abcd00000005",
+        sql="SELECT rate FROM currencies WHERE code = $1",
+        fix="cache the result in the app for up to 60 s",
+        evidence={"reads": 200, "hit_share": 0.995, "ttl_s": 60.0},
+    ),
 )
 
 SUPPRESSED = Finding(

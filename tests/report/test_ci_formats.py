@@ -55,11 +55,11 @@ def test_no_findings_no_annotations() -> None:
 
 def test_markdown_has_marker_table_migrations_and_fixes() -> None:
     text = markdown.render(to_json(sample_result(), root=ROOT))
-    assert text.startswith(markdown.MARKER + "\n### advisor: 8 findings (2 high, 3 medium")
+    assert text.startswith(markdown.MARKER + "\n### advisor: 11 findings (3 high, 4 medium")
     assert "| high | ADV001 n-plus-one | `app/users.py:24 in list_users()` |" in text
     # A pipe in a message must not split the table's cell.
     assert "name them \\| <all>" in text
-    assert text.count("<details>") == 5
+    assert text.count("<details>") == 8
     assert "```python\nselect(User).options(selectinload(User.orders))\n```" in text
     assert "```sql\nDROP INDEX CONCURRENTLY IF EXISTS orders_user_idx;\n```" in text
     assert "Compared with baseline.json: 2 known finding(s) not shown, 1 resolved." in text

@@ -15,7 +15,8 @@ import jsonschema
 import pytest
 
 from advisor.report import DOCUMENT_FORMATS, render_document
-from tests.report.sample import ROOT, sample_result
+from advisor.rules import RULES
+from tests.report.sample import FINDINGS, ROOT, sample_result
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
@@ -66,10 +67,10 @@ def test_sarif_validates_and_carries_rules_and_fingerprints() -> None:
     jsonschema.validate(log, schema, format_checker=jsonschema.FormatChecker())
     run = log["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == [f"ADV00{i}" for i in range(1, 8)]
+    assert [r["id"] for r in rules] == [rule.code for rule in RULES]
     assert all("## What it does" in r["help"]["markdown"] for r in rules)
     results = run["results"]
-    assert len(results) == 8
+    assert len(results) == len(FINDINGS)
     assert all(r["locations"] for r in results)  # code scanning wants a file for each
     first = results[0]
     assert (first["ruleId"], first["level"]) == ("ADV001", "error")
@@ -82,7 +83,7 @@ def test_sarif_validates_and_carries_rules_and_fingerprints() -> None:
 
 def test_gitlab_code_quality_issues() -> None:
     issues = json.loads(_rendered("gitlab"))
-    assert len(issues) == 8
+    assert len(issues) == len(FINDINGS)
     assert {i["severity"] for i in issues} == {"critical", "major", "minor", "info"}
     assert all(i["location"]["lines"]["begin"] >= 1 for i in issues)
     assert len({i["fingerprint"] for i in issues}) == len(issues)

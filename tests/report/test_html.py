@@ -57,7 +57,7 @@ def test_dom_after_scripts_shows_summary_findings_plans_and_chart(page: Path) ->
     assert re.search(r"<a href=\"#index-0\">Index orders_user_id_created_at_idx", dom)
     text = re.sub(r"<[^>]+>", " ", dom)
     text = re.sub(r"\s+", " ", text).replace("&gt;", ">")
-    assert "8 findings (2 high, 3 medium, 2 low, 1 info)" in text
+    assert "11 findings (3 high, 4 medium, 3 low, 1 info)" in text
     assert "app/users.py:24 in list_users()" in text
     # Before and after trees side by side, with what the index changed marked.
     assert "Seq Scan on public.orders [changed]" in text

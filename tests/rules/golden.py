@@ -9,6 +9,13 @@ Findings of the case's rule must match ``expect`` one-to-one (same count); each 
 ``notes`` entry must match some Note of the rule (other notes are allowed). Unknown keys
 in a case, an execution or an expectation are errors, so a typo never passes silently;
 so are unknown rule options (checked like the CLI checks them).
+
+Executions across scopes (ADV008, ADV010): ``scope_each`` makes each repeat its own scope
+instance (a request); ``blocks_loop`` marks a sync call on an event loop; ``result`` names
+the result a read returned (``vary_result``: a different one each repeat), finishing at
+``start_s + n * interval_s`` seconds; ``params`` names the parameter values (executions
+with the same name share a ``params_hash`` across entries). ADV009's cases give ``pools``
+(:class:`~advisor.model.PoolUsage` fields) and ``max_connections`` (the server's setting).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from advisor.model import (
     Index,
     Note,
     OrmLoad,
+    PoolUsage,
     Schema,
     SourceKind,
     Table,
@@ -67,6 +75,8 @@ _CASE_KEYS = {
     "executions",
     "expect",
     "notes",
+    "pools",
+    "max_connections",
 }
 _EXECUTION_KEYS = {
     "sql",
@@ -83,6 +93,13 @@ _EXECUTION_KEYS = {
     "source",
     "executemany",
     "params_shape",
+    "blocks_loop",
+    "result",
+    "vary_result",
+    "scope_each",
+    "interval_s",
+    "start_s",
+    "params",
 }
 _EXPECT_KEYS = {
     "table",
@@ -185,8 +202,15 @@ def case_executions(case: GoldenCase) -> list[Execution]:
         duration = item.get("duration_ms")
         calls = int(item.get("calls", 1))
         source = str(item.get("source") or f"{case.name}.capture")
+        result = item.get("result")
         for n in range(repeat):
             param = n if item.get("vary_params", True) else 0
+            # scope_each: every repeat is its own instance of the scope (one request each).
+            scope_id = 1000 * (i + 1) + n if item.get("scope_each") else None
+            digest = None
+            if result is not None:
+                digest = _hash(f"{result}:{n}" if item.get("vary_result") else str(result))
+            at = float(item.get("start_s", 0.0)) + n * float(item.get("interval_s", 1.0))
             out.append(
                 Execution(
                     sql=item["sql"],
@@ -199,14 +223,30 @@ def case_executions(case: GoldenCase) -> list[Execution]:
                     seq=len(out),
                     call_site=parse_call_site(item.get("call_site")),
                     origin=parse_call_site(item.get("origin")),
-                    params_hash=_hash(f"{i}:p{param}"),
+                    params_hash=_hash(str(item["params"]) if "params" in item else f"{i}:p{param}"),
                     params_shape=item.get("params_shape"),
                     executemany=bool(item.get("executemany", False)),
                     orm=_orm(item.get("orm")),
+                    scope_id=scope_id,
                     source_kind=_source_kind(source),
+                    blocks_loop=bool(item.get("blocks_loop", False)),
+                    result_hash=digest,
+                    at=at if digest is not None else None,
                 )
             )
     return out
+
+
+def _pool(number: int, data: Mapping[str, Any]) -> PoolUsage:
+    """A case's ``pools`` entry: PoolUsage's fields, ``waits_ms`` a list (or ``{ms: count}``)."""
+    fields = {"pool": number, "pool_class": "QueuePool", "max_overflow": 0, "timeout_s": 30.0}
+    fields |= {"timeouts": 0, "peak_overflow": 0, "peak_waiting": 0} | dict(data)
+    waits = fields.get("waits_ms") or ()
+    if isinstance(waits, Mapping):
+        waits = [float(ms) for ms, count in waits.items() for _ in range(int(count))]
+    fields["waits_ms"] = tuple(float(w) for w in waits)
+    fields["scopes"] = tuple(fields.get("scopes") or ())
+    return PoolUsage(**fields)
 
 
 def _source_kind(source: str) -> SourceKind:
@@ -271,7 +311,12 @@ def run_case(case: GoldenCase, schema: Schema) -> list[Outcome]:
 
     rule = find_rule(case.rule)
     schema = apply_overrides(schema, case)
+    if case.data.get("max_connections") is not None:
+        schema = dataclasses.replace(schema, max_connections=int(case.data["max_connections"]))
     workload = build_workload(case_executions(case), schema)
+    pools = tuple(_pool(n, data) for n, data in enumerate(case.data.get("pools") or (), 1))
+    if pools:
+        workload = dataclasses.replace(workload, pools=pools)
     options = rule_options(rule, case.data.get("options"))
     ctx = RuleContext(workload, schema, options=options, live=bool(case.data.get("live", False)))
     return list(rule.check(ctx))
