@@ -33,6 +33,7 @@ __all__ = [
     "Finding",
     "FindingKey",
     "ForeignKey",
+    "Hop",
     "Index",
     "IndexColumn",
     "IndexKey",
@@ -96,7 +97,17 @@ class CallSite:
 ScopeKind = Literal["test", "request", "manual", "process"]
 SourceKind = Literal["sql_file", "capture_file", "pg_stat_statements"]
 """Which kind of input an execution came from (see :mod:`advisor.sources`)."""
-LoadKind = Literal["lazy", "column", "batched"]
+LoadKind = Literal["lazy", "column", "batched", "expired", "refresh"]
+Direction = Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One relationship step of a loader path: ``Order.items`` (one-to-many)."""
+
+    parent: str
+    attribute: str
+    direction: Direction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +118,26 @@ class OrmLoad:
     deferred-column load, ``batched`` for selectinload/subqueryload/immediate loads.
     ``parent`` is the mapped class that owns ``attribute`` (``Order`` / ``items``);
     ``path`` is the whole loader path, e.g. ``("User", "orders", "Order", "items")``.
+    ``expired`` is a reload of attributes expired by ``commit()`` or ``expire()`` (its
+    ``attribute`` names the columns, never relationships); ``refresh`` an explicit
+    ``Session.refresh()``: neither is a deferred column, and ``undefer`` does not fix them.
+
+    For a lazy load, ``root`` is the line of the query whose rows the chain of lazy loads
+    started from and ``chain`` the lazy-loaded hops from those rows to this load's parent
+    (``User.orders`` when ``user.orders[i].items`` loads): the fix goes on the root query,
+    as one loader chain. ``serializer`` names the serialization that read the attribute
+    (``pydantic``, ``fastapi``, ``dataclasses``) when one was on the stack.
     """
 
     kind: LoadKind
     parent: str | None = None
     attribute: str | None = None
     path: tuple[str, ...] = ()
-    direction: Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None = None
+    direction: Direction | None = None
     target: str | None = None
+    root: CallSite | None = None
+    chain: tuple[Hop, ...] = ()
+    serializer: str | None = None
 
 
 @_hot_record

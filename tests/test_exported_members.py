@@ -54,6 +54,7 @@ PINNED = {
         "Finding",
         "FindingKey",
         "ForeignKey",
+        "Hop",
         "Index",
         "IndexColumn",
         "IndexKey",

@@ -56,11 +56,12 @@ child row at once: ``SELECT ... FROM order_items WHERE order_id = ANY($1)``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from advisor.model import (
     CallSite,
     Finding,
+    Hop,
     OrmLoad,
     ParsedQuery,
     Predicate,
@@ -74,6 +75,9 @@ from advisor.rules.loops import Loop, find_loops, shape_for
 from advisor.rules.orm_fixes import (
     LazySites,
     class_name,
+    eager_fix,
+    expired_fix,
+    full_path,
     lazy_sites,
     loader_fix,
     outer_loads,
@@ -85,12 +89,20 @@ __all__ = ["RULE", "check"]
 
 CODE = "ADV001"
 NAME = "n-plus-one"
+# A test that repeats a load this few times shows a loop over tiny test data: low severity.
+_FEW_IN_TESTS = 3
 # Rows per call at or below which a pg_stat_statements shape looks like a per-row lookup.
 _ROWS_PER_CALL = 1.5
 
 
 def check(ctx: RuleContext) -> Iterator[Outcome]:
-    """Yield one finding per N+1 loop (call site + shape), then pg_stat_statements suspicions."""
+    """Yield one finding per N+1 loop, then pg_stat_statements suspicions.
+
+    ORM loads from one line in one kind of scope are one loop: one finding lists every
+    attribute it loaded, with one combined fix. Explicit ``Session.refresh()`` calls are
+    never a loop; reloads after ``commit()`` are their own low-severity finding, outside
+    tests only.
+    """
     workload, schema = ctx.workload, ctx.schema
     reported: set[str] = set()
     sites = lazy_sites(workload)
@@ -100,12 +112,22 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         min_repeats_in_tests=ctx.options["min_repeats_in_tests"],
         identical=False,
     )
+    orm_loops: dict[tuple[str | None, CallSite | None, bool], list[tuple[Loop, QueryShape]]] = {}
     for loop in loops:
         shape = shape_for(workload, loop.key)
         if shape is None or not _is_per_row_select(shape.query):
             continue
+        kind = loop.orm.kind if loop.orm is not None else None
         reported.add(loop.key)
-        yield _loop_finding(loop, shape, schema, sites)
+        if kind == "refresh" or (kind == "expired" and loop.worst_kind == "test"):
+            continue  # asked for by the code, or a test's commit-then-assert: not a loop
+        if kind in ("lazy", "column", "expired") and loop.call_site is not None:
+            key = (loop.worst_kind, loop.call_site, kind == "expired")
+            orm_loops.setdefault(key, []).append((loop, shape))
+        else:
+            yield _loop_finding(loop, shape, schema, sites)
+    for members in orm_loops.values():
+        yield _orm_finding(members, sites)
     min_calls = ctx.options["pgss_min_calls"]
     for shape in workload.shapes.values():
         if shape.query.key in reported or not shape.from_pg_stat_statements:
@@ -178,6 +200,112 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: LazySite
         evidence=evidence,
         confidence="high" if loop.distinct_params > 1 or loop.orm is not None else "medium",
     )
+
+
+def _orm_finding(members: Sequence[tuple[Loop, QueryShape]], sites: LazySites) -> Finding:
+    """One finding for every ORM load one line ran in one kind of scope."""
+    members = sorted(members, key=lambda m: (-m[0].worst, m[0].key))
+    first, shape = members[0]
+    orms = [loop.orm for loop, _ in members if loop.orm is not None]
+    expired = orms[0].kind == "expired"
+    roots: dict[CallSite | None, list[OrmLoad]] = {}
+    paths: dict[OrmLoad, tuple[Hop, ...]] = {}
+    for loop, _ in members:
+        orm = loop.orm
+        assert orm is not None  # grouped by its kind
+        root, outer = _root_of(loop, orm, sites)
+        paths[orm] = full_path(orm, outer)
+        roots.setdefault(root, []).append(orm)
+    loads = [
+        {
+            "attribute": f"{loop.orm.parent}.{loop.orm.attribute}" if loop.orm else None,
+            "kind": loop.orm.kind if loop.orm else None,
+            "count": loop.worst,
+            "ms": loop.worst_ms,
+        }
+        for loop, _ in members
+    ]
+    worst = max(loop.worst for loop, _ in members)
+    scope_word = first.worst_kind or "scope"
+    serializer = next((o.serializer for o in orms if o.serializer), None)
+    by = f" while {serializer} serialized the objects" if serializer else ""
+    head = "reload after commit" if expired else "N+1"
+    if len(members) == 1:
+        timing = f", {first.worst_ms:.1f} ms" if first.worst_ms is not None else ""
+        params = "with differing parameters" if first.distinct_params > 1 else "per row"
+        message = (
+            f"{head}: {_single(orms[0])} of {loads[0]['attribute']} ran {first.worst} times "
+            f"in one {scope_word}{timing}{by}, {params}{_scopes(members)}: "
+            f"{one_line(shape.query.sql)}"
+        )
+    else:
+        what = ", ".join(_load_text(item) for item in loads)
+        message = (
+            f"{head}: one loop loaded {len(members)} attributes one object at a time in one "
+            f"{scope_word}{by}: {what}{_scopes(members)}; first: {one_line(shape.query.sql)}"
+        )
+    origin = next(iter(roots))
+    low = expired or (first.worst_kind == "test" and worst <= _FEW_IN_TESTS)
+    evidence: dict[str, object] = {
+        "count": worst,
+        "scopes": max(loop.scopes for loop, _ in members),
+        "worst_scope": first.worst_scope,
+        "executions": sum(loop.executions for loop, _ in members),
+        "distinct_params": max(loop.distinct_params for loop, _ in members),
+        "worst_ms": _sum(loop.worst_ms for loop, _ in members),
+        "total_ms": _sum(loop.total_ms for loop, _ in members),
+        "loads": loads,
+    }
+    if orms[0].attribute:
+        evidence["relationship"] = f"{orms[0].parent}.{orms[0].attribute}"
+        evidence["path"] = " -> ".join(f"{h.parent}.{h.attribute}" for h in paths[orms[0]])
+    if serializer:
+        evidence["serializer"] = serializer
+    if origin != first.origin and first.origin is not None:
+        evidence["parents_loaded_at"] = str(first.origin)
+    return Finding(
+        rule=CODE,
+        name=NAME,
+        severity=Severity.LOW if low else Severity.HIGH,
+        message=message,
+        location=first.call_site,
+        fingerprint=shape.query.fingerprint,
+        sql=shape.query.sql,
+        fix=expired_fix(orms) if expired else eager_fix(roots, paths, serializer),
+        origin=origin,
+        evidence=evidence,
+        confidence="high",
+    )
+
+
+def _root_of(loop: Loop, orm: OrmLoad, sites: LazySites) -> tuple[CallSite | None, list[OrmLoad]]:
+    """The line of the query the rows came from, and the outer loads when not recorded."""
+    if orm.kind != "lazy":
+        return loop.origin, []
+    if orm.root is not None:
+        return orm.root, []
+    outer, origin = outer_loads(orm, loop.origin, sites)
+    return origin, outer
+
+
+def _single(orm: OrmLoad) -> str:
+    return {"lazy": "lazy load", "column": "deferred column load"}.get(orm.kind, "reload")
+
+
+def _load_text(item: Mapping[str, object]) -> str:
+    ms = item["ms"]
+    timing = f", {ms:.1f} ms" if isinstance(ms, float) else ""
+    return f"{item['attribute']} ({item['count']} times{timing})"
+
+
+def _scopes(members: Sequence[tuple[Loop, QueryShape]]) -> str:
+    loop = max((m[0] for m in members), key=lambda lp: lp.scopes)
+    return f", in {loop.scopes} scopes (worst: {loop.worst_scope})" if loop.scopes > 1 else ""
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _pgss_suspicion(shape: QueryShape, schema: Schema, min_calls: int) -> Finding | None:
