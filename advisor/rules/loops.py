@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from advisor.model import CallSite, OrmLoad, QueryShape, ScopeGroup, Workload
 
-__all__ = ["Loop", "find_loops", "shape_for"]
+__all__ = ["Loop", "find_loops", "loops_at", "shape_for"]
 
 
 @dataclass(frozen=True, slots=True)
 class Loop:
-    """One call site's repeated shape, aggregated over every scope it happened in."""
+    """One call site's repeated shape, aggregated over every scope of one kind."""
 
     key: str
     call_site: CallSite | None
@@ -36,7 +36,7 @@ class Loop:
 def find_loops(
     workload: Workload, *, min_repeats: int, min_repeats_in_tests: int, identical: bool
 ) -> list[Loop]:
-    """Aggregate the scope groups that repeat often enough, per (call site, shape).
+    """Aggregate the scope groups that repeat often enough, per (shape, line, scope kind).
 
     A group repeats when it ran ``min_repeats`` times in one request or process scope,
     ``min_repeats_in_tests`` in a test (never fewer than two), executemany calls aside.
@@ -44,7 +44,9 @@ def find_loops(
     otherwise those with differing (or unknown) parameters (ADV001). Executemany calls,
     batched ORM loads and batched shapes never count.
     """
-    buckets: dict[tuple[str, CallSite | None], list[ScopeGroup]] = {}
+    # Per scope kind too: a loop in tests and the same line in requests are two findings
+    # (test data is small; a request's counts say what production pays).
+    buckets: dict[tuple[str, CallSite | None, str | None], list[ScopeGroup]] = {}
     for group in workload.groups:
         threshold = min_repeats_in_tests if group.scope_kind == "test" else min_repeats
         if not _repeats(group, threshold) or group.batched:
@@ -53,8 +55,29 @@ def find_loops(
             continue
         if (group.distinct_params == 1) != identical:
             continue
-        buckets.setdefault((group.key, group.call_site), []).append(group)
+        buckets.setdefault((group.key, group.call_site, group.scope_kind), []).append(group)
     return [_aggregate(groups) for groups in buckets.values()]
+
+
+def loops_at(
+    workload: Workload,
+    at: set[tuple[str | None, CallSite | None]],
+    known: set[tuple[str, CallSite | None, str | None]],
+) -> list[Loop]:
+    """The lazy and deferred-column loads at ``at`` (scope kind, line) that repeated at all.
+
+    A loop over 12 recipes lazy-loads 12 tag lists but only 4 authors (the identity map
+    has the rest): below the loop threshold alone, they still belong to the loop's fix.
+    ``known`` (shape key, line, scope kind) are the loops already found.
+    """
+    return [
+        loop
+        for loop in find_loops(workload, min_repeats=2, min_repeats_in_tests=2, identical=False)
+        if (loop.key, loop.call_site, loop.worst_kind) not in known
+        and (loop.worst_kind, loop.call_site) in at
+        and loop.orm is not None
+        and loop.orm.kind in ("lazy", "column")
+    ]
 
 
 def _repeats(group: ScopeGroup, threshold: int) -> bool:

@@ -69,9 +69,10 @@ from advisor.model import (
     Schema,
     Severity,
     Table,
+    Workload,
 )
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.rules.loops import Loop, find_loops, shape_for
+from advisor.rules.loops import Loop, find_loops, loops_at, shape_for
 from advisor.rules.orm_fixes import (
     LazySites,
     class_name,
@@ -112,7 +113,7 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         min_repeats_in_tests=ctx.options["min_repeats_in_tests"],
         identical=False,
     )
-    orm_loops: dict[tuple[str | None, CallSite | None, bool], list[tuple[Loop, QueryShape]]] = {}
+    orm_loops: dict[_OrmKey, list[tuple[Loop, QueryShape]]] = {}
     for loop in loops:
         shape = shape_for(workload, loop.key)
         if shape is None or not _is_per_row_select(shape.query):
@@ -122,10 +123,12 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         if kind == "refresh" or (kind == "expired" and loop.worst_kind == "test"):
             continue  # asked for by the code, or a test's commit-then-assert: not a loop
         if kind in ("lazy", "column", "expired") and loop.call_site is not None:
-            key = (loop.worst_kind, loop.call_site, kind == "expired")
+            key: _OrmKey = (loop.worst_kind, loop.call_site, kind == "expired")
             orm_loops.setdefault(key, []).append((loop, shape))
         else:
             yield _loop_finding(loop, shape, schema, sites)
+    for key, extra in _companions(workload, orm_loops).items():
+        orm_loops[key].extend(extra)
     for members in orm_loops.values():
         yield _orm_finding(members, sites)
     min_calls = ctx.options["pgss_min_calls"]
@@ -135,6 +138,27 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         finding = _pgss_suspicion(shape, schema, min_calls)
         if finding is not None:
             yield finding
+
+
+_OrmKey = tuple[str | None, CallSite | None, bool]
+
+
+def _companions(
+    workload: Workload, orm_loops: dict[_OrmKey, list[tuple[Loop, QueryShape]]]
+) -> dict[_OrmKey, list[tuple[Loop, QueryShape]]]:
+    """Each ORM loop's lazy loads too rare to be a loop alone (see :func:`loops_at`)."""
+    found: dict[_OrmKey, list[tuple[Loop, QueryShape]]] = {}
+    known = {
+        (loop.key, loop.call_site, loop.worst_kind)
+        for members in orm_loops.values()
+        for loop, _ in members
+    }
+    at = {(kind, site) for kind, site, expired in orm_loops if not expired}
+    for loop in loops_at(workload, at, known):
+        shape = shape_for(workload, loop.key)
+        if shape is not None:
+            found.setdefault((loop.worst_kind, loop.call_site, False), []).append((loop, shape))
+    return found
 
 
 def _is_per_row_select(query: ParsedQuery) -> bool:
