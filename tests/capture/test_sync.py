@@ -243,3 +243,54 @@ def test_instrument_all_engines(shop_dsn: str, capture_file: Path, executions: R
         for eng in engines:
             eng.dispose()
     assert sum("engine_number" in e.sql for e in executions(capture_file)) == 2
+
+
+def test_column_loads_are_told_apart_from_the_mapper(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        user = session.scalars(select(User).order_by(User.id).limit(1)).one()
+        with capture.scope("deferred"):
+            assert user.bio is not None
+        session.commit()
+        with capture.scope("expired"):
+            assert user.email
+        session.commit()
+        with capture.scope("refresh"):
+            session.refresh(user)
+    found = {e.scope: e.orm for e in executions(capture_file) if e.orm is not None}
+    assert found["deferred"] is not None and found["expired"] is not None
+    assert (found["deferred"].kind, found["deferred"].attribute) == ("column", "bio")
+    # After commit every attribute is expired: the reload names columns, never relationships.
+    assert found["expired"].kind == "expired"
+    assert "orders" not in (found["expired"].attribute or "").split(",")
+    assert found["refresh"] is not None and found["refresh"].kind == "refresh"
+
+
+def test_nested_lazy_load_records_the_root_query_and_the_chain(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    class ItemOut(BaseModel):
+        model_config = ConfigDict(from_attributes=True)
+        quantity: int
+
+    class OrderOut(BaseModel):
+        model_config = ConfigDict(from_attributes=True)
+        items: list[ItemOut]
+
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        user = session.scalars(select(User).limit(1)).one()  # mark:chain-root
+        outs = [OrderOut.model_validate(order) for order in user.orders]  # mark:chain-read
+    assert len(outs) == ORDERS_PER_USER
+    items = [e for e in executions(capture_file) if e.orm and e.orm.attribute == "items"]
+    assert len(items) == ORDERS_PER_USER
+    for e in items:
+        assert e.orm is not None and e.orm.root is not None
+        assert e.orm.root.line == _line_of("# mark:chain-root")
+        assert [(h.parent, h.attribute, h.direction) for h in e.orm.chain] == [
+            ("User", "orders", "ONETOMANY")
+        ]
+        assert e.orm.serializer == "pydantic"
+        assert e.call_site is not None and e.call_site.line == _line_of("# mark:chain-read")

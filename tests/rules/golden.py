@@ -29,6 +29,7 @@ from advisor.model import (
     Finding,
     Index,
     Note,
+    Hop,
     OrmLoad,
     Schema,
     SourceKind,
@@ -169,6 +170,9 @@ def _orm(data: Mapping[str, Any] | None) -> OrmLoad | None:
         path=tuple(data.get("path") or ()),
         direction=data.get("direction"),
         target=data.get("target"),
+        root=parse_call_site(data.get("root")),
+        chain=tuple(Hop(*hop) for hop in data.get("chain") or ()),
+        serializer=data.get("serializer"),
     )
 
 
