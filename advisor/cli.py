@@ -132,6 +132,9 @@ def scan(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Say why each query got no suggestion.")
     ] = False,
+    limit: Annotated[
+        int, typer.Option(help="Findings the text report prints (0: all; JSON keeps all).")
+    ] = 15,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
@@ -161,7 +164,7 @@ def scan(
     for skipped in rejected:
         _error_line(f"{skipped.source.path}: {skipped.reason}")
     for fmt, output in pairs:
-        _write_report(result, fmt, output, root=root, verbose=verbose)
+        _write_report(result, fmt, output, root=root, verbose=verbose, limit=limit)
     raise typer.Exit(2 if rejected else _exit_code(result, threshold))
 
 
@@ -219,16 +222,23 @@ def _pair_outputs(formats: list[Format], outputs: list[str]) -> list[tuple[Forma
 
 
 def _write_report(
-    result: ScanResult, fmt: Format, output: str | None, *, root: str, verbose: bool
+    result: ScanResult,
+    fmt: Format,
+    output: str | None,
+    *,
+    root: str,
+    verbose: bool,
+    limit: int = 15,
 ) -> None:
     if fmt is Format.text:
         from advisor.report.text import render
 
         if output is None or output == "-":
-            out.print(render(result, verbose=verbose))
+            out.print(render(result, verbose=verbose, limit=limit))
             return
         with open(output, "w", encoding="utf-8") as handle:
-            Console(file=handle, highlight=False, width=100).print(render(result, verbose=verbose))
+            report = render(result, verbose=verbose, limit=limit)
+            Console(file=handle, highlight=False, width=100).print(report)
         return
     from advisor.report import render_document
 
