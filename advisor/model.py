@@ -152,6 +152,8 @@ class Execution:
     ``scope_id`` tells apart two instances of one scope name (two concurrent requests
     to ``GET /users/{user_id}`` share the name, never the id); unique within a file.
     ``source_kind`` says which kind of source read it (None when built in code).
+    ``callers``: for an ORM statement, the application frames above ``call_site``, nearest
+    first (the loop that called a repository helper), a few at most.
     """
 
     sql: str
@@ -171,6 +173,7 @@ class Execution:
     error: str | None = None
     scope_id: int | None = None
     source_kind: SourceKind | None = None
+    callers: tuple[CallSite, ...] = ()
 
 
 # --------------------------------------------------------------------------- parse
@@ -469,6 +472,7 @@ class ScopeGroup:
     executemany: int = 0
     rows: int | None = None
     batched: bool = False
+    callers: tuple[CallSite, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from advisor.capture.params import params_shape, to_json_value
 __all__ = ["Event", "LineEncoder", "ParamsSummary", "params_hash", "summarize"]
 
 # (scope, sql, params, executemany, duration_ms, rows, call_site, origin, orm, error,
-#  server_side, keys): a plain tuple, because the application's hot path builds it. The
+#  server_side, keys, callers): a plain tuple, because the application's hot path builds it. The
 # scope is its settled JSON fields (Scope.settle) or, while its name is unknown, the Scope
 # itself; with keys, params are the values of a dict (rebuilt here). The writer numbers the
 # events (seq) in the order they were queued.
@@ -35,6 +35,7 @@ Event = tuple[
     str | None,
     bool,
     tuple[str, ...] | None,
+    tuple[Site, ...] | None,
 ]
 
 _CACHE_LIMIT = 4096
@@ -155,6 +156,7 @@ class LineEncoder:
         error: str | None,
         server_side: bool,
         keys: tuple[str, ...] | None = None,
+        callers: tuple[Site, ...] | None = None,
     ) -> str:
         """The JSON line (with its newline) of one query (with ``keys``, ``params`` are the
         values of a dict with these keys)."""
@@ -194,6 +196,8 @@ class LineEncoder:
         )
         if server_side:
             text += ', "server_side": true'
+        if callers:
+            text += f', "callers": [{", ".join(self._site(c) for c in callers)}]'
         if self.keep_params and params is not None:
             text += f', "params": {json.dumps(to_json_value(params), default=str)}'
         return text + "}\n"

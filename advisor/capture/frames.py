@@ -21,6 +21,9 @@ __all__ = ["Site", "SiteFinder"]
 Site = tuple[str, int, str]
 
 _SITE_LIMIT = 4096
+# Application frames kept above an ORM statement's call site: enough to name the loop
+# that called a helper, not a traceback.
+_CALLERS = 3
 
 _LIBRARY_PACKAGES = ("sqlalchemy", "asyncpg", "psycopg", "psycopg2", "greenlet", "advisor")
 
@@ -102,6 +105,25 @@ class SiteFinder:
                 found = self._walk(frame or sys._getframe(1), self.max_depth)
                 return found if found is not None else self._walk(spawning, self.max_depth)
         return self._walk(frame or sys._getframe(1), self.max_depth)
+
+    def callers(self, limit: int = _CALLERS) -> tuple[Site, ...]:
+        """Up to ``limit`` application frames above the first one (the call site), nearest
+        first: the loop that called a repository helper. Synchronous stacks only."""
+        frame: FrameType | None = sys._getframe(1)
+        found: list[Site] = []
+        depth = self.max_depth
+        cache = self._files
+        while frame is not None and depth > 0 and len(found) <= limit:
+            code = frame.f_code
+            try:
+                rel = cache[code.co_filename]
+            except KeyError:
+                rel = cache[code.co_filename] = self._classify(code.co_filename)
+            if rel is not None:
+                found.append((rel, frame.f_lineno, code.co_name))
+            frame = frame.f_back
+            depth -= 1
+        return tuple(found[1:])
 
     def _walk(self, frame: FrameType | None, depth: int) -> Site | None:
         cache = self._files

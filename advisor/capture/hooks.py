@@ -26,7 +26,7 @@ from advisor.capture.writer import CaptureWriter
 
 __all__ = ["OPTION", "Recorder"]
 
-# The execution option carrying (call site, orm dict, origin) from do_orm_execute.
+# The execution option carrying (call site, orm dict, origin, callers) from do_orm_execute.
 OPTION = "_advisor_capture"
 # Start times of statements still running, by id() of their execution context; a context
 # whose statement never finished (a cancelled task) leaves its entry: cleared past this.
@@ -124,14 +124,14 @@ class Recorder:
                 self.writer.dropped += 1
                 return
             duration = None if start is None else (end - start) * 1000.0
-            site = orm = origin = None
+            site = orm = origin = callers = None
             server_side = False
             if context is not None:
                 # ``many`` is the context's executemany (insertmanyvalues batches included).
                 options = context.execution_options
                 carried = options.get(OPTION)
                 if carried is not None:
-                    site, orm, origin = carried
+                    site, orm, origin, callers = carried
                 server_side = options.get("stream_results", False)
             if site is None and self.call_sites:
                 site = self.finder.find()
@@ -162,6 +162,7 @@ class Recorder:
                     None,
                     bool(server_side),
                     keys,
+                    callers,
                 )
             )
         except Exception:
@@ -180,12 +181,12 @@ class Recorder:
                 return
             start = self._starts.pop(id(context), None)
             duration = None if start is None else (perf_counter() - start) * 1000.0
-            site = orm = origin = None
+            site = orm = origin = callers = None
             many = False
             if context is not None:
                 carried = context.execution_options.get(OPTION)
                 if carried is not None:
-                    site, orm, origin = carried
+                    site, orm, origin, callers = carried
                 many = bool(context.executemany)
             if site is None and self.call_sites:
                 site = self.finder.find()
@@ -208,6 +209,7 @@ class Recorder:
                     error,
                     False,
                     None,
+                    callers,
                 )
             )
         except Exception:
@@ -216,9 +218,14 @@ class Recorder:
     def _orm(self, orm_state: Any) -> None:
         try:
             orm, origin = describe(orm_state)
-            site = self.finder.find() if self.call_sites else None
+            site = callers = None
+            if self.call_sites:
+                site = self.finder.find()
+                # ORM statements only (raw SQL keeps its one site): a repository helper's
+                # callers name the loop; an ORM statement costs far more than the walk.
+                callers = self.finder.callers() if site is not None else None
             if site is not None or orm is not None:
-                orm_state.update_execution_options(**{OPTION: (site, orm, origin)})
+                orm_state.update_execution_options(**{OPTION: (site, orm, origin, callers)})
         except Exception:
             self.writer.internal_errors += 1
 

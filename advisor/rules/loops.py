@@ -12,12 +12,16 @@ from dataclasses import dataclass
 
 from advisor.model import CallSite, OrmLoad, QueryShape, ScopeGroup, Workload
 
-__all__ = ["Loop", "find_loops", "loops_at", "shape_for"]
+__all__ = ["Loop", "called_from", "find_loops", "loops_at", "shape_for"]
 
 
 @dataclass(frozen=True, slots=True)
 class Loop:
-    """One call site's repeated shape, aggregated over every scope of one kind."""
+    """One call site's repeated shape, aggregated over every scope of one kind.
+
+    ``callers``: the application frames above the call site (of its worst scope), nearest
+    first: where a helper that runs the query was called from, the loop itself.
+    """
 
     key: str
     call_site: CallSite | None
@@ -31,6 +35,7 @@ class Loop:
     executions: int
     total_ms: float | None
     distinct_params: int
+    callers: tuple[CallSite, ...] = ()
 
 
 def find_loops(
@@ -100,7 +105,15 @@ def _aggregate(groups: Sequence[ScopeGroup]) -> Loop:
         executions=sum(g.count for g in groups),
         total_ms=sum(times) if times else None,
         distinct_params=max(g.distinct_params for g in groups),
+        callers=worst.callers,
     )
+
+
+def called_from(callers: Sequence[CallSite]) -> str:
+    """`` (called from app/services.py:31 in bulk_tag())``, or "" without callers."""
+    if not callers:
+        return ""
+    return f" (called from {' <- '.join(str(c) for c in callers)})"
 
 
 def shape_for(workload: Workload, key: str) -> QueryShape | None:

@@ -72,7 +72,7 @@ from advisor.model import (
     Workload,
 )
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.rules.loops import Loop, find_loops, loops_at, shape_for
+from advisor.rules.loops import Loop, called_from, find_loops, loops_at, shape_for
 from advisor.rules.orm_fixes import (
     LazySites,
     class_name,
@@ -193,8 +193,8 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: LazySite
     timing = f", {loop.worst_ms:.1f} ms" if loop.worst_ms is not None else ""
     params = "with differing parameters" if loop.distinct_params > 1 else "per row"
     message = (
-        f"N+1: {what} ran {loop.worst} times in one {scope_word}{timing}, {params}{where}: "
-        f"{one_line(query.sql)}"
+        f"N+1: {what} ran {loop.worst} times in one {scope_word}{timing}, {params}{where}"
+        f"{called_from(loop.callers)}: {one_line(query.sql)}"
     )
     evidence: dict[str, object] = {
         "count": loop.worst,
@@ -211,6 +211,8 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: LazySite
         evidence["path"] = " -> ".join(f"{p}.{a}" for p, a, _ in hops)
     if origin != loop.origin:
         evidence["parents_loaded_at"] = str(loop.origin)
+    if loop.callers:
+        evidence["called_from"] = [str(c) for c in loop.callers]
     return Finding(
         rule=CODE,
         name=NAME,
@@ -259,14 +261,15 @@ def _orm_finding(members: Sequence[tuple[Loop, QueryShape]], sites: LazySites) -
         params = "with differing parameters" if first.distinct_params > 1 else "per row"
         message = (
             f"{head}: {_single(orms[0])} of {loads[0]['attribute']} ran {first.worst} times "
-            f"in one {scope_word}{timing}{by}, {params}{_scopes(members)}: "
-            f"{one_line(shape.query.sql)}"
+            f"in one {scope_word}{timing}{by}, {params}{_scopes(members)}"
+            f"{called_from(first.callers)}: {one_line(shape.query.sql)}"
         )
     else:
         what = ", ".join(_load_text(item) for item in loads)
         message = (
             f"{head}: one loop loaded {len(members)} attributes one object at a time in one "
-            f"{scope_word}{by}: {what}{_scopes(members)}; first: {one_line(shape.query.sql)}"
+            f"{scope_word}{by}: {what}{_scopes(members)}{called_from(first.callers)}; "
+            f"first: {one_line(shape.query.sql)}"
         )
     origin = next(iter(roots))
     low = expired or (first.worst_kind == "test" and worst <= _FEW_IN_TESTS)
@@ -285,6 +288,8 @@ def _orm_finding(members: Sequence[tuple[Loop, QueryShape]], sites: LazySites) -
         evidence["path"] = " -> ".join(f"{h.parent}.{h.attribute}" for h in paths[orms[0]])
     if serializer:
         evidence["serializer"] = serializer
+    if first.callers:
+        evidence["called_from"] = [str(c) for c in first.callers]
     if origin != first.origin and first.origin is not None:
         evidence["parents_loaded_at"] = str(first.origin)
     return Finding(

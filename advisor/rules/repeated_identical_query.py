@@ -46,7 +46,7 @@ from collections.abc import Iterator
 
 from advisor.model import CallSite, Finding, QueryShape, Severity
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.rules.loops import Loop, find_loops, shape_for
+from advisor.rules.loops import Loop, called_from, find_loops, shape_for
 from advisor.sqltext import one_line
 
 __all__ = ["RULE", "check"]
@@ -97,7 +97,7 @@ def _finding(members: list[tuple[Loop, QueryShape]]) -> Finding:
         severity=Severity.LOW,
         message=(
             f"{what} ran {loop.worst} times in one {loop.worst_kind or 'scope'}{timing}{where}"
-            f": {one_line(query.sql)}"
+            f"{called_from(loop.callers)}: {one_line(query.sql)}"
         ),
         location=loop.call_site or (shape.call_sites[0] if shape.call_sites else None),
         fingerprint=query.fingerprint,

@@ -72,6 +72,7 @@ class _QueryLine(msgspec.Struct, gc=False):
     origin: _Site | None = None
     orm: _OrmLine | None = None
     error: str | None = None
+    callers: list[_Site] = []
 
 
 _Sites = dict[_Site, CallSite]
@@ -300,6 +301,7 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
         line.error,
         line.scope_id,
         "capture_file",
+        tuple(_shared(c, sites) for c in line.callers) if line.callers else (),
     )
 
 
@@ -329,7 +331,15 @@ def _from_dict(data: dict[str, Any], source: CallSite, sites: _Sites) -> Executi
         _str(get("error")),
         scope_id if type(scope_id) is int else None,
         "capture_file",
+        _callers(get("callers"), sites),
     )
+
+
+def _callers(data: Any, sites: _Sites) -> tuple[CallSite, ...]:
+    if not isinstance(data, list):
+        return ()
+    found = (_site(item, sites) for item in data)
+    return tuple(site for site in found if site is not None)
 
 
 def read_capture(path: str) -> Iterator[Execution | Skipped]:

@@ -196,6 +196,10 @@ def test_deferred_column_loop_gets_undefer(findings: list[Finding]) -> None:
 def test_get_loop_and_its_lazy_collection(findings: list[Finding]) -> None:
     [get_loop] = at(findings, "repository.py", "# origin: repository.get")
     assert "Recipe.id.in_(ids)" in (get_loop.fix or "")
+    # The generic helper ran the query; the finding names the loop that called it.
+    loop = f"{APP}/services.py:{line_of('services.py', '# loop: bulk tagging')} in bulk_tag()"
+    assert get_loop.evidence["called_from"][0] == loop  # type: ignore[index]
+    assert f"(called from {loop}" in get_loop.message
     [tags] = at(findings, "services.py", "# loop: tags of each recipe")
     assert tags.origin is not None
     assert tags.origin.line == line_of("repository.py", "# origin: repository.get")
