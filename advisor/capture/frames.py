@@ -111,24 +111,27 @@ class SiteFinder:
         first: the loop that called a repository helper. Synchronous stacks only."""
         frame: FrameType | None = sys._getframe(1)
         found: list[Site] = []
-        depth = self.max_depth
-        cache = self._files
-        while frame is not None and depth > 0 and len(found) <= limit:
+        for _ in range(self.max_depth):
+            if frame is None or len(found) > limit:
+                break
             code = frame.f_code
-            try:
-                rel = cache[code.co_filename]
-            except KeyError:
-                rel = cache[code.co_filename] = self._classify(code.co_filename)
+            rel = self._app_file(code.co_filename)
             if rel is not None:
                 found.append((rel, frame.f_lineno, code.co_name))
             frame = frame.f_back
-            depth -= 1
         return tuple(found[1:])
+
+    def _app_file(self, filename: str) -> str | None:
+        """The application-relative path of ``filename``, None for library code (cached)."""
+        if filename not in self._files:
+            self._files[filename] = self._classify(filename)
+        return self._files[filename]
 
     def _walk(self, frame: FrameType | None, depth: int) -> Site | None:
         cache = self._files
         while frame is not None and depth > 0:
             code = frame.f_code
+            # _app_file, inlined: this loop runs for every statement.
             try:
                 rel = cache[code.co_filename]
             except KeyError:
