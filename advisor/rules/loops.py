@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from advisor.model import CallSite, OrmLoad, QueryShape, ScopeGroup, Workload
 
-__all__ = ["Loop", "called_from", "find_loops", "loops_at", "shape_for"]
+__all__ = ["Loop", "called_from", "find_loops", "in_test_code", "loops_at", "shape_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,12 @@ class Loop:
 
 
 def find_loops(
-    workload: Workload, *, min_repeats: int, min_repeats_in_tests: int, identical: bool
+    workload: Workload,
+    *,
+    min_repeats: int,
+    min_repeats_in_tests: int,
+    identical: bool,
+    test_code: bool = False,
 ) -> list[Loop]:
     """Aggregate the scope groups that repeat often enough, per (shape, line, scope kind).
 
@@ -47,7 +52,8 @@ def find_loops(
     ``min_repeats_in_tests`` in a test (never fewer than two), executemany calls aside.
     ``identical`` selects the groups whose executions all had the same parameters (ADV007);
     otherwise those with differing (or unknown) parameters (ADV001). Executemany calls,
-    batched ORM loads and batched shapes never count.
+    batched ORM loads and batched shapes never count, nor lines in test code (fixture
+    loops, a test body's own repeats) unless ``test_code``.
     """
     # Per scope kind too: a loop in tests and the same line in requests are two findings
     # (test data is small; a request's counts say what production pays).
@@ -57,6 +63,8 @@ def find_loops(
         if not _repeats(group, threshold) or group.batched:
             continue
         if group.orm is not None and group.orm.kind == "batched":
+            continue
+        if not test_code and in_test_code(group.call_site):
             continue
         if (group.distinct_params == 1) != identical:
             continue
@@ -106,6 +114,21 @@ def _aggregate(groups: Sequence[ScopeGroup]) -> Loop:
         total_ms=sum(times) if times else None,
         distinct_params=max(g.distinct_params for g in groups),
         callers=worst.callers,
+    )
+
+
+def in_test_code(site: CallSite | None) -> bool:
+    """The line is in a test file or a fixture (``tests/``, ``test_*.py``, ``conftest.py``):
+    a loop there sets up data or repeats a call on purpose, not the application's loop."""
+    if site is None:
+        return False
+    parts = site.path.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (
+        any(part in ("tests", "test") for part in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
     )
 
 

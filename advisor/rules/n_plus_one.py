@@ -50,6 +50,9 @@ child row at once: ``SELECT ... FROM order_items WHERE order_id = ANY($1)``.
   request or process scope that count as a loop.
 - ``min_repeats_in_tests`` (default 2): the same, inside a test (test data is small, so two
   queries already show the loop).
+- ``test_code`` (default false): also report loops whose line is in test code (a
+  fixture's setup loop, a test body calling the same thing again): they are the test's
+  own doing, reported apart from the application's loops when enabled.
 - ``pgss_min_calls`` (default 1000): ``pg_stat_statements`` calls above which a
   one-row-per-call primary/foreign-key lookup is reported as a suspected N+1.
 """
@@ -112,6 +115,7 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         min_repeats=ctx.options["min_repeats"],
         min_repeats_in_tests=ctx.options["min_repeats_in_tests"],
         identical=False,
+        test_code=ctx.options["test_code"],
     )
     orm_loops: dict[_OrmKey, list[tuple[Loop, QueryShape]]] = {}
     for loop in loops:
@@ -438,5 +442,10 @@ RULE = Rule(
     summary="The same per-row query ran in a loop (ORM lazy load, get() loop, raw lookup).",
     doc=__doc__ or "",
     check=check,
-    options={"min_repeats": 5, "min_repeats_in_tests": 2, "pgss_min_calls": 1000},
+    options={
+        "min_repeats": 5,
+        "min_repeats_in_tests": 2,
+        "pgss_min_calls": 1000,
+        "test_code": False,
+    },
 )

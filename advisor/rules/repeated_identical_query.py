@@ -38,6 +38,7 @@ Run it once before the loop and reuse the result, or cache it for the request
 - ``min_repeats`` (default 5): identical executions from one line within one request or
   process scope that are worth a finding.
 - ``min_repeats_in_tests`` (default 3): the same, inside a test.
+- ``test_code`` (default false): also report lines in test code (fixtures, test bodies).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         min_repeats=ctx.options["min_repeats"],
         min_repeats_in_tests=ctx.options["min_repeats_in_tests"],
         identical=True,
+        test_code=ctx.options["test_code"],
     )
     sites: dict[tuple[str | None, CallSite | None, str], list[tuple[Loop, QueryShape]]] = {}
     for loop in loops:
@@ -132,5 +134,5 @@ RULE = Rule(
     summary="The same query with the same parameters ran repeatedly from one line.",
     doc=__doc__ or "",
     check=check,
-    options={"min_repeats": 5, "min_repeats_in_tests": 3},
+    options={"min_repeats": 5, "min_repeats_in_tests": 3, "test_code": False},
 )
