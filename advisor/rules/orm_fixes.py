@@ -22,6 +22,7 @@ __all__ = [
     "loader_fix",
     "outer_loads",
     "relationship_hops",
+    "serialized_at",
 ]
 
 
@@ -182,6 +183,23 @@ def outer_loads(
         chain.insert(0, outer)
         current, origin = outer, outer_origin
     return chain, origin
+
+
+def serialized_at(workload: Workload) -> dict[CallSite, str]:
+    """Lines of queries whose rows a serializer read (root and origin of its loads), and which.
+
+    Pydantic's ``from_attributes`` or a response model reads every field of every object:
+    the rows of the query at such a line are read whole, whatever the query loads.
+    """
+    found: dict[CallSite, str] = {}
+    for group in workload.groups:
+        orm = group.orm
+        if orm is None or orm.serializer is None:
+            continue
+        for site in (orm.root, group.origin):
+            if site is not None:
+                found.setdefault(site, orm.serializer)
+    return found
 
 
 def class_name(table: str) -> str:
