@@ -8,7 +8,12 @@ triggers the queries (the loop), the line that loaded the parent rows (where the
 how many queries one scope ran, the time they took, and the exact fix: an eager loader such
 as ``selectinload(Order.items)``, one ``IN`` query instead of a ``get()`` loop, or
 ``WHERE fk = ANY($1)`` for raw SQL. Fifty tests that hit the same loop give one finding
-(with the number of scopes and the worst count), not fifty.
+(with the number of scopes and the worst count), not fifty. Every ORM load one line ran in
+one kind of scope is one finding, with each attribute's count and time and one combined
+fix on the query that returned the rows (through lazy loads of lazy loads, a repository
+helper, the identity map); the frames that called a helper name the loop. When pydantic,
+FastAPI or ``dataclasses`` read the attributes, the fix also offers trimming the response
+model or ``raiseload``.
 
 With only ``pg_stat_statements`` (no scopes, no call sites) it reports a low-confidence
 suspicion: a single-row lookup by primary or foreign key that ran very often.
@@ -16,8 +21,12 @@ suspicion: a single-row lookup by primary or foreign key that ran very often.
 Not N+1: queries already batched (``selectinload``, ``joinedload``, ``IN``/``ANY`` lists),
 ``executemany``, the same query with the *same* parameters (ADV007
 repeated-identical-query), savepoints, cursor fetches, transaction control, keyset
-pagination (``WHERE id > $1 ORDER BY id LIMIT 500`` in a batch loop), and INSERT loops.
-The pg_stat_statements suspicion has severity medium and low confidence.
+pagination (``WHERE id > $1 ORDER BY id LIMIT 500`` in a batch loop), INSERT loops,
+``Session.refresh()``, loops in test code (fixtures, a test body's repeats; see
+``test_code``), and reloads after ``commit()`` inside tests. Elsewhere those reloads are
+their own low-severity finding (``expire_on_commit=False``, never ``undefer``), as is a
+loop of at most three in a test. The pg_stat_statements suspicion has severity medium and
+low confidence.
 
 ## Why is this bad?
 Every query pays a network round trip, a parse/plan/execute and the ORM's row handling.
