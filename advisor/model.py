@@ -127,6 +127,8 @@ class OrmLoad:
     (``User.orders`` when ``user.orders[i].items`` loads): the fix goes on the root query,
     as one loader chain. ``serializer`` names the serialization that read the attribute
     (``pydantic``, ``fastapi``, ``dataclasses``) when one was on the stack.
+    ``origin_earlier``: the parent object was loaded in an earlier scope (kept in the
+    identity map or a cache), so its origin is another request's or test's query.
     """
 
     kind: LoadKind
@@ -138,6 +140,7 @@ class OrmLoad:
     root: CallSite | None = None
     chain: tuple[Hop, ...] = ()
     serializer: str | None = None
+    origin_earlier: bool = False
 
 
 @_hot_record

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Mapper, Session
 from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.encode import summarize
 from advisor.capture.frames import SiteFinder
-from advisor.capture.orm import ORIGIN_KEY, ROOT_KEY, describe, loaded_root
+from advisor.capture.orm import (
+    ORIGIN_KEY,
+    ROOT_KEY,
+    SCOPE_KEY,
+    current_scope_id,
+    describe,
+    loaded_root,
+)
 from advisor.capture.schema_line import SchemaProbe
 from advisor.capture.writer import CaptureWriter
 
@@ -235,6 +242,7 @@ class Recorder:
             if carried is not None and carried[0] is not None:
                 info = target._sa_instance_state.info
                 info[ORIGIN_KEY] = carried[0]
+                info[SCOPE_KEY] = current_scope_id()
                 root, hops = loaded_root(carried[0], carried[1])
                 if hops:  # a root query's rows need no second key: ORIGIN_KEY is their root
                     info[ROOT_KEY] = (root, hops)

@@ -16,13 +16,25 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.frames import Site
 
-__all__ = ["ORIGIN_KEY", "ROOT_KEY", "describe", "loaded_root", "path_names"]
+__all__ = [
+    "ORIGIN_KEY",
+    "ROOT_KEY",
+    "SCOPE_KEY",
+    "current_scope_id",
+    "describe",
+    "loaded_root",
+    "path_names",
+]
 
 ORIGIN_KEY = "advisor.capture.origin"
 # (root site, hops) of an instance: the query its lazy-load chain started from.
 ROOT_KEY = "advisor.capture.root"
+# The id of the scope an instance was loaded in: an object kept in the identity map (or
+# a cache) and lazy-loaded in a later request has its origin in an earlier scope.
+SCOPE_KEY = "advisor.capture.scope"
 # How far up the stack a column load or a lazy load looks for Session.refresh or a
 # serializer: SQLAlchemy's attribute machinery is ~10 frames, pydantic's a few more.
 _STACK_LIMIT = 40
@@ -89,6 +101,18 @@ def loaded_root(site: Site | None, orm: dict[str, Any] | None) -> tuple[Site | N
     return start, [*orm.get("chain", ()), hop]
 
 
+def current_scope_id() -> int | None:
+    """The id of the scope statements are recorded under now, None outside any."""
+    scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
+    return None if scope is None else scope.id
+
+
+def _earlier(state: Any) -> bool:
+    info = getattr(state, "info", None)
+    loaded_in = info.get(SCOPE_KEY) if info is not None else None
+    return loaded_in is not None and loaded_in != current_scope_id()
+
+
 def _stack(start: Any) -> tuple[bool, str | None]:
     """(inside Session.refresh, the serializer on the stack) above a load."""
     frame, depth = start, _STACK_LIMIT
@@ -143,6 +167,8 @@ def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
         serializer = _stack(sys._getframe(1))[1]
         if serializer is not None:
             load["serializer"] = serializer
+        if _earlier(lazy_from):
+            load["origin_scope"] = "earlier"
         return load, _origin(lazy_from)
     if not orm_state.is_select:
         return None, None

@@ -285,6 +285,11 @@ def _orm_finding(members: Sequence[tuple[Loop, QueryShape]], sites: LazySites) -
             f"first: {one_line(shape.query.sql)}"
         )
     origin = next(iter(roots))
+    if any(o.origin_earlier for o in orms):
+        # The identity map (or a cache) kept the parents from another scope's query.
+        message += "; the parent objects were loaded in an earlier scope" + (
+            f" (at {origin})" if origin is not None else ""
+        )
     low = expired or (first.worst_kind == "test" and worst <= _FEW_IN_TESTS)
     evidence: dict[str, object] = {
         "count": worst,
@@ -301,6 +306,8 @@ def _orm_finding(members: Sequence[tuple[Loop, QueryShape]], sites: LazySites) -
         evidence["path"] = " -> ".join(f"{h.parent}.{h.attribute}" for h in paths[orms[0]])
     if serializer:
         evidence["serializer"] = serializer
+    if any(o.origin_earlier for o in orms):
+        evidence["origin_scope"] = "earlier"
     if first.callers:
         evidence["called_from"] = [str(c) for c in first.callers]
     if origin != first.origin and first.origin is not None:

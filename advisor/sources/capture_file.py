@@ -52,6 +52,7 @@ class _OrmLine(msgspec.Struct, gc=False):
     root: _Site | None = None
     chain: list[tuple[str, str, Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None]] = []
     serializer: str | None = None
+    origin_scope: str | None = None
 
 
 class _QueryLine(msgspec.Struct, gc=False):
@@ -233,6 +234,7 @@ def _orm(data: Any) -> OrmLoad | None:
         root=_site(data.get("root"), {}),
         chain=_chain(data.get("chain")),
         serializer=_str(data.get("serializer")),
+        origin_earlier=data.get("origin_scope") == "earlier",
     )
 
 
@@ -281,6 +283,7 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
             root,
             chain,
             orm.serializer,
+            orm.origin_scope == "earlier",
         )
     # Positional: this runs once per execution of a capture (millions).
     return Execution(

@@ -294,3 +294,25 @@ def test_nested_lazy_load_records_the_root_query_and_the_chain(
         ]
         assert e.orm.serializer == "pydantic"
         assert e.call_site is not None and e.call_site.line == _line_of("# mark:chain-read")
+
+
+def test_origin_in_an_earlier_scope_is_said(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        with capture.scope("first"):
+            users = session.scalars(select(User).order_by(User.id)).all()  # mark:earlier
+        with capture.scope("second"):
+            counts = [len(user.orders) for user in users]
+        with capture.scope("third"):
+            stmt = select(OrderItem).limit(2)
+            fresh = session.scalars(stmt).all()
+            names = [item.product.name for item in fresh]
+    assert len(counts) == USERS and len(names) == 2
+    found = executions(capture_file)
+    later = [e for e in found if e.scope == "second" and e.orm and e.orm.attribute == "orders"]
+    assert len(later) == USERS
+    assert all(e.orm is not None and e.orm.origin_earlier for e in later)
+    assert all(e.origin is not None and e.origin.line == _line_of("# mark:earlier") for e in later)
+    same = [e for e in found if e.scope == "third" and e.orm and e.orm.attribute == "product"]
+    assert same and not any(e.orm is not None and e.orm.origin_earlier for e in same)

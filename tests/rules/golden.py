@@ -173,6 +173,7 @@ def _orm(data: Mapping[str, Any] | None) -> OrmLoad | None:
         root=parse_call_site(data.get("root")),
         chain=tuple(Hop(*hop) for hop in data.get("chain") or ()),
         serializer=data.get("serializer"),
+        origin_earlier=bool(data.get("origin_earlier", False)),
     )
 
 
