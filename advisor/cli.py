@@ -222,6 +222,9 @@ def scan(
             min=1, help="Processes that each hold a connection pool (ADV009's `workers`)."
         ),
     ] = None,
+    limit: Annotated[
+        int, typer.Option(help="Findings the text report prints (0: all; JSON keeps all).")
+    ] = 15,
 ) -> None:
     """Scan queries for problems and suggest fixes."""
     from advisor.config import find_config, load_config
@@ -274,7 +277,7 @@ def scan(
         _error_line(f"{skipped.source.path}: {skipped.reason}")
     result = write_migrations_of(result, options)
     for fmt, output in pairs:
-        _write_report(result, fmt, output, root=root, verbose=verbose)
+        _write_report(result, fmt, output, root=root, verbose=verbose, limit=limit)
     if migrations_dir is not None:
         # Plain write: a long path must not be wrapped onto a second line.
         written = f"{len(result.migrations)} migration files" if result.migrations else "nothing"
@@ -345,16 +348,23 @@ def _pair_outputs(formats: list[Format], outputs: list[str]) -> list[tuple[Forma
 
 
 def _write_report(
-    result: ScanResult, fmt: Format, output: str | None, *, root: str, verbose: bool
+    result: ScanResult,
+    fmt: Format,
+    output: str | None,
+    *,
+    root: str,
+    verbose: bool,
+    limit: int = 15,
 ) -> None:
     if fmt is Format.text:
         from advisor.report.text import render
 
         if output is None or output == "-":
-            out.print(render(result, verbose=verbose))
+            out.print(render(result, verbose=verbose, limit=limit))
             return
         with open(output, "w", encoding="utf-8") as handle:
-            Console(file=handle, highlight=False, width=100).print(render(result, verbose=verbose))
+            report = render(result, verbose=verbose, limit=limit)
+            Console(file=handle, highlight=False, width=100).print(report)
         return
     from advisor.report import render_document
 

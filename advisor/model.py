@@ -34,6 +34,7 @@ __all__ = [
     "Finding",
     "FindingKey",
     "ForeignKey",
+    "Hop",
     "Index",
     "IndexColumn",
     "IndexKey",
@@ -109,7 +110,17 @@ class CallSite:
 ScopeKind = Literal["test", "request", "manual", "process", "fixture"]
 SourceKind = Literal["sql_file", "capture_file", "pg_stat_statements"]
 """Which kind of input an execution came from (see :mod:`advisor.sources`)."""
-LoadKind = Literal["lazy", "column", "batched"]
+LoadKind = Literal["lazy", "column", "batched", "expired", "refresh"]
+Direction = Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One relationship step of a loader path: ``Order.items`` (one-to-many)."""
+
+    parent: str
+    attribute: str
+    direction: Direction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +131,29 @@ class OrmLoad:
     deferred-column load, ``batched`` for selectinload/subqueryload/immediate loads.
     ``parent`` is the mapped class that owns ``attribute`` (``Order`` / ``items``);
     ``path`` is the whole loader path, e.g. ``("User", "orders", "Order", "items")``.
+    ``expired`` is a reload of attributes expired by ``commit()`` or ``expire()`` (its
+    ``attribute`` names the columns, never relationships); ``refresh`` an explicit
+    ``Session.refresh()``: neither is a deferred column, and ``undefer`` does not fix them.
+
+    For a lazy load, ``root`` is the line of the query whose rows the chain of lazy loads
+    started from and ``chain`` the lazy-loaded hops from those rows to this load's parent
+    (``User.orders`` when ``user.orders[i].items`` loads): the fix goes on the root query,
+    as one loader chain. ``serializer`` names the serialization that read the attribute
+    (``pydantic``, ``fastapi``, ``dataclasses``) when one was on the stack.
+    ``origin_earlier``: the parent object was loaded in an earlier scope (kept in the
+    identity map or a cache), so its origin is another request's or test's query.
     """
 
     kind: LoadKind
     parent: str | None = None
     attribute: str | None = None
     path: tuple[str, ...] = ()
-    direction: Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None = None
+    direction: Direction | None = None
     target: str | None = None
+    root: CallSite | None = None
+    chain: tuple[Hop, ...] = ()
+    serializer: str | None = None
+    origin_earlier: bool = False
 
 
 @_hot_record
@@ -147,6 +173,8 @@ class Execution:
     ``blocks_loop``: a sync driver ran it on a thread running an asyncio event loop.
     ``result_hash`` identifies a small read's result (values redacted); ``at`` is when it
     finished, in seconds from the start of the capture (set with ``result_hash``).
+    ``callers``: for an ORM statement, the application frames above ``call_site``, nearest
+    first (the loop that called a repository helper), a few at most.
     """
 
     sql: str
@@ -170,6 +198,7 @@ class Execution:
     blocks_loop: bool = False
     result_hash: str | None = None
     at: float | None = None
+    callers: tuple[CallSite, ...] = ()
 
 
 # --------------------------------------------------------------------------- parse
@@ -487,6 +516,7 @@ class ScopeGroup:
     executemany: int = 0
     rows: int | None = None
     batched: bool = False
+    callers: tuple[CallSite, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

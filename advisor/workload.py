@@ -99,6 +99,7 @@ class _Group:
     origin: CallSite | None = None
     executemany: int = 0
     rows: int | None = None
+    callers: tuple[CallSite, ...] = ()
 
 
 @dataclass(slots=True)
@@ -248,6 +249,7 @@ class _Builder:
                     executemany=g.executemany,
                     rows=g.rows,
                     batched=self.shapes[group_key[0]].query.batched,
+                    callers=g.callers,
                 )
             )
 
@@ -300,6 +302,7 @@ def _fewer_collections() -> Iterator[None]:
 
 def _new_group(first: Execution) -> _Group:
     group = _Group(first.scope_kind, first.seq, first.call_site)
+    group.callers = first.callers
     _add(group, first)
     return group
 

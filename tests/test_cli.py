@@ -121,6 +121,18 @@ def test_text_report_names_rules_and_fixes(sandbox_url: str) -> None:
     assert "No suggestion, and why" in proc.stdout
 
 
+def test_limit_keeps_the_text_report_short_and_json_whole(
+    sandbox_url: str, example_json: dict[str, object]
+) -> None:
+    proc = advisor(
+        "scan", str(EXAMPLE), "--schema", str(SHOP), "--sandbox", sandbox_url, "--limit", "1"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.index("Summary") < proc.stdout.index("fix:")
+    total = len(example_json["findings"])  # type: ignore[arg-type]
+    assert total > 1 and f"{total - 1} more finding(s) not shown: --limit 0" in proc.stdout
+
+
 def test_fail_on_sets_the_exit_code(sandbox_url: str) -> None:
     base = (
         "scan",

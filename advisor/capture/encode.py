@@ -18,11 +18,12 @@ from advisor.capture.params import params_shape, to_json_value
 __all__ = ["Event", "Extra", "LineEncoder", "ParamsSummary", "params_hash", "summarize"]
 
 # (scope, sql, params, executemany, duration_ms, rows, call_site, origin, orm, error,
-#  server_side, keys, extra): a plain tuple, because the application's hot path builds it. The
-# scope is its settled JSON fields (Scope.settle) or, while its name is unknown, the Scope
-# itself; with keys, params are the values of a dict (rebuilt here). ``extra`` is None or
-# (blocks_loop, result_hash, at): see docs/capture-format.md. The writer numbers the
-# events (seq) in the order they were queued.
+#  server_side, keys, extra, callers): a plain tuple, because the application's hot path
+# builds it. The scope is its settled JSON fields (Scope.settle) or, while its name is
+# unknown, the Scope itself; with keys, params are the values of a dict (rebuilt here).
+# ``extra`` is None or (blocks_loop, result_hash, at), ``callers`` the app frames above the
+# call site: see docs/capture-format.md. The writer numbers the events (seq) in the order
+# they were queued.
 Extra = tuple[bool, str | None, float]
 Event = tuple[
     Scope | str | None,
@@ -38,6 +39,7 @@ Event = tuple[
     bool,
     tuple[str, ...] | None,
     Extra | None,
+    tuple[Site, ...] | None,
 ]
 
 _CACHE_LIMIT = 4096
@@ -161,6 +163,7 @@ class LineEncoder:
         server_side: bool,
         keys: tuple[str, ...] | None = None,
         extra: Extra | None = None,
+        callers: tuple[Site, ...] | None = None,
     ) -> str:
         """The JSON line (with its newline) of one query (with ``keys``, ``params`` are the
         values of a dict with these keys; ``extra`` adds ``blocks_loop``, ``result_hash``
@@ -208,6 +211,8 @@ class LineEncoder:
             if result is not None:
                 text += f', "result_hash": "{result}"'
             text += f', "at": {at:.4f}'
+        if callers:
+            text += f', "callers": [{", ".join(self._site(c) for c in callers)}]'
         if self.keep_params and params is not None:
             text += f', "params": {json.dumps(to_json_value(params), default=str)}'
         return text + "}\n"

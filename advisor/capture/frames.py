@@ -27,6 +27,9 @@ __all__ = ["Site", "SiteFinder"]
 Site = tuple[str, int, str, str | None, str | None]
 
 _SITE_LIMIT = 4096
+# Application frames kept above an ORM statement's call site: enough to name the loop
+# that called a helper, not a traceback.
+_CALLERS = 3
 
 # Installed packages whose frames are never a call site: SQLAlchemy, drivers, the test
 # runner and advisor itself. Matched by top-level name, so a driver imported after
@@ -166,11 +169,34 @@ class SiteFinder:
                 return found if found is not None else self._walk(spawning, self.max_depth)
         return self._walk(frame or sys._getframe(1), self.max_depth)
 
+    def callers(self, limit: int = _CALLERS) -> tuple[Site, ...]:
+        """Up to ``limit`` application frames above the first one (the call site), nearest
+        first: the loop that called a repository helper. Synchronous stacks only."""
+        frame: FrameType | None = sys._getframe(1)
+        found: list[Site] = []
+        for _ in range(self.max_depth):
+            if frame is None or len(found) > limit:
+                break
+            code = frame.f_code
+            rel = self._app_file(code.co_filename)
+            if type(rel) is str:  # application code (library frames are tuples)
+                found.append((rel, frame.f_lineno, code.co_name, None, None))
+            frame = frame.f_back
+        return tuple(found[1:])
+
+    def _app_file(self, filename: str) -> str | tuple[str, str | None, str | None] | None:
+        """The application-relative path of ``filename``; (path, distribution, version) for
+        an installed package's code; None for code never reported (cached)."""
+        if filename not in self._files:
+            self._files[filename] = self._classify(filename)
+        return self._files[filename]
+
     def _walk(self, frame: FrameType | None, depth: int) -> Site | None:
         cache = self._files
         library: Site | None = None
         while frame is not None and depth > 0:
             code = frame.f_code
+            # _app_file, inlined: this loop runs for every statement.
             try:
                 rel = cache[code.co_filename]
             except KeyError:

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Mapper, Session
 from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.encode import summarize
 from advisor.capture.frames import SiteFinder
-from advisor.capture.orm import ORIGIN_KEY, describe
+from advisor.capture.orm import (
+    ORIGIN_KEY,
+    ROOT_KEY,
+    SCOPE_KEY,
+    current_scope_id,
+    describe,
+    loaded_root,
+)
 from advisor.capture.pools import PoolTimer
 from advisor.capture.results import result_hash
 from advisor.capture.schema_line import SchemaProbe
@@ -29,7 +36,7 @@ from advisor.capture.writer import CaptureWriter
 
 __all__ = ["OPTION", "Recorder"]
 
-# The execution option carrying (call site, orm dict, origin) from do_orm_execute.
+# The execution option carrying (call site, orm dict, origin, callers) from do_orm_execute.
 OPTION = "_advisor_capture"
 # Start times of statements still running, by id() of their execution context; a context
 # whose statement never finished (a cancelled task) leaves its entry: cleared past this.
@@ -135,14 +142,14 @@ class Recorder:
                 self.writer.dropped += 1
                 return
             duration = None if start is None else (end - start) * 1000.0
-            site = orm = origin = None
+            site = orm = origin = callers = None
             server_side = False
             if context is not None:
                 # ``many`` is the context's executemany (insertmanyvalues batches included).
                 options = context.execution_options
                 carried = options.get(OPTION)
                 if carried is not None:
-                    site, orm, origin = carried
+                    site, orm, origin, callers = carried
                 server_side = options.get("stream_results", False)
                 if context.isddl and self.probe is not None:
                     self.probe.ddl_seen()
@@ -184,6 +191,7 @@ class Recorder:
                     bool(server_side),
                     keys,
                     extra,
+                    callers,
                 )
             )
         except Exception:
@@ -208,12 +216,12 @@ class Recorder:
                 return
             start = self._starts.pop(id(context), None)
             duration = None if start is None else (perf_counter() - start) * 1000.0
-            site = orm = origin = None
+            site = orm = origin = callers = None
             many = False
             if context is not None:
                 carried = context.execution_options.get(OPTION)
                 if carried is not None:
-                    site, orm, origin = carried
+                    site, orm, origin, callers = carried
                 many = bool(context.executemany)
             if site is None and self.call_sites:
                 site = self.finder.find()
@@ -237,6 +245,7 @@ class Recorder:
                     False,
                     None,
                     None,
+                    callers,
                 )
             )
         except Exception:
@@ -245,9 +254,14 @@ class Recorder:
     def _orm(self, orm_state: Any) -> None:
         try:
             orm, origin = describe(orm_state)
-            site = self.finder.find() if self.call_sites else None
+            site = callers = None
+            if self.call_sites:
+                site = self.finder.find()
+                # ORM statements only (raw SQL keeps its one site): a repository helper's
+                # callers name the loop; an ORM statement costs far more than the walk.
+                callers = self.finder.callers() if site is not None else None
             if site is not None or orm is not None:
-                orm_state.update_execution_options(**{OPTION: (site, orm, origin)})
+                orm_state.update_execution_options(**{OPTION: (site, orm, origin, callers)})
         except Exception:
             self.writer.internal_errors += 1
 
@@ -255,6 +269,11 @@ class Recorder:
         try:
             carried = query_context.execution_options.get(OPTION)
             if carried is not None and carried[0] is not None:
-                target._sa_instance_state.info[ORIGIN_KEY] = carried[0]
+                info = target._sa_instance_state.info
+                info[ORIGIN_KEY] = carried[0]
+                info[SCOPE_KEY] = current_scope_id()
+                root, hops = loaded_root(carried[0], carried[1])
+                if hops:  # a root query's rows need no second key: ORIGIN_KEY is their root
+                    info[ROOT_KEY] = (root, hops)
         except Exception:
             self.writer.internal_errors += 1

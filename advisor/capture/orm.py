@@ -4,18 +4,46 @@ A real lazy load has ``lazy_loaded_from`` set; a deferred-column load has
 ``is_column_load``; selectinload/subqueryload (and immediate loads) run with a non-root
 ``loader_strategy_path`` but no ``lazy_loaded_from``: they are the fix, marked batched.
 The *origin* of a lazy load is the call site of the query that loaded its parent
-object, kept in the parent's ``InstanceState.info`` by the ``load`` event.
+object, kept in the parent's ``InstanceState.info`` by the ``load`` event, with the
+*root*: the query the chain of lazy loads started from, and the hops since (``chain``).
+A column load is told apart from the mapper and the stack: a reload of attributes that
+``commit()`` expired (``expired``), an explicit ``Session.refresh()`` (``refresh``), or a
+deferred column (``column``); only the last is fixed by ``undefer``.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.frames import Site
 
-__all__ = ["ORIGIN_KEY", "describe", "path_names"]
+__all__ = [
+    "ORIGIN_KEY",
+    "ROOT_KEY",
+    "SCOPE_KEY",
+    "current_scope_id",
+    "describe",
+    "loaded_root",
+    "path_names",
+]
 
 ORIGIN_KEY = "advisor.capture.origin"
+# (root site, hops) of an instance: the query its lazy-load chain started from.
+ROOT_KEY = "advisor.capture.root"
+# The id of the scope an instance was loaded in: an object kept in the identity map (or
+# a cache) and lazy-loaded in a later request has its origin in an earlier scope.
+SCOPE_KEY = "advisor.capture.scope"
+# How far up the stack a column load or a lazy load looks for Session.refresh or a
+# serializer: SQLAlchemy's attribute machinery is ~10 frames, pydantic's a few more.
+_STACK_LIMIT = 40
+# A frame of one of these modules (or functions) above a load means serialization read it.
+_SERIALIZERS = (
+    ("/fastapi/", "fastapi"),
+    ("/pydantic/", "pydantic"),
+    ("/dataclasses.py", "dataclasses"),
+)
 
 
 def path_names(path: Any) -> list[str]:
@@ -51,6 +79,78 @@ def _origin(state: Any) -> Site | None:
     return found  # type: ignore[no-any-return]
 
 
+def _root(state: Any) -> tuple[Site | None, list[list[Any]]]:
+    info = getattr(state, "info", None)
+    found = info.get(ROOT_KEY) if info is not None else None
+    if found is None:
+        return _origin(state), []
+    return found[0], list(found[1])
+
+
+def loaded_root(site: Site | None, orm: dict[str, Any] | None) -> tuple[Site | None, list[Any]]:
+    """The (root site, hops) to record on an instance a statement loaded.
+
+    A root query's rows start a chain at its own line; a lazy load's rows continue its
+    parent's chain by one hop.
+    """
+    if orm is None or orm.get("kind") != "lazy" or not orm.get("attribute"):
+        return site, []
+    hop = [orm.get("parent"), orm["attribute"], orm.get("direction")]
+    root = orm.get("root")
+    start = site if root is None else (root["path"], root["line"], root["function"], None, None)
+    return start, [*orm.get("chain", ()), hop]
+
+
+def current_scope_id() -> int | None:
+    """The id of the scope statements are recorded under now, None outside any."""
+    scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
+    return None if scope is None else scope.id
+
+
+def _earlier(state: Any) -> bool:
+    info = getattr(state, "info", None)
+    loaded_in = info.get(SCOPE_KEY) if info is not None else None
+    return loaded_in is not None and loaded_in != current_scope_id()
+
+
+def _stack(start: Any) -> tuple[bool, str | None]:
+    """(inside Session.refresh, the serializer on the stack) above a load."""
+    frame, depth = start, _STACK_LIMIT
+    serializer = None
+    while frame is not None and depth > 0:
+        code = frame.f_code
+        name = code.co_filename
+        if code.co_name == "refresh" and "sqlalchemy" in name and serializer is None:
+            return True, None
+        if serializer is None:
+            for marker, label in _SERIALIZERS:
+                if marker in name:
+                    serializer = label
+                    break
+        frame = frame.f_back
+        depth -= 1
+    return False, serializer
+
+
+def _column_kind(refresh: Any, props: list[str]) -> tuple[str, list[str]]:
+    """``column`` (deferred columns) or ``expired``, and the column names to name."""
+    mapper = getattr(refresh, "mapper", None)
+    attrs = getattr(mapper, "attrs", None)
+    columns: list[str] = []
+    deferred = True
+    for key in props:
+        prop = attrs.get(key) if attrs is not None else None
+        if prop is None or not hasattr(prop, "columns"):
+            deferred = False  # a relationship: expired, never deferred
+            continue
+        columns.append(key)
+        if not getattr(prop, "deferred", False):
+            deferred = False
+    if getattr(refresh, "expired", False) or not deferred or not columns:
+        return "expired", columns
+    return "column", columns
+
+
 def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
     """The ``orm`` object of a query line and the origin site, from an ORMExecuteState."""
     # First: on an ORM UPDATE/DELETE, lazy_loaded_from and the loader attributes raise
@@ -60,23 +160,38 @@ def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
     lazy_from = orm_state.lazy_loaded_from
     if lazy_from is not None:
         path = orm_state.loader_strategy_path
-        if path is None:
-            return {"kind": "lazy", "path": []}, _origin(lazy_from)
-        return _relationship_load("lazy", path), _origin(lazy_from)
+        load: dict[str, Any] = (
+            {"kind": "lazy", "path": []} if path is None else _relationship_load("lazy", path)
+        )
+        root, chain = _root(lazy_from)
+        if root is not None:
+            load["root"] = {"path": root[0], "line": root[1], "function": root[2]}
+        if chain:
+            load["chain"] = chain
+        serializer = _stack(sys._getframe(1))[1]
+        if serializer is not None:
+            load["serializer"] = serializer
+        if _earlier(lazy_from):
+            load["origin_scope"] = "earlier"
+        return load, _origin(lazy_from)
     if orm_state.is_column_load:
         refresh = orm_state.load_options._refresh_state
         options = orm_state._orm_compile_options()
         props = sorted(getattr(options, "_only_load_props", None) or ())
         class_ = getattr(refresh, "class_", None)
         parent = class_.__name__ if class_ is not None else None
+        refreshing, serializer = _stack(sys._getframe(1))
+        kind, columns = ("refresh", props) if refreshing else _column_kind(refresh, props)
         load = {
-            "kind": "column",
+            "kind": kind,
             "parent": parent,
-            "attribute": ",".join(props) or None,
+            "attribute": ",".join(columns) or None,
             "path": [parent] if parent else [],
             "direction": None,
             "target": None,
         }
+        if serializer is not None:
+            load["serializer"] = serializer
         return load, _origin(refresh) if refresh is not None else None
     path = orm_state.loader_strategy_path
     if path is not None and not path.is_root:

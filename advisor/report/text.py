@@ -13,7 +13,12 @@ from advisor.model import Finding, ScanResult, Severity
 from advisor.report.json import loop_text, verification_text
 from advisor.sqltext import one_line
 
-__all__ = ["render"]
+__all__ = ["DEFAULT_LIMIT", "render"]
+
+DEFAULT_LIMIT = 15
+"""Findings printed by default: about two screenfuls of panels."""
+_TOP = 5
+_SEVERITIES = sorted(Severity, key=lambda s: -s.rank)
 
 _STYLE = {
     Severity.HIGH: "bold red",
@@ -24,11 +29,25 @@ _STYLE = {
 _MAX_SKIPPED = 10
 
 
-def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
-    """The whole report; ``verbose`` adds why each query got no suggestion."""
+def render(
+    result: ScanResult, *, verbose: bool = False, limit: int | None = DEFAULT_LIMIT
+) -> RenderableType:
+    """The whole report: a summary, then findings grouped by site, at most ``limit`` of them
+    (None or 0: all); ``verbose`` adds why each query got no suggestion."""
     parts: list[RenderableType] = [_header(result)]
-    findings = sorted(result.findings, key=lambda f: (-f.severity.rank, f.rule))
-    parts.extend(_finding(f) for f in findings)
+    ordered = sorted(result.findings, key=lambda f: (-f.severity.rank, -_ms(f), f.rule))
+    if result.findings:
+        parts.extend(_overview(result, ordered))
+    shown = ordered[:limit] if limit else ordered
+    parts.extend(_by_site(shown))
+    if len(shown) < len(ordered):
+        parts.append(
+            Text(
+                f"\n... {len(ordered) - len(shown)} more finding(s) not shown: "
+                "--limit 0 prints them all; --format json keeps every one",
+                style="bold",
+            )
+        )
     if result.suggestions:
         parts.append(Text("\nSuggested indexes", style="bold"))
         for s in result.suggestions:
@@ -63,6 +82,46 @@ def render(result: ScanResult, *, verbose: bool = False) -> RenderableType:
         parts.extend(Text(line, style="dim") for line in triage_lines(to_json(result)))
     parts.append(_summary(result))
     return Group(*parts)
+
+
+def _ms(finding: Finding) -> float:
+    """The time a finding's queries took (what fixing it can save), 0 when unknown."""
+    if finding.loop_cost is not None:
+        return finding.loop_cost.loop_ms - finding.loop_cost.batched_ms
+    value = finding.evidence.get("total_ms")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def _overview(result: ScanResult, ordered: list[Finding]) -> list[RenderableType]:
+    """Counts by rule and severity, and the findings that cost the most time."""
+    by_rule: dict[tuple[str, str], dict[Severity, int]] = {}
+    for f in result.findings:
+        counts = by_rule.setdefault((f.rule, f.name), {})
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    lines: list[RenderableType] = [Text("\nSummary", style="bold")]
+    for (rule, name), counts in sorted(by_rule.items()):
+        text = ", ".join(f"{counts[s]} {s.value}" for s in _SEVERITIES if s in counts)
+        lines.append(Text(f"  {rule} {name}: {text}"))
+    top = sorted((f for f in ordered if _ms(f) > 0), key=_ms, reverse=True)[:_TOP]
+    if top:
+        lines.append(Text("Most time", style="bold"))
+        for f in top:
+            where = f" at {f.location}" if f.location is not None else ""
+            lines.append(Text(f"  {_ms(f):.1f} ms  {f.rule}{where}"))
+    return lines
+
+
+def _by_site(findings: list[Finding]) -> list[RenderableType]:
+    """Panels under one heading per file line, sites in the order of their first finding."""
+    sites: dict[str, list[Finding]] = {}
+    for f in findings:
+        key = f"{f.location.path}:{f.location.line}" if f.location is not None else ""
+        sites.setdefault(key, []).append(f)
+    parts: list[RenderableType] = []
+    for key, group in sites.items():
+        parts.append(Text(f"\n{key or 'no application line'}", style="bold underline"))
+        parts.extend(_finding(f) for f in group)
+    return parts
 
 
 def _header(result: ScanResult) -> Text:

@@ -12,12 +12,16 @@ from dataclasses import dataclass
 
 from advisor.model import CallSite, OrmLoad, QueryShape, ScopeGroup, Workload
 
-__all__ = ["Loop", "find_loops", "shape_for"]
+__all__ = ["Loop", "called_from", "find_loops", "in_test_code", "loops_at", "shape_for"]
 
 
 @dataclass(frozen=True, slots=True)
 class Loop:
-    """One call site's repeated shape, aggregated over every scope it happened in."""
+    """One call site's repeated shape, aggregated over every scope of one kind.
+
+    ``callers``: the application frames above the call site (of its worst scope), nearest
+    first: where a helper that runs the query was called from, the loop itself.
+    """
 
     key: str
     call_site: CallSite | None
@@ -31,30 +35,62 @@ class Loop:
     executions: int
     total_ms: float | None
     distinct_params: int
+    callers: tuple[CallSite, ...] = ()
 
 
 def find_loops(
-    workload: Workload, *, min_repeats: int, min_repeats_in_tests: int, identical: bool
+    workload: Workload,
+    *,
+    min_repeats: int,
+    min_repeats_in_tests: int,
+    identical: bool,
+    test_code: bool = False,
 ) -> list[Loop]:
-    """Aggregate the scope groups that repeat often enough, per (call site, shape).
+    """Aggregate the scope groups that repeat often enough, per (shape, line, scope kind).
 
     A group repeats when it ran ``min_repeats`` times in one request or process scope,
     ``min_repeats_in_tests`` in a test (never fewer than two), executemany calls aside.
     ``identical`` selects the groups whose executions all had the same parameters (ADV007);
     otherwise those with differing (or unknown) parameters (ADV001). Executemany calls,
-    batched ORM loads and batched shapes never count.
+    batched ORM loads and batched shapes never count, nor lines in test code (fixture
+    loops, a test body's own repeats) unless ``test_code``.
     """
-    buckets: dict[tuple[str, CallSite | None], list[ScopeGroup]] = {}
+    # Per scope kind too: a loop in tests and the same line in requests are two findings
+    # (test data is small; a request's counts say what production pays).
+    buckets: dict[tuple[str, CallSite | None, str | None], list[ScopeGroup]] = {}
     for group in workload.groups:
         threshold = min_repeats_in_tests if group.scope_kind == "test" else min_repeats
         if not _repeats(group, threshold) or group.batched:
             continue
         if group.orm is not None and group.orm.kind == "batched":
             continue
+        if not test_code and in_test_code(group.call_site):
+            continue
         if (group.distinct_params == 1) != identical:
             continue
-        buckets.setdefault((group.key, group.call_site), []).append(group)
+        buckets.setdefault((group.key, group.call_site, group.scope_kind), []).append(group)
     return [_aggregate(groups) for groups in buckets.values()]
+
+
+def loops_at(
+    workload: Workload,
+    at: set[tuple[str | None, CallSite | None]],
+    known: set[tuple[str, CallSite | None, str | None]],
+) -> list[Loop]:
+    """The lazy and deferred-column loads at ``at`` (scope kind, line) that repeated at all.
+
+    A loop over 12 recipes lazy-loads 12 tag lists but only 4 authors (the identity map
+    has the rest): below the loop threshold alone, they still belong to the loop's fix.
+    ``known`` (shape key, line, scope kind) are the loops already found.
+    """
+    return [
+        loop
+        for loop in find_loops(workload, min_repeats=2, min_repeats_in_tests=2, identical=False)
+        if (loop.key, loop.call_site, loop.worst_kind) not in known
+        and (loop.worst_kind, loop.call_site) in at
+        and loop.orm is not None
+        and loop.orm.kind in ("lazy", "column")
+    ]
 
 
 def _repeats(group: ScopeGroup, threshold: int) -> bool:
@@ -77,7 +113,30 @@ def _aggregate(groups: Sequence[ScopeGroup]) -> Loop:
         executions=sum(g.count for g in groups),
         total_ms=sum(times) if times else None,
         distinct_params=max(g.distinct_params for g in groups),
+        callers=worst.callers,
     )
+
+
+def in_test_code(site: CallSite | None) -> bool:
+    """The line is in a test file or a fixture (``tests/``, ``test_*.py``, ``conftest.py``):
+    a loop there sets up data or repeats a call on purpose, not the application's loop."""
+    if site is None:
+        return False
+    parts = site.path.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (
+        any(part in ("tests", "test") for part in parts[:-1])
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+    )
+
+
+def called_from(callers: Sequence[CallSite]) -> str:
+    """`` (called from app/services.py:31 in bulk_tag())``, or "" without callers."""
+    if not callers:
+        return ""
+    return f" (called from {' <- '.join(str(c) for c in callers)})"
 
 
 def shape_for(workload: Workload, key: str) -> QueryShape | None:

@@ -10,13 +10,15 @@ LIMIT are read where they limit: for SQLAlchemy's ``joinedload()`` of a collecti
 ``.limit()``, inside the derived table the query is wrapped in. Constant conditions
 the code always sends (``deleted_at IS NULL``, ``status = 'active'`` beside parameters)
 make it a partial index; ``lower(email) = $1`` gives an expression index. It fires
-only when no valid existing index already serves the query (the keys lead an index
+only when no valid existing index already serves the query; when an index leads with one
+of its columns, the message says what that index lacks (the keys lead an index
 with compatible directions, operator class, collation and predicate; or a unique
 index covers the equality columns).
 
 Every query that gets no suggestion gets a note that says why: covered by an existing
 index, a small table, no filter/join/sort columns, a low-selectivity boolean, an
-unknown table, or not a SELECT/UPDATE/DELETE.
+unknown table, not a SELECT/UPDATE/DELETE, or a captured statement that ran once or only
+from migration or fixture code (set-up never justifies an index on its own).
 
 ## Why is this bad?
 Without an index PostgreSQL reads the whole table (a sequential scan) and sorts what it
@@ -54,8 +56,19 @@ from typing import Any, Literal
 from advisor.indexes.candidates import Candidate, Rejection, plan_query
 from advisor.indexes.coverage import covering_index
 from advisor.indexes.ddl import describe_column, make_suggestion
-from advisor.model import Finding, Note, QueryShape, Schema, Severity, Table
+from advisor.model import (
+    CallSite,
+    Finding,
+    Index,
+    IndexColumn,
+    Note,
+    QueryShape,
+    Schema,
+    Severity,
+    Table,
+)
 from advisor.rules.base import Outcome, Rule, RuleContext
+from advisor.rules.loops import in_test_code
 
 __all__ = ["RULE", "check"]
 
@@ -102,14 +115,21 @@ def _finding(
     )
     confidence: Literal["high", "medium"] = "high" if table.row_estimate is not None else "medium"
     location = shape.location
+    partial = _leading_index(candidate, table)
+    if partial is None:
+        what = f"no index serves {table.qualified} for {_describe(candidate)}"
+    else:
+        index, lacks = partial
+        missing = ", ".join(describe_column(c) for c in lacks)
+        what = (
+            f"the existing index {index.name} on {table.qualified} leads with a column of "
+            f"{_describe(candidate)} but lacks {missing}"
+        )
     return Finding(
         rule=CODE,
         name=NAME,
         severity=_severity(table, shape, options),
-        message=(
-            f"no index serves {table.qualified} for {_describe(candidate)} ({size}); "
-            f"suggested {suggestion.name}"
-        ),
+        message=f"{what} ({size}); suggested {suggestion.name}",
         location=location,
         fingerprint=query.fingerprint,
         sql=query.sql,
@@ -124,6 +144,43 @@ def _finding(
         suggestion=suggestion,
         confidence=confidence,
     )
+
+
+def _leading_index(candidate: Candidate, table: Table) -> tuple[Index, list[IndexColumn]] | None:
+    """A valid index whose first keys are columns the candidate wants, and what it lacks.
+
+    The message then says what the existing index lacks instead of claiming that no
+    index serves a column an index already leads with.
+    """
+    wanted = {c.column for c in candidate.columns if c.column is not None}
+    for index in table.indexes:
+        if not index.valid or index.predicate or index.method != "btree":
+            continue
+        served: set[str] = set()
+        for key in index.keys:
+            if key.column is None or key.column not in wanted:
+                break
+            served.add(key.column)
+        if served:
+            return index, [c for c in candidate.columns if c.column not in served]
+    return None
+
+
+def _setup_only(site: CallSite) -> bool:
+    """A line in a migration or in test code (fixtures): set-up, not the workload."""
+    path = site.path.replace("\\", "/")
+    return in_test_code(site) or "migrations/" in path or "/alembic/" in f"/{path}"
+
+
+def _workload_reason(shape: QueryShape) -> str | None:
+    """Why a captured statement alone never justifies an index, or None."""
+    if not shape.call_sites:
+        return None  # a SQL file or pg_stat_statements: no application lines to judge by
+    if all(_setup_only(site) for site in shape.call_sites):
+        return "ran only from migration or fixture code: set-up, not the workload"
+    if shape.calls < 2:
+        return "ran once: a single execution does not justify an index on its own"
+    return None
 
 
 def _note(shape: QueryShape, reason: str) -> Note:
@@ -150,6 +207,10 @@ def _check_candidate(
 def check(ctx: RuleContext) -> Iterator[Outcome]:
     """Findings for query shapes no index serves; a note for every other one."""
     for shape in ctx.workload.shapes.values():
+        reason = _workload_reason(shape)
+        if reason is not None:
+            yield _note(shape, reason)
+            continue
         planned = plan_query(
             shape.query, ctx.schema, include_max_columns=ctx.options["include_max_columns"]
         )

@@ -8,7 +8,12 @@ triggers the queries (the loop), the line that loaded the parent rows (where the
 how many queries one scope ran, the time they took, and the exact fix: an eager loader such
 as ``selectinload(Order.items)``, one ``IN`` query instead of a ``get()`` loop, or
 ``WHERE fk = ANY($1)`` for raw SQL. Fifty tests that hit the same loop give one finding
-(with the number of scopes and the worst count), not fifty.
+(with the number of scopes and the worst count), not fifty. Every ORM load one line ran in
+one kind of scope is one finding, with each attribute's count and time and one combined
+fix on the query that returned the rows (through lazy loads of lazy loads, a repository
+helper, the identity map); the frames that called a helper name the loop. When pydantic,
+FastAPI or ``dataclasses`` read the attributes, the fix also offers trimming the response
+model or ``raiseload``.
 
 With only ``pg_stat_statements`` (no scopes, no call sites) it reports a low-confidence
 suspicion: a single-row lookup by primary or foreign key that ran very often.
@@ -16,8 +21,12 @@ suspicion: a single-row lookup by primary or foreign key that ran very often.
 Not N+1: queries already batched (``selectinload``, ``joinedload``, ``IN``/``ANY`` lists),
 ``executemany``, the same query with the *same* parameters (ADV007
 repeated-identical-query), savepoints, cursor fetches, transaction control, keyset
-pagination (``WHERE id > $1 ORDER BY id LIMIT 500`` in a batch loop), and INSERT loops.
-The pg_stat_statements suspicion has severity medium and low confidence.
+pagination (``WHERE id > $1 ORDER BY id LIMIT 500`` in a batch loop), INSERT loops,
+``Session.refresh()``, loops in test code (fixtures, a test body's repeats; see
+``test_code``), and reloads after ``commit()`` inside tests. Elsewhere those reloads are
+their own low-severity finding (``expire_on_commit=False``, never ``undefer``), as is a
+loop of at most three in a test. The pg_stat_statements suspicion has severity medium and
+low confidence.
 
 ## Why is this bad?
 Every query pays a network round trip, a parse/plan/execute and the ORM's row handling.
@@ -50,17 +59,21 @@ child row at once: ``SELECT ... FROM order_items WHERE order_id = ANY($1)``.
   request or process scope that count as a loop.
 - ``min_repeats_in_tests`` (default 2): the same, inside a test (test data is small, so two
   queries already show the loop).
+- ``test_code`` (default false): also report loops whose line is in test code (a
+  fixture's setup loop, a test body calling the same thing again): they are the test's
+  own doing, reported apart from the application's loops when enabled.
 - ``pgss_min_calls`` (default 1000): ``pg_stat_statements`` calls above which a
   one-row-per-call primary/foreign-key lookup is reported as a suspected N+1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from advisor.model import (
     CallSite,
     Finding,
+    Hop,
     OrmLoad,
     ParsedQuery,
     Predicate,
@@ -68,12 +81,16 @@ from advisor.model import (
     Schema,
     Severity,
     Table,
+    Workload,
 )
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.rules.loops import Loop, find_loops, shape_for
+from advisor.rules.loops import Loop, called_from, find_loops, loops_at, shape_for
 from advisor.rules.orm_fixes import (
     LazySites,
     class_name,
+    eager_fix,
+    expired_fix,
+    full_path,
     lazy_sites,
     loader_fix,
     outer_loads,
@@ -85,12 +102,20 @@ __all__ = ["RULE", "check"]
 
 CODE = "ADV001"
 NAME = "n-plus-one"
+# A test that repeats a load this few times shows a loop over tiny test data: low severity.
+_FEW_IN_TESTS = 3
 # Rows per call at or below which a pg_stat_statements shape looks like a per-row lookup.
 _ROWS_PER_CALL = 1.5
 
 
 def check(ctx: RuleContext) -> Iterator[Outcome]:
-    """Yield one finding per N+1 loop (call site + shape), then pg_stat_statements suspicions."""
+    """Yield one finding per N+1 loop, then pg_stat_statements suspicions.
+
+    ORM loads from one line in one kind of scope are one loop: one finding lists every
+    attribute it loaded, with one combined fix. Explicit ``Session.refresh()`` calls are
+    never a loop; reloads after ``commit()`` are their own low-severity finding, outside
+    tests only.
+    """
     workload, schema = ctx.workload, ctx.schema
     reported: set[str] = set()
     sites = lazy_sites(workload)
@@ -99,13 +124,26 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         min_repeats=ctx.options["min_repeats"],
         min_repeats_in_tests=ctx.options["min_repeats_in_tests"],
         identical=False,
+        test_code=ctx.options["test_code"],
     )
+    orm_loops: dict[_OrmKey, list[tuple[Loop, QueryShape]]] = {}
     for loop in loops:
         shape = shape_for(workload, loop.key)
         if shape is None or not _is_per_row_select(shape.query):
             continue
+        kind = loop.orm.kind if loop.orm is not None else None
         reported.add(loop.key)
-        yield _loop_finding(loop, shape, schema, sites)
+        if kind == "refresh" or (kind == "expired" and loop.worst_kind == "test"):
+            continue  # asked for by the code, or a test's commit-then-assert: not a loop
+        if kind in ("lazy", "column", "expired") and loop.call_site is not None:
+            key: _OrmKey = (loop.worst_kind, loop.call_site, kind == "expired")
+            orm_loops.setdefault(key, []).append((loop, shape))
+        else:
+            yield _loop_finding(loop, shape, schema, sites)
+    for key, extra in _companions(workload, orm_loops).items():
+        orm_loops[key].extend(extra)
+    for members in orm_loops.values():
+        yield _orm_finding(members, sites)
     min_calls = ctx.options["pgss_min_calls"]
     for shape in workload.shapes.values():
         if shape.query.key in reported or not shape.from_pg_stat_statements:
@@ -113,6 +151,27 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         finding = _pgss_suspicion(shape, schema, min_calls)
         if finding is not None:
             yield finding
+
+
+_OrmKey = tuple[str | None, CallSite | None, bool]
+
+
+def _companions(
+    workload: Workload, orm_loops: dict[_OrmKey, list[tuple[Loop, QueryShape]]]
+) -> dict[_OrmKey, list[tuple[Loop, QueryShape]]]:
+    """Each ORM loop's lazy loads too rare to be a loop alone (see :func:`loops_at`)."""
+    found: dict[_OrmKey, list[tuple[Loop, QueryShape]]] = {}
+    known = {
+        (loop.key, loop.call_site, loop.worst_kind)
+        for members in orm_loops.values()
+        for loop, _ in members
+    }
+    at = {(kind, site) for kind, site, expired in orm_loops if not expired}
+    for loop in loops_at(workload, at, known):
+        shape = shape_for(workload, loop.key)
+        if shape is not None:
+            found.setdefault((loop.worst_kind, loop.call_site, False), []).append((loop, shape))
+    return found
 
 
 def _is_per_row_select(query: ParsedQuery) -> bool:
@@ -147,8 +206,8 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: LazySite
     timing = f", {loop.worst_ms:.1f} ms" if loop.worst_ms is not None else ""
     params = "with differing parameters" if loop.distinct_params > 1 else "per row"
     message = (
-        f"N+1: {what} ran {loop.worst} times in one {scope_word}{timing}, {params}{where}: "
-        f"{one_line(query.sql)}"
+        f"N+1: {what} ran {loop.worst} times in one {scope_word}{timing}, {params}{where}"
+        f"{called_from(loop.callers)}: {one_line(query.sql)}"
     )
     evidence: dict[str, object] = {
         "count": loop.worst,
@@ -165,6 +224,8 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: LazySite
         evidence["path"] = " -> ".join(f"{p}.{a}" for p, a, _ in hops)
     if origin != loop.origin:
         evidence["parents_loaded_at"] = str(loop.origin)
+    if loop.callers:
+        evidence["called_from"] = [str(c) for c in loop.callers]
     return Finding(
         rule=CODE,
         name=NAME,
@@ -178,6 +239,122 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: LazySite
         evidence=evidence,
         confidence="high" if loop.distinct_params > 1 or loop.orm is not None else "medium",
     )
+
+
+def _orm_finding(members: Sequence[tuple[Loop, QueryShape]], sites: LazySites) -> Finding:
+    """One finding for every ORM load one line ran in one kind of scope."""
+    members = sorted(members, key=lambda m: (-m[0].worst, m[0].key))
+    first, shape = members[0]
+    orms = [loop.orm for loop, _ in members if loop.orm is not None]
+    expired = orms[0].kind == "expired"
+    roots: dict[CallSite | None, list[OrmLoad]] = {}
+    paths: dict[OrmLoad, tuple[Hop, ...]] = {}
+    for loop, _ in members:
+        orm = loop.orm
+        assert orm is not None  # grouped by its kind
+        root, outer = _root_of(loop, orm, sites)
+        paths[orm] = full_path(orm, outer)
+        roots.setdefault(root, []).append(orm)
+    loads = [
+        {
+            "attribute": f"{loop.orm.parent}.{loop.orm.attribute}" if loop.orm else None,
+            "kind": loop.orm.kind if loop.orm else None,
+            "count": loop.worst,
+            "ms": loop.worst_ms,
+        }
+        for loop, _ in members
+    ]
+    worst = max(loop.worst for loop, _ in members)
+    scope_word = first.worst_kind or "scope"
+    serializer = next((o.serializer for o in orms if o.serializer), None)
+    by = f" while {serializer} serialized the objects" if serializer else ""
+    head = "reload after commit" if expired else "N+1"
+    if len(members) == 1:
+        timing = f", {first.worst_ms:.1f} ms" if first.worst_ms is not None else ""
+        params = "with differing parameters" if first.distinct_params > 1 else "per row"
+        message = (
+            f"{head}: {_single(orms[0])} of {loads[0]['attribute']} ran {first.worst} times "
+            f"in one {scope_word}{timing}{by}, {params}{_scopes(members)}"
+            f"{called_from(first.callers)}: {one_line(shape.query.sql)}"
+        )
+    else:
+        what = ", ".join(_load_text(item) for item in loads)
+        message = (
+            f"{head}: one loop loaded {len(members)} attributes one object at a time in one "
+            f"{scope_word}{by}: {what}{_scopes(members)}{called_from(first.callers)}; "
+            f"first: {one_line(shape.query.sql)}"
+        )
+    origin = next(iter(roots))
+    if any(o.origin_earlier for o in orms):
+        # The identity map (or a cache) kept the parents from another scope's query.
+        message += "; the parent objects were loaded in an earlier scope" + (
+            f" (at {origin})" if origin is not None else ""
+        )
+    low = expired or (first.worst_kind == "test" and worst <= _FEW_IN_TESTS)
+    evidence: dict[str, object] = {
+        "count": worst,
+        "scopes": max(loop.scopes for loop, _ in members),
+        "worst_scope": first.worst_scope,
+        "executions": sum(loop.executions for loop, _ in members),
+        "distinct_params": max(loop.distinct_params for loop, _ in members),
+        "worst_ms": _sum(loop.worst_ms for loop, _ in members),
+        "total_ms": _sum(loop.total_ms for loop, _ in members),
+        "loads": loads,
+    }
+    if orms[0].attribute:
+        evidence["relationship"] = f"{orms[0].parent}.{orms[0].attribute}"
+        evidence["path"] = " -> ".join(f"{h.parent}.{h.attribute}" for h in paths[orms[0]])
+    if serializer:
+        evidence["serializer"] = serializer
+    if any(o.origin_earlier for o in orms):
+        evidence["origin_scope"] = "earlier"
+    if first.callers:
+        evidence["called_from"] = [str(c) for c in first.callers]
+    if origin != first.origin and first.origin is not None:
+        evidence["parents_loaded_at"] = str(first.origin)
+    return Finding(
+        rule=CODE,
+        name=NAME,
+        severity=Severity.LOW if low else Severity.HIGH,
+        message=message,
+        location=first.call_site,
+        fingerprint=shape.query.fingerprint,
+        sql=shape.query.sql,
+        fix=expired_fix(orms) if expired else eager_fix(roots, paths, serializer),
+        origin=origin,
+        evidence=evidence,
+        confidence="high",
+    )
+
+
+def _root_of(loop: Loop, orm: OrmLoad, sites: LazySites) -> tuple[CallSite | None, list[OrmLoad]]:
+    """The line of the query the rows came from, and the outer loads when not recorded."""
+    if orm.kind != "lazy":
+        return loop.origin, []
+    if orm.root is not None:
+        return orm.root, []
+    outer, origin = outer_loads(orm, loop.origin, sites)
+    return origin, outer
+
+
+def _single(orm: OrmLoad) -> str:
+    return {"lazy": "lazy load", "column": "deferred column load"}.get(orm.kind, "reload")
+
+
+def _load_text(item: Mapping[str, object]) -> str:
+    ms = item["ms"]
+    timing = f", {ms:.1f} ms" if isinstance(ms, float) else ""
+    return f"{item['attribute']} ({item['count']} times{timing})"
+
+
+def _scopes(members: Sequence[tuple[Loop, QueryShape]]) -> str:
+    loop = max((m[0] for m in members), key=lambda lp: lp.scopes)
+    return f", in {loop.scopes} scopes (worst: {loop.worst_scope})" if loop.scopes > 1 else ""
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def _pgss_suspicion(shape: QueryShape, schema: Schema, min_calls: int) -> Finding | None:
@@ -281,5 +458,10 @@ RULE = Rule(
     summary="The same per-row query ran in a loop (ORM lazy load, get() loop, raw lookup).",
     doc=__doc__ or "",
     check=check,
-    options={"min_repeats": 5, "min_repeats_in_tests": 2, "pgss_min_calls": 1000},
+    options={
+        "min_repeats": 5,
+        "min_repeats_in_tests": 2,
+        "pgss_min_calls": 1000,
+        "test_code": False,
+    },
 )

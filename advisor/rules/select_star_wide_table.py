@@ -58,7 +58,7 @@ from typing import Any
 
 from advisor.model import Column, Finding, Note, ParsedQuery, QueryShape, Severity, Table
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.rules.orm_fixes import class_name
+from advisor.rules.orm_fixes import class_name, serialized_at
 from advisor.sqltext import one_line
 
 __all__ = ["RULE", "check", "is_single_row", "is_toastable"]
@@ -94,12 +94,14 @@ class _Width:
 
 def check(ctx: RuleContext) -> Iterator[Outcome]:
     """Yield a finding per (query shape, wide table fetched whole), notes for near misses."""
+    serialized = serialized_at(ctx.workload)
     for shape in ctx.workload.shapes.values():
         query = shape.query
         if query.kind != "select":
             continue
+        serializer = next((serialized[s] for s in shape.call_sites if s in serialized), None)
         for table, orm_shaped in _fetched_whole(query, ctx):
-            yield from _judge(shape, table, orm_shaped, ctx.options)
+            yield from _judge(shape, table, orm_shaped, ctx.options, serializer)
 
 
 def _fetched_whole(query: ParsedQuery, ctx: RuleContext) -> Iterator[tuple[Table, bool]]:
@@ -120,7 +122,11 @@ def _fetched_whole(query: ParsedQuery, ctx: RuleContext) -> Iterator[tuple[Table
 
 
 def _judge(
-    shape: QueryShape, table: Table, orm_shaped: bool, options: Mapping[str, Any]
+    shape: QueryShape,
+    table: Table,
+    orm_shaped: bool,
+    options: Mapping[str, Any],
+    serializer: str | None = None,
 ) -> Iterator[Outcome]:
     query = shape.query
     single = is_single_row(query, table)
@@ -152,7 +158,9 @@ def _judge(
         location=location,
         fingerprint=query.fingerprint,
         sql=query.sql,
-        fix=_fix(query, table, width, orm_shaped),
+        fix=_serialized_fix(table, serializer)
+        if orm_shaped and serializer
+        else _fix(query, table, width, orm_shaped),
         evidence={
             "table": table.qualified,
             "columns": len(table.columns),
@@ -240,6 +248,15 @@ def _fix(query: ParsedQuery, table: Table, width: _Width, orm_shaped: bool) -> s
     return (
         f"list the columns the caller reads: `SELECT {', '.join(referenced)}, ... "
         f"FROM {table.name} ...` instead of *"
+    )
+
+
+def _serialized_fix(table: Table, serializer: str) -> str:
+    """No ``load_only`` where a serializer reads every column: it would reload each one."""
+    return (
+        f"{serializer} serializes these {class_name(table.name)} objects and reads every "
+        "field of its model, so `load_only`/`defer` would only add a query per object: "
+        "trim the response model to the fields the client needs, then load only those"
     )
 
 

@@ -22,7 +22,7 @@ import msgspec
 
 from advisor.capture.format import FORMAT, VERSION
 from advisor.errors import InputError
-from advisor.model import CallSite, Execution, LoadKind, OrmLoad, Schema, ScopeKind, Skipped
+from advisor.model import CallSite, Execution, Hop, LoadKind, OrmLoad, Schema, ScopeKind, Skipped
 
 __all__ = ["CaptureHeader", "read_capture", "read_header"]
 
@@ -51,6 +51,10 @@ class _OrmLine(msgspec.Struct, gc=False):
     path: list[str] = []
     direction: Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None = None
     target: str | None = None
+    root: _Site | None = None
+    chain: list[tuple[str, str, Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None]] = []
+    serializer: str | None = None
+    origin_scope: str | None = None
 
 
 class _QueryLine(msgspec.Struct, gc=False):
@@ -75,6 +79,7 @@ class _QueryLine(msgspec.Struct, gc=False):
     blocks_loop: bool = False
     result_hash: str | None = None
     at: float | None = None
+    callers: list[_Site] = []
 
 
 _Sites = dict[_Site, CallSite]
@@ -239,7 +244,23 @@ def _orm(data: Any) -> OrmLoad | None:
         path=tuple(str(p) for p in path) if isinstance(path, list) else (),
         direction=direction if _member(direction, _DIRECTIONS) else None,
         target=_str(data.get("target")),
+        root=_site(data.get("root"), {}),
+        chain=_chain(data.get("chain")),
+        serializer=_str(data.get("serializer")),
+        origin_earlier=data.get("origin_scope") == "earlier",
     )
+
+
+def _chain(data: Any) -> tuple[Hop, ...]:
+    """The lazy-loaded hops ``[[parent, attribute, direction], ...]``; odd items dropped."""
+    if not isinstance(data, list):
+        return ()
+    hops = []
+    for item in data:
+        if isinstance(item, list) and len(item) == 3 and _str(item[0]) and _str(item[1]):
+            direction = item[2] if _member(item[2], _DIRECTIONS) else None
+            hops.append(Hop(item[0], item[1], direction))
+    return tuple(hops)
 
 
 def _member(value: Any, names: frozenset[str]) -> bool:
@@ -263,7 +284,20 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
     load = None
     if orm is not None:
         path = tuple(orm.path)
-        load = OrmLoad(orm.kind, orm.parent, orm.attribute, path, orm.direction, orm.target)
+        root = None if orm.root is None else _shared(orm.root, sites)
+        chain = tuple(Hop(*hop) for hop in orm.chain)
+        load = OrmLoad(
+            orm.kind,
+            orm.parent,
+            orm.attribute,
+            path,
+            orm.direction,
+            orm.target,
+            root,
+            chain,
+            orm.serializer,
+            orm.origin_scope == "earlier",
+        )
     # Positional: this runs once per execution of a capture (millions).
     return Execution(
         line.sql,
@@ -287,6 +321,7 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
         line.blocks_loop,
         line.result_hash,
         line.at,
+        tuple(_shared(c, sites) for c in line.callers) if line.callers else (),
     )
 
 
@@ -320,7 +355,15 @@ def _from_dict(data: dict[str, Any], source: CallSite, sites: _Sites) -> Executi
         get("blocks_loop") is True,
         _str(get("result_hash")),
         _number(get("at")),
+        _callers(get("callers"), sites),
     )
+
+
+def _callers(data: Any, sites: _Sites) -> tuple[CallSite, ...]:
+    if not isinstance(data, list):
+        return ()
+    found = (_site(item, sites) for item in data)
+    return tuple(site for site in found if site is not None)
 
 
 def read_capture(path: str) -> Iterator[Execution | Skipped]:

@@ -57,8 +57,8 @@ def migration_sets(
     result: ScanResult,
 ) -> tuple[tuple[IndexSuggestion, ...], tuple[IndexSuggestion, ...]]:
     """``(chosen, foreign_keys)`` of a scan: the indexes to create, and the ADV004
-    foreign-key indexes that no other finding asked for, which get migrations of their
-    own outside the chosen set."""
+    foreign-key indexes that no other finding asked for and no chosen index serves, which
+    get migrations of their own outside the chosen set."""
     fk = {
         f.suggestion.name: f.suggestion
         for f in result.findings
@@ -67,7 +67,10 @@ def migration_sets(
     other = {f.suggestion.name for f in result.findings if f.rule != _FK_CODE and f.suggestion}
     chosen = tuple(s for s in result.suggestions if s.name not in fk or s.name in other)
     taken = {s.name for s in chosen}
-    return chosen, tuple(s for name, s in fk.items() if name not in taken)
+    # An FK index missing from the suggestions was absorbed by a longer chosen index that
+    # leads with the same columns: that index serves the foreign key too.
+    kept = {s.name for s in result.suggestions}
+    return chosen, tuple(s for name, s in fk.items() if name not in taken and name in kept)
 
 
 def _existing(directory: Path, ext: Iterable[str]) -> dict[str, int]:

@@ -259,3 +259,76 @@ def test_orm_update_and_delete_are_captured_without_internal_errors(
         assert handle.internal_errors == 0
     found = [e.sql.split()[0] for e in executions(capture_file)]
     assert found.count("UPDATE") == 2 and found.count("DELETE") == 1
+
+
+def test_column_loads_are_told_apart_from_the_mapper(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        user = session.scalars(select(User).order_by(User.id).limit(1)).one()
+        with capture.scope("deferred"):
+            assert user.bio is not None
+        session.commit()
+        with capture.scope("expired"):
+            assert user.email
+        session.commit()
+        with capture.scope("refresh"):
+            session.refresh(user)
+    found = {e.scope: e.orm for e in executions(capture_file) if e.orm is not None}
+    assert found["deferred"] is not None and found["expired"] is not None
+    assert (found["deferred"].kind, found["deferred"].attribute) == ("column", "bio")
+    # After commit every attribute is expired: the reload names columns, never relationships.
+    assert found["expired"].kind == "expired"
+    assert "orders" not in (found["expired"].attribute or "").split(",")
+    assert found["refresh"] is not None and found["refresh"].kind == "refresh"
+
+
+def test_nested_lazy_load_records_the_root_query_and_the_chain(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    class ItemOut(BaseModel):
+        model_config = ConfigDict(from_attributes=True)
+        quantity: int
+
+    class OrderOut(BaseModel):
+        model_config = ConfigDict(from_attributes=True)
+        items: list[ItemOut]
+
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        user = session.scalars(select(User).limit(1)).one()  # mark:chain-root
+        outs = [OrderOut.model_validate(order) for order in user.orders]  # mark:chain-read
+    assert len(outs) == ORDERS_PER_USER
+    items = [e for e in executions(capture_file) if e.orm and e.orm.attribute == "items"]
+    assert len(items) == ORDERS_PER_USER
+    for e in items:
+        assert e.orm is not None and e.orm.root is not None
+        assert e.orm.root.line == _line_of("# mark:chain-root")
+        assert [(h.parent, h.attribute, h.direction) for h in e.orm.chain] == [
+            ("User", "orders", "ONETOMANY")
+        ]
+        assert e.orm.serializer == "pydantic"
+        assert e.call_site is not None and e.call_site.line == _line_of("# mark:chain-read")
+
+
+def test_origin_in_an_earlier_scope_is_said(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        with capture.scope("first"):
+            users = session.scalars(select(User).order_by(User.id)).all()  # mark:earlier
+        with capture.scope("second"):
+            counts = [len(user.orders) for user in users]
+        with capture.scope("third"):
+            stmt = select(OrderItem).limit(2)
+            fresh = session.scalars(stmt).all()
+            names = [item.product.name for item in fresh]
+    assert len(counts) == USERS and len(names) == 2
+    found = executions(capture_file)
+    later = [e for e in found if e.scope == "second" and e.orm and e.orm.attribute == "orders"]
+    assert len(later) == USERS
+    assert all(e.orm is not None and e.orm.origin_earlier for e in later)
+    assert all(e.origin is not None and e.origin.line == _line_of("# mark:earlier") for e in later)
+    same = [e for e in found if e.scope == "third" and e.orm and e.orm.attribute == "product"]
+    assert same and not any(e.orm is not None and e.orm.origin_earlier for e in same)

@@ -34,6 +34,7 @@ from advisor.model import (
     CallSite,
     Execution,
     Finding,
+    Hop,
     Index,
     Note,
     OrmLoad,
@@ -186,6 +187,10 @@ def _orm(data: Mapping[str, Any] | None) -> OrmLoad | None:
         path=tuple(data.get("path") or ()),
         direction=data.get("direction"),
         target=data.get("target"),
+        root=parse_call_site(data.get("root")),
+        chain=tuple(Hop(*hop) for hop in data.get("chain") or ()),
+        serializer=data.get("serializer"),
+        origin_earlier=bool(data.get("origin_earlier", False)),
     )
 
 

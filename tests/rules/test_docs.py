@@ -46,6 +46,8 @@ _DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|COMMENT)\b", re.IGNORECASE)
 DOC_CONTEXT: dict[str, dict[str, Any]] = {
     # Indexes an Example creates were never scanned; every other index was.
     "ADV006": {"live": True, "index_scans": 1000, "stats_since": "2026-01-01T00:00:00Z"},
+    # A captured statement that ran once never makes an index suggestion on its own.
+    "ADV003": {"calls": 20},
 }
 
 
@@ -117,6 +119,7 @@ def _run_sql_example(
             call_site=site,
             total_ms=1.0,
             rows=1,
+            calls=int(extra.get("calls", 1)),
         )
         for i, q in enumerate(queries)
     ]

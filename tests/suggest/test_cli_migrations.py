@@ -20,7 +20,7 @@ def test_scan_writes_sql_migrations_that_apply(
     out = tmp_path / "migrations"
     proc = advisor(
         "scan",
-        str(CAPTURE),
+        str(EXAMPLE),
         "--schema",
         str(SHOP),
         "--sandbox",
@@ -30,15 +30,18 @@ def test_scan_writes_sql_migrations_that_apply(
     )
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        "0001_ix_orders_user_id.down.sql",
-        "0001_ix_orders_user_id.up.sql",
-        "0002_fk_ix_events_user_id.down.sql",
-        "0002_fk_ix_events_user_id.up.sql",
-        "0003_fk_ix_order_items_product_id.down.sql",
-        "0003_fk_ix_order_items_product_id.up.sql",
+    ups = [n for n in names if n.endswith(".up.sql")]
+    assert ups == [
+        "0001_ix_events_user_id_created_at.up.sql",
+        "0002_ix_products_category_created_at.up.sql",
+        "0003_ix_users_lower_email_where_deleted_at_is_null.up.sql",
+        "0004_ix_orders_created_at.up.sql",
+        # FK indexes no chosen index serves (events.user_id leads 0001: no file of its own)
+        "0005_fk_ix_order_items_product_id.up.sql",
+        "0006_fk_ix_orders_user_id.up.sql",
     ]
-    assert f"6 migration files written to {out}" in proc.stderr
+    assert sorted(n.replace(".down.", ".up.") for n in names if n.endswith(".down.sql")) == ups
+    assert f"12 migration files written to {out}" in proc.stderr
     lint = subprocess.run(
         [squawk(), *map(str, sorted(out.iterdir()))], capture_output=True, text=True, check=False
     )
@@ -47,10 +50,10 @@ def test_scan_writes_sql_migrations_that_apply(
     for up in sorted(out.glob("*.up.sql")):
         psql_file(fresh_db, up)
     made = indexes(fresh_db)
-    assert made["ix_orders_user_id"] and made["ix_events_user_id"]
+    assert made["ix_events_user_id_created_at"] and made["ix_orders_user_id"]
     for down in sorted(out.glob("*.down.sql"), reverse=True):
         psql_file(fresh_db, down)
-    assert "ix_orders_user_id" not in indexes(fresh_db)
+    assert "ix_events_user_id_created_at" not in indexes(fresh_db)
 
 
 def test_alembic_options_that_do_not_fit_are_one_line_errors(tmp_path: Path) -> None:

@@ -54,10 +54,21 @@ def test_scan_verify_keeps_measured_indexes(tmp_path: Path) -> None:
     assert "verified: " in text and "measured on the --schema file as written" in text
 
 
-def test_verify_generates_data_for_a_capture_schema() -> None:
+def test_verify_generates_data_for_a_capture_schema(tmp_path: Path) -> None:
     """A capture's schema snapshot has no rows: verification generates them (to the default
-    size, the tables being unanalyzed), measures the N+1 loops on them, and says so."""
-    proc = advisor("scan", "fixtures/example/capture.jsonl", "--verify", "--format", "json")
+    size, the tables being unanalyzed), measures the N+1 loops on them, and says so. (The
+    example capture's loops are in its test bodies, reported only with ``test_code``.)"""
+    config = tmp_path / "advisor.toml"
+    config.write_text("[tool.advisor.rules.n-plus-one]\ntest_code = true\n")
+    proc = advisor(
+        "scan",
+        "fixtures/example/capture.jsonl",
+        "--verify",
+        "--format",
+        "json",
+        "--config",
+        str(config),
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["data"]["kind"] == "generated"
