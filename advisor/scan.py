@@ -17,13 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 from advisor.db import connect, run
 from advisor.errors import ConfigError, InputError
-from advisor.model import DataOrigin, Finding, IndexSuggestion, Note, ScanResult, Schema
+from advisor.model import (
+    DataOrigin,
+    Finding,
+    IndexSuggestion,
+    Note,
+    ScanResult,
+    Schema,
+    Workload,
+)
 from advisor.sources import PgStatStatements, capture_schema, check_readable, read_sources
 
 if TYPE_CHECKING:
     from advisor.sandbox import Sandbox
+    from advisor.verify.measure import VerifyOptions
+    from advisor.verify.migration_review import MigrationReview
 
-__all__ = ["Progress", "ScanOptions", "load_schema", "scan"]
+__all__ = ["Progress", "ScanOptions", "load_schema", "review", "scan"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -65,26 +75,16 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
     """
     from advisor.rules import run_rules, select_rules
     from advisor.suggest import collect_suggestions
-    from advisor.workload import build_workload
 
     if not options.sources and not options.pg_stat_statements:
         raise InputError(
             "no input: give SQL or capture files, '-' for stdin, or --pg-stat-statements"
         )
-    if options.pg_stat_statements and not options.dsn:
-        raise InputError("--pg-stat-statements needs --dsn URL of the database to read it from")
-    if options.verify and not options.schema_file:
-        raise ConfigError(
-            "--verify needs --schema FILE (the DDL, and any seed rows) to build its "
-            "sandbox database for now; give the schema file"
-        )
-    for source in options.sources:
-        check_readable(source)
+    if options.verify:
+        _check_data_source(options, "--verify")
     rules = select_rules(options.select, options.ignore)
-    schema, sandbox = load_schema(options)
+    schema, sandbox, workload = _workload(options)
     databases = _databases(options)
-    items = read_sources(options.sources, stdin_text=options.stdin_text, databases=databases)
-    workload = build_workload(items, schema)
     outcomes = run_rules(
         rules, workload, schema, options=options.rule_options, live=schema.source == "dsn"
     )
@@ -103,17 +103,81 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
     return _verified(result, options, progress) if options.verify else result
 
 
+def review(
+    options: ScanOptions, migration: str, progress: Progress | None = None
+) -> MigrationReview:
+    """``advisor verify``: apply the migration file ``migration`` in a sandbox database with
+    the schema and data a ``--verify`` scan measures on, and measure the workload of
+    ``options.sources`` (and pg_stat_statements) before and after it.
+
+    The user's database (``options.dsn``) is only read. Raises
+    :class:`advisor.errors.InputError` naming ``file:line`` when a statement fails.
+    """
+    from advisor.sandbox import open_sandbox
+    from advisor.verify.migration_review import read_migration, review_migration
+
+    statements = read_migration(migration)  # a bad file fails before a sandbox starts
+    _check_data_source(options, "advisor verify")
+    schema, described, workload = _workload(options)
+    result = ScanResult((), (), (), workload.skipped, workload, schema, sources=options.sources)
+    with (
+        open_sandbox(options.sandbox) as sandbox,
+        _prepare_data(sandbox, result, options) as (dsn, data),
+    ):
+        reviewed = review_migration(
+            dsn,
+            workload,
+            migration,
+            statements=statements,
+            options=_verify_options(options),
+            data=data,
+            progress=progress,
+        )
+        description = sandbox.description
+    return replace(reviewed, sandbox=described or description)
+
+
+def _check_data_source(options: ScanOptions, what: str) -> None:
+    """Measuring needs a sandbox database with the schema and rows; say what is missing."""
+    if not options.schema_file:
+        raise ConfigError(
+            f"{what} needs --schema FILE (the DDL, and any seed rows) to build its "
+            "sandbox database for now; give the schema file"
+        )
+
+
+def _workload(options: ScanOptions) -> tuple[Schema, str | None, Workload]:
+    """The schema (and the sandbox that read it), then the workload of every input."""
+    from advisor.workload import build_workload
+
+    if options.pg_stat_statements and not options.dsn:
+        raise InputError("--pg-stat-statements needs --dsn URL of the database to read it from")
+    for source in options.sources:
+        check_readable(source)
+    schema, sandbox = load_schema(options)
+    items = read_sources(
+        options.sources, stdin_text=options.stdin_text, databases=_databases(options)
+    )
+    return schema, sandbox, build_workload(items, schema)
+
+
+def _verify_options(options: ScanOptions) -> VerifyOptions:
+    from advisor.verify.measure import VerifyOptions
+
+    return VerifyOptions(
+        runs=options.verify_runs, time_box_ms=options.time_box_ms, keep_ratio=options.keep_threshold
+    )
+
+
 def _verified(result: ScanResult, options: ScanOptions, progress: Progress | None) -> ScanResult:
     """``result`` with its suggestions measured in a sandbox with data: kept ones carry
     their verification, dropped ones move to ``rejected``, N+1 findings get their loop
     cost, and each finding's suggestion is the judged one."""
     from advisor.sandbox import open_sandbox
     from advisor.verify.loops import measure_loops
-    from advisor.verify.measure import VerifyOptions, verify_indexes
+    from advisor.verify.measure import verify_indexes
 
-    verify_options = VerifyOptions(
-        runs=options.verify_runs, time_box_ms=options.time_box_ms, keep_ratio=options.keep_threshold
-    )
+    verify_options = _verify_options(options)
     with (
         open_sandbox(options.sandbox) as sandbox,
         _prepare_data(sandbox, result, options) as (
