@@ -123,6 +123,17 @@ PINNED = {
     "advisor.verify.loops": ["measure_loop", "measure_loops"],
     "advisor.verify.measure": ["VerifyOptions", "VerifyOutcome", "verdict_of", "verify_indexes"],
     "advisor.verify.params": ["EXPLAINABLE", "Statement", "bind_statement", "statement_for"],
+    "advisor.verify.effects": ["EffectMeter", "effect_text", "figure", "improved", "regressed"],
+    "advisor.verify.migration_review": [
+        "Change",
+        "IndexChange",
+        "MigrationReview",
+        "MigrationStatement",
+        "ReviewedQuery",
+        "read_migration",
+        "review_migration",
+    ],
+    "advisor.report.migration": ["REVIEW_VERSION", "render", "to_json"],
 }
 
 
