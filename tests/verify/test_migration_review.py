@@ -184,3 +184,24 @@ def test_an_empty_or_missing_migration_is_an_input_error(tmp_path: Path) -> None
     assert proc.returncode == 2 and "holds no SQL statement" in proc.stderr
     proc = advisor("verify", str(tmp_path / "missing.sql"))
     assert proc.returncode == 2 and "cannot read the migration" in proc.stderr
+
+
+def test_the_dsn_database_is_only_read(tmp_path: Path, pg_dsn: str, fresh_db: str) -> None:
+    from advisor.schema.introspect import read_schema
+    from tests.verify.builders import make_database
+
+    make_database(fresh_db)
+    schema, queries, path = _files(tmp_path, "CREATE INDEX ix_items_order ON items (order_id);\n")
+    options = ScanOptions(
+        sources=(str(queries),), schema_file=str(schema), dsn=fresh_db, sandbox=pg_dsn
+    )
+
+    reviewed = review(options, str(path))
+
+    assert [i.name for i in reviewed.added] == ["public.ix_items_order"]
+    source = read_schema(fresh_db)
+    assert {i.name for t in source.tables.values() for i in t.indexes} == {
+        "users_pkey",
+        "orders_pkey",
+        "items_pkey",
+    }
