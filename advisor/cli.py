@@ -359,25 +359,119 @@ def _write_report(
     if fmt is Format.text:
         from advisor.report.text import render
 
-        if output is None or output == "-":
-            out.print(render(result, verbose=verbose, limit=limit))
-            return
-        with open(output, "w", encoding="utf-8") as handle:
-            report = render(result, verbose=verbose, limit=limit)
-            Console(file=handle, highlight=False, width=100).print(report)
+        _print(render(result, verbose=verbose, limit=limit), output)
         return
     from advisor.report import render_document
 
-    text = render_document(result, fmt.value, root=root)
+    _write_text(render_document(result, fmt.value, root=root), output)
+
+
+def _print(renderable: Any, output: str | None) -> None:
+    """A rich renderable to stdout, or to ``output`` at a fixed width."""
+    if output is None or output == "-":
+        out.print(renderable)
+        return
+    with _opened(output) as handle:
+        Console(file=handle, highlight=False, width=100).print(renderable)
+
+
+def _write_text(text: str, output: str | None) -> None:
     if output is None or output == "-":
         sys.stdout.write(text)
         return
+    with _opened(output) as handle:
+        handle.write(text)
+
+
+@contextlib.contextmanager
+def _opened(output: str) -> Iterator[Any]:
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        handle = open(output, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
     except OSError as exc:
         raise ConfigError(
             f"--output {output}: cannot write ({exc.strerror}); check the path"
         ) from exc
+    with handle:
+        yield handle
+
+
+class ReviewFormat(StrEnum):
+    """Output formats of ``advisor verify``."""
+
+    text = "text"
+    json = "json"
+
+
+@app.command("verify")
+def verify_migration(
+    migration: Annotated[Path, typer.Argument(help="The migration: a plain SQL file.")],
+    workload: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--workload", "-w", help="Capture .jsonl or SQL file of the queries (repeatable)."
+        ),
+    ] = None,
+    schema: Annotated[
+        str | None, typer.Option("--schema", help="DDL file (and seed rows) for the sandbox.")
+    ] = None,
+    dsn: Annotated[
+        str | None,
+        typer.Option("--dsn", help="Live database URL, read-only (schema, statistics, data)."),
+    ] = None,
+    pg_stat_statements: Annotated[
+        bool,
+        typer.Option(
+            "--pg-stat-statements", help="Also take the workload from pg_stat_statements."
+        ),
+    ] = False,
+    sandbox: Annotated[
+        str | None,
+        typer.Option(help="Throwaway PostgreSQL: auto, local, docker, embedded or a URL."),
+    ] = None,
+    fmt: Annotated[ReviewFormat, typer.Option("--format", help="Report format.")] = (
+        ReviewFormat.text
+    ),
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the report here (default stdout).")
+    ] = None,
+    runs: Annotated[
+        int, typer.Option(min=1, help="Runs per query (the first warms the cache).")
+    ] = 3,
+    time_box: Annotated[
+        float, typer.Option("--time-box", min=1.0, help="Time box per run (ms).")
+    ] = 5_000.0,
+    fail_on_slower: Annotated[
+        bool,
+        typer.Option(help="Exit 1 when a query got slower or fails after the migration."),
+    ] = True,
+    config: Annotated[Path | None, typer.Option(help="Config file.")] = None,
+) -> None:
+    """Apply MIGRATION in a sandbox on the same data and report which queries got faster
+    or slower, by how much, with their plans. The --dsn database is only read."""
+    from advisor.config import find_config, load_config
+    from advisor.report import migration as review_report
+    from advisor.scan import review
+
+    cfg = load_config(config if config is not None else find_config(Path.cwd()))
+    options = _scan_options(
+        cfg,
+        workload,
+        sandbox=sandbox,
+        schema_file=schema,
+        dsn=dsn,
+        pg_stat_statements=pg_stat_statements,
+        verify_runs=runs,
+        time_box_ms=time_box,
+    )
+    with _progress() as progress:
+        reviewed = review(options, str(migration), progress)
+    if fmt is ReviewFormat.json:
+        document = review_report.to_json(reviewed, root=str(Path.cwd()))
+        _write_text(json.dumps(document, indent=2) + "\n", output)
+    else:
+        _print(review_report.render(reviewed), output)
+    bad = reviewed.of("slower") or reviewed.broken
+    raise typer.Exit(1 if fail_on_slower and bad else 0)
 
 
 baseline_app = typer.Typer(help="Record the current findings, so later scans report only new ones.")

@@ -19,8 +19,10 @@ from advisor.sources import PgStatStatements, capture_schema, check_readable, re
 
 if TYPE_CHECKING:
     from advisor.verify.data import DataMode
+    from advisor.verify.migration_review import MigrationReview
+    from advisor.verify.stage import VerifySettings
 
-__all__ = ["Progress", "ScanOptions", "load_schema", "scan", "write_migrations_of"]
+__all__ = ["Progress", "ScanOptions", "load_schema", "review", "scan", "write_migrations_of"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -71,27 +73,15 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
     hears each step as ``(what, done, total)``).
     """
     from advisor.rules import run_rules, select_rules
-    from advisor.sources.capture_pools import sources_pools
     from advisor.suggest import collect_suggestions
-    from advisor.workload import build_workload
 
     if not options.sources and not options.pg_stat_statements:
         raise InputError(
             "no input: give SQL or capture files, '-' for stdin, or --pg-stat-statements"
         )
-    if options.pg_stat_statements and not options.dsn:
-        raise InputError("--pg-stat-statements needs --dsn URL of the database to read it from")
-    for source in options.sources:
-        check_readable(source)
     _check_migration_options(options)
     rules = select_rules(options.select, options.ignore)
-    schema, sandbox = load_schema(options)
-    databases = _databases(options)
-    items = read_sources(options.sources, stdin_text=options.stdin_text, databases=databases)
-    workload = build_workload(items, schema)
-    pools = sources_pools(options.sources)
-    if pools:
-        workload = replace(workload, pools=pools)
+    schema, sandbox, workload = _workload(options)
     outcomes = run_rules(
         rules, workload, schema, options=options.rule_options, live=schema.source == "dsn"
     )
@@ -109,7 +99,7 @@ def scan(options: ScanOptions, progress: Progress | None = None) -> ScanResult:
         workload=workload,
         schema=schema,
         sandbox=sandbox,
-        sources=options.sources + tuple(source.name for source in databases),
+        sources=options.sources + tuple(source.name for source in _databases(options)),
         warnings=_schema_warnings(schema, workload),
     )
     return _verified(result, options, progress) if options.verify else result
@@ -134,13 +124,39 @@ def _schema_warnings(schema: Schema, workload: Workload) -> tuple[str, ...]:
     )
 
 
+def _workload(options: ScanOptions) -> tuple[Schema, str | None, Workload]:
+    """The schema (and the sandbox that read it, described), then the workload of every
+    input, with the connection-pool checkouts the captures hold."""
+    from advisor.sources.capture_pools import sources_pools
+    from advisor.workload import build_workload
+
+    if options.pg_stat_statements and not options.dsn:
+        raise InputError("--pg-stat-statements needs --dsn URL of the database to read it from")
+    for source in options.sources:
+        check_readable(source)
+    schema, sandbox = load_schema(options)
+    items = read_sources(
+        options.sources, stdin_text=options.stdin_text, databases=_databases(options)
+    )
+    workload = build_workload(items, schema)
+    pools = sources_pools(options.sources)
+    return schema, sandbox, replace(workload, pools=pools) if pools else workload
+
+
 def _verified(result: ScanResult, options: ScanOptions, progress: Progress | None) -> ScanResult:
+    from advisor.verify.stage import verify_result
+
+    return verify_result(result, _verify_settings(options), progress)
+
+
+def _verify_settings(options: ScanOptions) -> VerifySettings:
+    """Where and how ``--verify`` (and ``advisor verify``) measure, from the options."""
     from advisor.suggest.choose import ChoiceBudget
     from advisor.verify.data import DataPlan
     from advisor.verify.measure import VerifyOptions
-    from advisor.verify.stage import VerifySettings, verify_result
+    from advisor.verify.stage import VerifySettings
 
-    settings = VerifySettings(
+    return VerifySettings(
         sandbox=options.sandbox,
         data=DataPlan(
             mode=options.data_mode,
@@ -156,7 +172,35 @@ def _verified(result: ScanResult, options: ScanOptions, progress: Progress | Non
         ),
         budget=ChoiceBudget(max_indexes=options.max_indexes, max_bytes=options.max_index_bytes),
     )
-    return verify_result(result, settings, progress)
+
+
+def review(
+    options: ScanOptions, migration: str, progress: Progress | None = None
+) -> MigrationReview:
+    """``advisor verify``: apply the migration file ``migration`` in a sandbox database with
+    the schema and data a ``--verify`` scan measures on, and measure the workload of
+    ``options.sources`` (and pg_stat_statements) before and after it.
+
+    The user's database (``options.dsn``) is only read. Raises
+    :class:`advisor.errors.InputError` naming ``file:line`` when a statement fails.
+    """
+    from advisor.verify.migration_review import read_migration, review_migration
+    from advisor.verify.stage import measuring_database
+
+    statements = read_migration(migration)  # a bad file fails before a sandbox starts
+    schema, described, workload = _workload(options)
+    settings = _verify_settings(options)
+    with measuring_database(schema, settings, progress) as (dsn, data, description):
+        reviewed = review_migration(
+            dsn,
+            workload,
+            migration,
+            statements=statements,
+            options=settings.measure,
+            data=data,
+            progress=progress,
+        )
+    return replace(reviewed, sandbox=described or description)
 
 
 def _check_migration_options(options: ScanOptions) -> None:

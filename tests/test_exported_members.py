@@ -152,6 +152,17 @@ PINNED = {
         "statement_for",
         "statements_for",
     ],
+    "advisor.verify.effects": ["EffectMeter", "effect_text", "figure", "improved", "regressed"],
+    "advisor.verify.migration_review": [
+        "Change",
+        "IndexChange",
+        "MigrationReview",
+        "MigrationStatement",
+        "ReviewedQuery",
+        "read_migration",
+        "review_migration",
+    ],
+    "advisor.report.migration": ["REVIEW_VERSION", "render", "to_json"],
 }
 
 

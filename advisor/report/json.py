@@ -30,7 +30,14 @@ from advisor.model import (
 )
 from advisor.triage.baseline import finding_key, repo_path
 
-__all__ = ["REPORT_VERSION", "loop_text", "to_json", "verification_text"]
+__all__ = [
+    "REPORT_VERSION",
+    "data_json",
+    "effect_json",
+    "loop_text",
+    "to_json",
+    "verification_text",
+]
 
 REPORT_VERSION = 1
 
@@ -68,7 +75,7 @@ def to_json(result: ScanResult, root: str | None = None) -> dict[str, Any]:
         "notes": [_note(n) for n in result.notes],
         "skipped": [_skipped(s, site) for s in result.skipped],
         "rejected": [_suggestion(s) for s in result.rejected],
-        "data": _data(result.data),
+        "data": data_json(result.data),
         "triage": _triage(result.triage, site),
     }
 
@@ -140,7 +147,7 @@ def _loop_cost(c: LoopCost | None) -> dict[str, Any] | None:
         "batched_ms": c.batched_ms,
         "batched_sql": c.batched_sql,
         "text": loop_text(c),
-        "data": _data(c.data),
+        "data": data_json(c.data),
     }
 
 
@@ -178,12 +185,13 @@ def _verification(v: Verification | None) -> dict[str, Any] | None:
         "plan_change": v.plan_change,
         "build_ms": v.build_ms,
         "size_bytes": v.size_bytes,
-        "data": _data(v.data),
-        "effects": [_effect(e) for e in v.effects],
+        "data": data_json(v.data),
+        "effects": [effect_json(e) for e in v.effects],
     }
 
 
-def _effect(e: QueryEffect) -> dict[str, Any]:
+def effect_json(e: QueryEffect) -> dict[str, Any]:
+    """One query before and after, with both measurements and their plans."""
     return {
         "key": e.key,
         "calls": e.calls,
@@ -226,7 +234,8 @@ def _plan(n: PlanNode | None) -> dict[str, Any] | None:
     }
 
 
-def _data(d: DataOrigin | None) -> dict[str, Any] | None:
+def data_json(d: DataOrigin | None) -> dict[str, Any] | None:
+    """Where the measured rows came from."""
     if d is None:
         return None
     return {

@@ -23,7 +23,7 @@ from advisor.schema.introspect import introspect
 if TYPE_CHECKING:
     from advisor.sandbox import Sandbox
 
-__all__ = ["apply_statements", "load_ddl", "read_ddl", "schema_from_ddl"]
+__all__ = ["apply_statements", "load_ddl", "read_ddl", "schema_from_ddl", "statement_error"]
 
 
 def read_ddl(path_or_text: str | Path) -> tuple[str, str]:
@@ -49,19 +49,31 @@ async def apply_statements(conn: asyncpg.Connection, text: str, *, name: str) ->
 
 
 def _failed(name: str, start_line: int, sql: str) -> Callable[[Exception], InputError]:
-    """The error of a failed DDL statement, naming the line PostgreSQL pointed at."""
+    """The error of a failed DDL statement (for :func:`advisor.db.map_errors`)."""
 
     def error(exc: Exception) -> InputError:
-        line = start_line
-        position = getattr(exc, "position", None)
-        if position and str(position).isdigit():
-            line += sql.count("\n", 0, int(position) - 1)
-        first = sql.splitlines()[0][:80]
-        return InputError(
-            f"{name}:{line}: {exc} (in statement: {first}); fix the DDL and run again"
-        )
+        return statement_error(exc, name, start_line, sql)
 
     return error
+
+
+def statement_error(
+    exc: Exception,
+    name: str,
+    start_line: int,
+    sql: str,
+    *,
+    advice: str = "fix the DDL and run again",
+) -> InputError:
+    """The one-line error for statement ``sql`` of file ``name`` (starting at
+    ``start_line``) that the server refused: ``name:line`` of the failing token when the
+    server gives its position, the server's message, the statement's start, ``advice``."""
+    line = start_line
+    position = getattr(exc, "position", None)
+    if position and str(position).isdigit():
+        line += sql.count("\n", 0, int(position) - 1)
+    first = sql.splitlines()[0][:80]
+    return InputError(f"{name}:{line}: {exc} (in statement: {first}); {advice}")
 
 
 def load_ddl(

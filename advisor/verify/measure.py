@@ -28,11 +28,9 @@ from dataclasses import dataclass, replace
 import asyncpg
 
 from advisor.db import connect, run
-from advisor.errors import AdvisorError
 from advisor.model import (
     DataOrigin,
     IndexSuggestion,
-    Measurement,
     QueryEffect,
     QueryShape,
     Verdict,
@@ -40,8 +38,8 @@ from advisor.model import (
     Workload,
 )
 from advisor.sqltext import quote_ident, quote_qualified
-from advisor.verify.explain import explain, plan_change, uses_index
-from advisor.verify.params import Statement, bind_statement
+from advisor.verify.effects import EffectMeter, effect_text, figure, regressed
+from advisor.verify.explain import uses_index
 
 __all__ = ["VerifyOptions", "VerifyOutcome", "verdict_of", "verify_indexes"]
 
@@ -109,7 +107,7 @@ def verdict_of(
         return "not-used", f"no plan used the index ({figures})"
     worst = _worst_regression(effects, options)
     if worst is not None:
-        return "regresses", f"{worst.key} slower: {_effect_text(worst)}"
+        return "regresses", f"{worst.key} slower: {effect_text(worst)}"
     saved = (before - after) / calls
     ratio = (before - after) / before if before > 0 else 0.0
     if ratio >= options.keep_ratio and saved >= options.keep_min_ms:
@@ -120,16 +118,11 @@ def verdict_of(
     )
 
 
-def _ms(m: Measurement) -> float | None:
-    """The figure a measurement stands for; a timed-out run counts as its time box."""
-    return m.ms if m.ms is not None else m.timed_out_ms
-
-
 def _weighted(effects: Sequence[QueryEffect], side: str) -> float | None:
     total = 0.0
     seen = False
     for effect in effects:
-        value = _ms(effect.before if side == "before" else effect.after)
+        value = figure(effect.before if side == "before" else effect.after)
         if value is not None:
             total += value * effect.calls
             seen = True
@@ -137,28 +130,12 @@ def _weighted(effects: Sequence[QueryEffect], side: str) -> float | None:
 
 
 def _regressed(effect: QueryEffect, options: VerifyOptions) -> bool:
-    """Slower beyond the tolerance, where an index can be the cause: the plan changed, or
-    the statement writes (it maintains the index). A read whose plan stayed the same was
-    not touched by the index; its difference is noise (0.3 ms seen on a 1.5 ms scan)."""
-    before, after = _ms(effect.before), _ms(effect.after)
-    if before is None or after is None:
-        return False
-    writes = effect.after.plan is not None and effect.after.plan.node_type == "ModifyTable"
-    if effect.plan_change is None and not writes:
-        return False
-    return after > before * (1 + options.regress_tolerance) and after - before > options.keep_min_ms
+    return regressed(effect, tolerance=options.regress_tolerance, min_ms=options.keep_min_ms)
 
 
 def _worst_regression(effects: Sequence[QueryEffect], options: VerifyOptions) -> QueryEffect | None:
     slower = [e for e in effects if _regressed(e, options)]
-    return max(slower, key=lambda e: (_ms(e.after) or 0) - (_ms(e.before) or 0), default=None)
-
-
-def _effect_text(effect: QueryEffect) -> str:
-    def side(m: Measurement) -> str:
-        return f"> {m.timed_out_ms:.0f} ms" if m.ms is None else f"{m.ms:.2f} ms"
-
-    return f"{side(effect.before)} -> {side(effect.after)}"
+    return max(slower, key=lambda e: (figure(e.after) or 0) - (figure(e.before) or 0), default=None)
 
 
 class _Verifier:
@@ -177,8 +154,7 @@ class _Verifier:
         self.options = options
         self.data = data
         self.progress = progress
-        self.statements: dict[str, Statement | None] = {}
-        self.before: dict[str, Measurement] = {}
+        self.meter = EffectMeter(conn, workload, runs=options.runs, time_box_ms=options.time_box_ms)
 
     def _tell(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None:
@@ -208,54 +184,10 @@ class _Verifier:
         others.sort(key=lambda k: -_weight(shapes[k]))
         return served + others[: self.options.max_related]
 
-    async def _statement(self, key: str) -> Statement | None:
-        if key not in self.statements:
-            try:
-                self.statements[key] = await bind_statement(self.conn, self.workload.shapes[key])
-            except AdvisorError:
-                self.statements[key] = None  # the sandbox refuses it: not measured
-        return self.statements[key]
-
-    async def _measure(self, key: str) -> Measurement | None:
-        stmt = await self._statement(key)
-        if stmt is None:
-            return None
-        try:
-            return await explain(
-                self.conn,
-                stmt,
-                analyze=True,
-                runs=self.options.runs,
-                time_box_ms=self.options.time_box_ms,
-                key=key,
-            )
-        except AdvisorError:
-            return None
-
-    async def _baseline(self, key: str) -> Measurement | None:
-        if key not in self.before:
-            found = await self._measure(key)
-            if found is None:
-                return None
-            self.before[key] = found
-        return self.before[key]
-
-    async def _effects(self, keys: Sequence[str]) -> list[QueryEffect]:
-        out: list[QueryEffect] = []
-        for key in keys:
-            before = await self._baseline(key)
-            after = await self._measure(key) if before is not None else None
-            if before is None or after is None:
-                continue
-            calls = self.workload.shapes[key].calls
-            change = plan_change(before.plan, after.plan)
-            out.append(QueryEffect(key, before, after, calls=calls, plan_change=change))
-        return out
-
     async def _one(self, suggestion: IndexSuggestion) -> IndexSuggestion:
         keys = self._affected(suggestion)
         for key in keys:
-            await self._baseline(key)
+            await self.meter.baseline(key)
         if await self._exists(suggestion):
             # CREATE ... IF NOT EXISTS would build nothing, and dropping it afterwards
             # would take the schema's own index away from every later measurement.
@@ -270,7 +202,7 @@ class _Verifier:
             failed = Verification(0.0, 0.0, verdict="error", detail=reason, data=self.data)
             return replace(suggestion, verification=failed)
         try:
-            effects = await self._effects(keys)
+            effects = await self.meter.effects(keys)
         finally:
             await self._drop(suggestion)
         used = any(uses_index(e.after.plan, suggestion.name) for e in effects)
@@ -311,7 +243,7 @@ class _Verifier:
                 await self._build(suggestion)
             try:
                 keys = list(dict.fromkeys(k for s in kept for k in self._affected(s)))
-                effects = await self._effects(keys)
+                effects = await self.meter.effects(keys)
             finally:
                 for suggestion in kept:
                     await self._drop(suggestion)
@@ -321,7 +253,7 @@ class _Verifier:
             culprit = _culprit(worst, kept)
             kept.remove(culprit)
             assert culprit.verification is not None
-            detail = f"with the set built together, {worst.key} is slower: {_effect_text(worst)}"
+            detail = f"with the set built together, {worst.key} is slower: {effect_text(worst)}"
             regressed.append(
                 replace(
                     culprit,
@@ -371,10 +303,10 @@ def _verification(
     data: DataOrigin | None,
 ) -> Verification:
     served = [e for e in effects if e.key in set(suggestion.query_keys)] or list(effects)
-    top = max(served, key=lambda e: e.calls * (_ms(e.before) or 0.0), default=None)
+    top = max(served, key=lambda e: e.calls * (figure(e.before) or 0.0), default=None)
     return Verification(
-        before_ms=sum(_ms(e.before) or 0.0 for e in served),
-        after_ms=sum(_ms(e.after) or 0.0 for e in served),
+        before_ms=sum(figure(e.before) or 0.0 for e in served),
+        after_ms=sum(figure(e.after) or 0.0 for e in served),
         before_cost=_sum(e.before.cost for e in served),
         after_cost=_sum(e.after.cost for e in served),
         before_buffers=_sum_int(e.before.shared_buffers for e in served),

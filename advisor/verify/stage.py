@@ -26,7 +26,7 @@ from advisor.suggest.choose import ChoiceBudget, NotChosen
 from advisor.verify.data import DataPlan
 from advisor.verify.measure import VerifyOptions
 
-__all__ = ["VerifySettings", "verify_result"]
+__all__ = ["VerifySettings", "measuring_database", "verify_result"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -50,7 +50,6 @@ def verify_result(
 ) -> ScanResult:
     """``result`` with its index suggestions chosen for the workload and measured; N+1
     findings with their loop cost. ``progress(what, done, total)`` hears each step."""
-    from advisor.sandbox import open_sandbox
     from advisor.verify.loops import measure_loops
     from advisor.verify.measure import verify_indexes
     from advisor.verify.params import statements_for
@@ -59,36 +58,30 @@ def verify_result(
     if not result.suggestions and not any(f.rule == "ADV001" for f in result.findings):
         return result  # nothing to measure: no index to build, no loop to time
     tell = progress or (lambda _what, _done, _total: None)
-    spec, version_note = _sandbox_spec(settings.sandbox, result.schema)
-    with open_sandbox(spec) as sandbox:
-        tell("preparing the data", 0, 0)
-        with _data_database(sandbox.dsn, result.schema, settings, progress) as (dsn, data):
-            if version_note:
-                data = replace(data, summary=f"{data.summary}; {version_note}")
-            tables = {s.table for s in result.suggestions}
-            shapes = [
-                shape
-                for shape in result.workload.shapes.values()
-                if any(t.table in tables for t in shape.query.tables)
-            ]
-            tell("binding the workload's statements", 0, len(shapes))
-            statements, refused = statements_for(shapes, dsn)
-            tell("choosing the index set for the workload", 0, 0)
-            choice = choose_indexes(
-                dsn, result.workload, result.findings, result.schema, settings.budget, statements
-            )
-            outcome = verify_indexes(
-                dsn,
-                result.workload,
-                choice.chosen,
-                options=settings.measure,
-                data=data,
-                progress=progress,
-            )
-            findings = measure_loops(
-                dsn, result.workload, result.findings, runs=settings.measure.runs, data=data
-            )
-        description = sandbox.description
+    with measuring_database(result.schema, settings, progress) as (dsn, data, description):
+        tables = {s.table for s in result.suggestions}
+        shapes = [
+            shape
+            for shape in result.workload.shapes.values()
+            if any(t.table in tables for t in shape.query.tables)
+        ]
+        tell("binding the workload's statements", 0, len(shapes))
+        statements, refused = statements_for(shapes, dsn)
+        tell("choosing the index set for the workload", 0, 0)
+        choice = choose_indexes(
+            dsn, result.workload, result.findings, result.schema, settings.budget, statements
+        )
+        outcome = verify_indexes(
+            dsn,
+            result.workload,
+            choice.chosen,
+            options=settings.measure,
+            data=data,
+            progress=progress,
+        )
+        findings = measure_loops(
+            dsn, result.workload, result.findings, runs=settings.measure.runs, data=data
+        )
     judged = (*outcome.kept, *outcome.dropped)
     notes = (
         *result.notes,
@@ -105,6 +98,25 @@ def verify_result(
         data=data,
         sandbox=result.sandbox or description,
     )
+
+
+@contextlib.contextmanager
+def measuring_database(
+    schema: Schema, settings: VerifySettings, progress: Progress | None = None
+) -> Iterator[tuple[str, DataOrigin, str]]:
+    """A sandbox (of the source's major version when known) and a database on it holding
+    ``schema`` and the rows ``settings.data`` asks for: ``(dsn, where the rows came from,
+    the sandbox's description)``; both are gone when the block ends."""
+    from advisor.sandbox import open_sandbox
+
+    spec, version_note = _sandbox_spec(settings.sandbox, schema)
+    with open_sandbox(spec) as sandbox:
+        if progress is not None:
+            progress("preparing the data", 0, 0)
+        with _data_database(sandbox.dsn, schema, settings, progress) as (dsn, data):
+            if version_note:
+                data = replace(data, summary=f"{data.summary}; {version_note}")
+            yield dsn, data, sandbox.description
 
 
 def _outside_choice(result: ScanResult) -> tuple[IndexSuggestion, ...]:
@@ -178,8 +190,16 @@ def _data_database(
         with _as_written(server_dsn, ddl, settings.schema_file or "") as prepared:
             yield prepared
         return
+    # Rows copied from a live database go into its own schema, rendered from its catalog:
+    # a --schema file may differ from it, or insert seed rows of its own.
+    copying = settings.source_dsn is not None and plan.mode in ("auto", "copy")
     prepared_data = prepare_data(
-        server_dsn, schema, plan, ddl=ddl, source_dsn=settings.source_dsn, progress=progress
+        server_dsn,
+        schema,
+        plan,
+        ddl=None if copying else ddl,
+        source_dsn=settings.source_dsn,
+        progress=progress,
     )
     try:
         yield prepared_data.dsn, prepared_data.origin
