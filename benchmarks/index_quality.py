@@ -8,7 +8,8 @@ One run, one sandbox (this machine's PostgreSQL binaries):
 2. The workload of ``tpch_workload.py``: each query's "before" time is measured with
    EXPLAIN ANALYZE, then written as a capture file (as ``advisor capture --keep-params``
    would have recorded it: one line per call, the measured time, varied values, the
-   measured ones first).
+   measured ones first). ``pg_stat_user_tables`` is then reset (``--keep-load-stats``
+   keeps it), so that the bulk COPY does not read as write traffic.
 3. Index configurations, each built for real, measured, dropped:
 
    none        primary keys only
@@ -120,6 +121,17 @@ async def draw_params(dsn: str) -> dict[str, list[tuple[object, ...]]]:
     finally:
         await conn.close()
     return out
+
+
+async def reset_statistics(dsn: str) -> None:
+    """Zero ``pg_stat_user_tables``: the bulk COPY counts as rows inserted (orders: 150,000
+    "writes" against a few dozen scans), which no live table's history looks like; with
+    the counters at zero the choice weighs writes from the captured workload instead."""
+    conn = await connect(dsn, readonly=False, statement_timeout_ms=0)
+    try:
+        await conn.execute("SELECT pg_stat_reset()")
+    finally:
+        await conn.close()
 
 
 def statements(params: Mapping[str, list[tuple[object, ...]]]) -> dict[str, Statement]:
@@ -298,12 +310,14 @@ class Clock:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def time(self, step: str, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` and keep its wall time under ``step``."""
+        """Run ``fn`` and keep its wall time under ``step`` (said on stderr as it goes)."""
         start = time.perf_counter()
+        print(f"... {step}", file=sys.stderr, flush=True)
         try:
             return fn()
         finally:
             self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - start
+            print(f"    {step}: {self.seconds[step]:.1f} s", file=sys.stderr, flush=True)
 
 
 def advisor_statements(result: ScanResult, dsn: str) -> dict[str, Statement]:
@@ -491,6 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--time-box-ms", type=float, default=3000.0)
     ap.add_argument("--budgets", default="0.25,0.5,0.75", help="fractions of the free choice")
     ap.add_argument("--json", type=Path, default=Path("index_quality.json"))
+    ap.add_argument(
+        "--keep-load-stats",
+        action="store_true",
+        help="keep pg_stat_user_tables as the load left it (COPY counts as writes)",
+    )
     ap.add_argument("--no-cli", action="store_true", help="skip the integrated advisor scan")
     args = ap.parse_args(argv)
     clock = Clock()
@@ -505,6 +524,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         none = measure("none (primary keys)", ())
         capture = work / "capture.jsonl"
         calls = write_capture(capture, params, none, args.time_box_ms)
+        if not args.keep_load_stats:
+            asyncio.run(reset_statistics(dsn))
         result: ScanResult = clock.time(
             "scan", lambda: scan(ScanOptions(sources=(str(capture),), dsn=dsn))
         )
@@ -537,6 +558,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scale": args.scale,
         "runs": args.runs,
         "time_box_ms": args.time_box_ms,
+        "load_stats_kept": args.keep_load_stats,
         "calls": calls,
         "rows": rows,
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
