@@ -402,6 +402,33 @@ def run_cli(capture: Path, dsn: str, work: Path) -> dict[str, Any]:
     }
 
 
+def net_regressions() -> None:
+    """Experiment (``--net-regressions``): verification drops an index for a regression
+    only when the calls-weighted time the slower queries lose exceeds ``regress_tolerance``
+    of the calls-weighted time the index saves (today: any query 10 % slower drops it).
+    Patches ``advisor.verify.measure`` in this process only; the proposed change."""
+    from advisor.verify import measure
+
+    plain = measure._worst_regression
+
+    def weighted(effects: Any, options: VerifyOptions) -> Any:
+        worst = plain(effects, options)
+        if worst is None:
+            return None
+        ms = measure._ms
+        lost = sum(
+            ((ms(e.after) or 0.0) - (ms(e.before) or 0.0)) * e.calls
+            for e in effects
+            if measure._regressed(e, options)
+        )
+        saved = sum(
+            max((ms(e.before) or 0.0) - (ms(e.after) or 0.0), 0.0) * e.calls for e in effects
+        )
+        return worst if lost > options.regress_tolerance * saved else None
+
+    measure._worst_regression = weighted
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -510,8 +537,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="keep pg_stat_user_tables as the load left it (COPY counts as writes)",
     )
+    ap.add_argument(
+        "--net-regressions",
+        action="store_true",
+        help="experiment: weigh a regression by calls against the index's saving",
+    )
     ap.add_argument("--no-cli", action="store_true", help="skip the integrated advisor scan")
     args = ap.parse_args(argv)
+    if args.net_regressions:
+        net_regressions()
     clock = Clock()
     with tempfile.TemporaryDirectory(prefix="advisor_bench_") as tmp, open_sandbox("local") as sb:
         work = Path(tmp)
@@ -559,6 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs": args.runs,
         "time_box_ms": args.time_box_ms,
         "load_stats_kept": args.keep_load_stats,
+        "net_regressions": args.net_regressions,
         "calls": calls,
         "rows": rows,
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
@@ -655,13 +690,18 @@ def _choice_json(
     def queries(keys: Sequence[str]) -> list[str]:
         return [names.get(k, k) for k in keys]
 
+    def named(text: str | None) -> str | None:
+        for key, name in names.items():
+            text = text.replace(key, name) if text else text
+        return text
+
     def verdict(s: IndexSuggestion) -> dict[str, Any]:
         v = s.verification
         return {
             "name": s.name,
             "queries": queries(s.query_keys),
             "verdict": v.verdict if v else None,
-            "detail": v.detail if v else None,
+            "detail": named(v.detail) if v else None,
         }
 
     return {
