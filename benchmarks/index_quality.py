@@ -542,6 +542,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="experiment: weigh a regression by calls against the index's saving",
     )
+    ap.add_argument(
+        "--min-gain", type=float, default=None, help="ChoiceBudget.min_gain (default 0.003)"
+    )
     ap.add_argument("--no-cli", action="store_true", help="skip the integrated advisor scan")
     args = ap.parse_args(argv)
     if args.net_regressions:
@@ -571,8 +574,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         adv_stmts = clock.time("bind statements", lambda: advisor_statements(result, dsn))
         options = VerifyOptions(runs=args.runs, time_box_ms=args.time_box_ms)
+        free_budget = (
+            ChoiceBudget() if args.min_gain is None else ChoiceBudget(min_gain=args.min_gain)
+        )
         choice, outcome = choose_and_verify(
-            dsn, result, adv_stmts, ChoiceBudget(), options, origin, clock, "free"
+            dsn, result, adv_stmts, free_budget, options, origin, clock, "free"
         )
         pipeline = sum(
             clock.seconds[k] for k in ("scan", "bind statements", "choose free", "verify free")
