@@ -24,7 +24,17 @@ from advisor.demo.load import RouteStats, drive
 from advisor.demo.service import DemoError, served, service_root
 from advisor.model import IndexSuggestion, ScanResult
 
-__all__ = ["DemoError", "DemoOptions", "DemoResult", "Phase", "RouteRow", "run_demo"]
+__all__ = [
+    "DemoError",
+    "DemoOptions",
+    "DemoResult",
+    "Phase",
+    "RouteRow",
+    "queries_per_request",
+    "request_plan",
+    "run_demo",
+    "seed_database",
+]
 
 Progress = Callable[[str], None]
 LoadProgress = Callable[[int, int], None]
@@ -78,12 +88,18 @@ class DemoResult:
     rows: tuple[RouteRow, ...] = field(default=())
 
 
-def _seed(dsn: str, size: str) -> None:
-    from sqlalchemy import create_engine
-
+def _importable() -> None:
+    """Put the example service's package on ``sys.path`` (it runs in this process too)."""
     root = str(service_root())
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+def seed_database(dsn: str, size: str) -> None:
+    """Create and fill the example service's tables in the database at ``dsn``."""
+    from sqlalchemy import create_engine
+
+    _importable()
     from example_service.seed import Size, seed
 
     engine = create_engine(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
@@ -93,7 +109,9 @@ def _seed(dsn: str, size: str) -> None:
         engine.dispose()
 
 
-def _requests(options: DemoOptions) -> list[tuple[str, str]]:
+def request_plan(options: DemoOptions) -> list[tuple[str, str]]:
+    """The warm-up and measured requests of one run, the same in every run."""
+    _importable()
     from example_service.load import requests
     from example_service.seed import Size
 
@@ -198,8 +216,8 @@ def run_demo(
         say(f"sandbox: {sandbox.description}")
         dsn = create_database(sandbox, "advisor_demo")
         say(f"seeding the example service's database ({options.size} size)")
-        _seed(dsn, options.size)
-        plan = _requests(options)
+        seed_database(dsn, options.size)
+        plan = request_plan(options)
         say(f"before: {options.requests} requests, {options.concurrency} at a time")
         before = _phase("before", "", dsn, workdir, plan, options, load_progress)
         say("scanning the capture, verifying the suggested indexes on a copy of the data")

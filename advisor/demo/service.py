@@ -67,9 +67,10 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s
 
 @contextlib.contextmanager
 def served(
-    dsn: str, fixes: str, capture_file: Path, log: Path, *, timeout_s: float = 60.0
+    dsn: str, fixes: str, capture_file: Path | None, log: Path, *, timeout_s: float = 60.0
 ) -> Iterator[str]:
-    """Serve the example service under ``advisor capture`` and yield its base URL.
+    """Serve the example service under ``advisor capture`` and yield its base URL; with
+    ``capture_file`` None, uvicorn alone (the overhead benchmark's baseline).
 
     On leaving the block the server gets SIGINT (as from a terminal), shuts down, and the
     capture is merged into ``capture_file``.
@@ -81,10 +82,11 @@ def served(
     root = str(service_root())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     argv = [
-        sys.executable, "-m", "advisor", "capture", "-o", str(capture_file), "--",
         sys.executable, "-m", "uvicorn", "--factory", "example_service.app:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
+    if capture_file is not None:
+        argv = [sys.executable, "-m", "advisor", "capture", "-o", str(capture_file), "--", *argv]
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -99,5 +101,5 @@ def served(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    if not capture_file.is_file():
+    if capture_file is not None and not capture_file.is_file():
         raise DemoError(f"the capture of the example service was not written; see {log}")
