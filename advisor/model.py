@@ -392,7 +392,9 @@ class ForeignKey:
 
 @dataclass(frozen=True, slots=True)
 class TableStats:
-    """Write activity from ``pg_stat_user_tables`` (for the write-overhead model)."""
+    """Activity from ``pg_stat_user_tables`` (for the write-overhead model): scans, rows
+    written, and rows read (``seq_tup_read`` by sequential scans, ``idx_tup_fetch`` through
+    indexes)."""
 
     seq_scan: int = 0
     idx_scan: int = 0
@@ -400,6 +402,8 @@ class TableStats:
     n_tup_upd: int = 0
     n_tup_hot_upd: int = 0
     n_tup_del: int = 0
+    seq_tup_read: int = 0
+    idx_tup_fetch: int = 0
 
 
 @dataclass(frozen=True, slots=True)

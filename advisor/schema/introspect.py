@@ -51,6 +51,10 @@ SELECT c.oid, n.nspname, c.relname, c.relkind::text AS relkind,
        CASE WHEN c.relkind = 'p' THEN leaves.n_tup_hot_upd ELSE s.n_tup_hot_upd END
            AS n_tup_hot_upd,
        CASE WHEN c.relkind = 'p' THEN leaves.n_tup_del ELSE s.n_tup_del END AS n_tup_del,
+       CASE WHEN c.relkind = 'p' THEN leaves.seq_tup_read ELSE s.seq_tup_read END
+           AS seq_tup_read,
+       CASE WHEN c.relkind = 'p' THEN leaves.idx_tup_fetch ELSE s.idx_tup_fetch END
+           AS idx_tup_fetch,
        (s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL) AS analyzed
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -64,7 +68,9 @@ LEFT JOIN LATERAL (
            sum(pg_stat_get_tuples_inserted(t.relid))::int8 AS n_tup_ins,
            sum(pg_stat_get_tuples_updated(t.relid))::int8 AS n_tup_upd,
            sum(pg_stat_get_tuples_hot_updated(t.relid))::int8 AS n_tup_hot_upd,
-           sum(pg_stat_get_tuples_deleted(t.relid))::int8 AS n_tup_del
+           sum(pg_stat_get_tuples_deleted(t.relid))::int8 AS n_tup_del,
+           sum(pg_stat_get_tuples_returned(t.relid))::int8 AS seq_tup_read,
+           sum(pg_stat_get_tuples_fetched(t.relid))::int8 AS idx_tup_fetch
     FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid
     WHERE t.isleaf AND c.relkind = 'p'
 ) leaves ON true
@@ -264,6 +270,8 @@ def _table(
             n_tup_upd=int(row["n_tup_upd"] or 0),
             n_tup_hot_upd=int(row["n_tup_hot_upd"] or 0),
             n_tup_del=int(row["n_tup_del"] or 0),
+            seq_tup_read=int(row["seq_tup_read"] or 0),
+            idx_tup_fetch=int(row["idx_tup_fetch"] or 0),
         )
     return Table(
         schema=row["nspname"],
