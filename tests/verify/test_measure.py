@@ -105,6 +105,20 @@ def test_verdicts_weigh_calls_and_say_why() -> None:
     assert verdict_of(weighted, ["a", "b"], True, opts)[0] == "no-gain"
 
 
+def test_a_regression_the_index_saves_far_more_than_stays_in_the_evidence() -> None:
+    opts = VerifyOptions()
+    write = Measurement("w", 3.0, 2, plan=PlanNode("ModifyTable"))
+    # 400 lookups 10 ms faster against one 5-call write 2 ms slower: kept, regression named.
+    lookups = QueryEffect("a", _m(10.0), _m(0.1), calls=400)
+    small = [lookups, QueryEffect("w", _m(1.0), write, calls=5)]
+    verdict, why = verdict_of(small, ["a"], True, opts)
+    assert verdict == "helps"
+    assert why == "10.00 ms -> 0.10 ms per call; w slower: 1.00 ms -> 3.00 ms (5 calls)"
+    # The same write 500 times: 1,000 ms lost is more than 10 % of the 3,960 ms saved.
+    large = [lookups, QueryEffect("w", _m(1.0), write, calls=500)]
+    assert verdict_of(large, ["a"], True, opts)[0] == "regresses"
+
+
 def test_an_index_of_the_same_name_is_never_dropped(shop: tuple[str, Schema]) -> None:
     dsn, schema = shop
     workload = workload_of(schema, (ITEMS, 10))
