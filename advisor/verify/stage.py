@@ -148,7 +148,13 @@ def _judged(finding: Finding, judged: tuple[IndexSuggestion, ...]) -> Finding:
         return finding
     helps = match.verification is not None and match.verification.verdict == "helps"
     confidence = "high" if helps else finding.confidence
-    return replace(finding, suggestion=match, confidence=confidence)
+    if match.name == wanted.name:
+        return replace(finding, suggestion=match, confidence=confidence)
+    # The workload-wide choice serves this query with another index (merged or extended):
+    # the fix is that index, and the message says so.
+    fix = finding.fix.replace(wanted.sql, match.sql) if finding.fix else match.sql
+    message = f"{finding.message}; for the whole workload, {match.name} serves it"
+    return replace(finding, suggestion=match, confidence=confidence, fix=fix, message=message)
 
 
 def _sandbox_spec(spec: str, schema: Schema) -> tuple[str, str | None]:
