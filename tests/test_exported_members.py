@@ -142,7 +142,14 @@ PINNED = {
         "write_load",
     ],
     "advisor.verify.whatif": ["Costable", "WhatIf", "choose_indexes"],
-    "advisor.verify.explain": ["explain", "iter_nodes", "plan_change", "plan_tree", "uses_index"],
+    "advisor.verify.explain": [
+        "explain",
+        "explain_generic",
+        "iter_nodes",
+        "plan_change",
+        "plan_tree",
+        "uses_index",
+    ],
     "advisor.verify.loops": ["measure_loop", "measure_loops"],
     "advisor.verify.measure": ["VerifyOptions", "VerifyOutcome", "verdict_of", "verify_indexes"],
     "advisor.verify.params": [

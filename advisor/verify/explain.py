@@ -28,7 +28,7 @@ from advisor.errors import DatabaseError
 from advisor.model import Measurement, PlanNode
 from advisor.verify.params import Statement
 
-__all__ = ["explain", "iter_nodes", "plan_change", "plan_tree", "uses_index"]
+__all__ = ["explain", "explain_generic", "iter_nodes", "plan_change", "plan_tree", "uses_index"]
 
 _DETAIL_KEYS = ("Index Cond", "Recheck Cond", "Hash Cond", "Merge Cond", "Sort Key", "Filter")
 # Nodes that show how a table is read or the order made; what "plan change" compares.
@@ -109,27 +109,38 @@ async def _generic_plan(
     conn: asyncpg.Connection, stmt: Statement, time_box_ms: float
 ) -> dict[str, Any]:
     version = int(await conn.fetchval("SHOW server_version_num"))
-    if version >= 160000:
-        plan = await _explain_once(conn, stmt, "GENERIC_PLAN, FORMAT JSON", time_box_ms)
-        assert plan is not None
-        return plan
-    name = f"advisor_{uuid.uuid4().hex[:12]}"
     try:
         async with conn.transaction():
             await conn.execute(f"SET LOCAL statement_timeout = {max(1, int(time_box_ms))}")
-            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            await conn.execute(f"PREPARE {name} AS {stmt.sql}")
-            count = await conn.fetchval(
-                "SELECT cardinality(parameter_types) FROM pg_prepared_statements WHERE name = $1",
-                name,
-            )
-            nulls = ", ".join(["NULL"] * int(count or 0))
-            execute = f"EXECUTE {name}({nulls})" if nulls else f"EXECUTE {name}"
-            text = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {execute}")
-            await conn.execute(f"DEALLOCATE {name}")
-            return _first(text)
+            raw = await explain_generic(conn, stmt.sql, "FORMAT JSON", server_version=version)
+            return _first(raw)
     except asyncpg.PostgresError as exc:
         raise DatabaseError(f"EXPLAIN of a generic plan failed: {_first_line(exc)}") from exc
+
+
+async def explain_generic(
+    conn: asyncpg.Connection, sql: str, options: str, *, server_version: int
+) -> object:
+    """``EXPLAIN (options)`` of ``sql``'s generic plan, as the server returns it, inside
+    the caller's transaction: ``GENERIC_PLAN`` on 16+; before that a prepared statement
+    under ``plan_cache_mode = force_generic_plan``, explained with NULLs (a generic plan
+    does not depend on the values) and deallocated again. The prepared name is unique,
+    so one left behind by a failed EXPLAIN (an aborted transaction cannot DEALLOCATE) is
+    harmless; a fresh PREPARE each time also sees indexes (real or hypothetical) come and
+    go, which a cached generic plan would not."""
+    if server_version >= 160000:
+        return await conn.fetchval(f"EXPLAIN (GENERIC_PLAN, {options}) {sql}")
+    name = f"advisor_{uuid.uuid4().hex[:12]}"
+    await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    await conn.execute(f"PREPARE {name} AS {sql}")
+    count = await conn.fetchval(
+        "SELECT cardinality(parameter_types) FROM pg_prepared_statements WHERE name = $1", name
+    )
+    nulls = ", ".join(["NULL"] * int(count or 0))
+    execute = f"EXECUTE {name}({nulls})" if nulls else f"EXECUTE {name}"
+    raw = await conn.fetchval(f"EXPLAIN ({options}) {execute}")
+    await conn.execute(f"DEALLOCATE {name}")
+    return raw
 
 
 def _first(text: object) -> dict[str, Any]:

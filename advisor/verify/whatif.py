@@ -41,6 +41,7 @@ from advisor.model import Finding, IndexSuggestion, Schema, Workload
 from advisor.sqltext import quote_qualified
 from advisor.suggest.choose import Choice, ChoiceBudget, choose
 from advisor.suggest.select import index_identity
+from advisor.verify.explain import explain_generic
 
 __all__ = ["Costable", "WhatIf", "choose_indexes"]
 
@@ -107,7 +108,6 @@ class WhatIf:
         self._tables: dict[str, frozenset[str]] = {}
         self._cache: dict[tuple[str, frozenset[Identity]], float] = {}
         self._sizes: dict[Identity, int] = {}
-        self._prepared = 0
         self.method: Method = "real indexes"
         self.failed: dict[str, str] = {}
         self.unbuildable: dict[Identity, str] = {}
@@ -296,24 +296,10 @@ class WhatIf:
             return _plan_of(
                 await conn.fetchval(f"EXPLAIN (VERBOSE, FORMAT JSON) {stmt.sql}", *stmt.args)
             )
-        if self._server_version >= 160000:
-            return _plan_of(
-                await conn.fetchval(f"EXPLAIN (GENERIC_PLAN, VERBOSE, FORMAT JSON) {stmt.sql}")
-            )
-        # A prepared statement is not transactional and its cached generic plan would not
-        # see hypothetical indexes come and go: prepare, explain, deallocate every time.
-        count = len((await conn.prepare(stmt.sql)).get_parameters())
-        self._prepared += 1
-        name = f"advisor_whatif_{self._prepared}"
-        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        await conn.execute(f"PREPARE {name} AS {stmt.sql}")
-        # The values do not matter to a generic plan; the names are unique, so one left
-        # behind by a failed EXPLAIN (an aborted transaction cannot DEALLOCATE) is harmless.
-        nulls = ", ".join(["NULL"] * count)
-        execute = f"EXECUTE {name}({nulls})" if count else f"EXECUTE {name}"
-        plan = _plan_of(await conn.fetchval(f"EXPLAIN (VERBOSE, FORMAT JSON) {execute}"))
-        await conn.execute(f"DEALLOCATE {name}")
-        return plan
+        raw = await explain_generic(
+            conn, stmt.sql, "VERBOSE, FORMAT JSON", server_version=self._server_version
+        )
+        return _plan_of(raw)
 
 
 def _plain_create(s: IndexSuggestion, name: str) -> str:
