@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
-from advisor.db import redact_dsn, run
+from advisor.db import first_line, redact_dsn, run
 from advisor.errors import SandboxError
 from advisor.sandbox import teardown
 from advisor.sandbox.base import PG_SETTINGS, Sandbox, prepare
@@ -31,7 +31,7 @@ def docker_unavailable_reason() -> str | None:
         finally:
             client.close()
     except Exception as exc:  # the docker SDK raises many unrelated types
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = first_line(exc)
         return text[:200]
     return None
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import asyncpg
 
+from advisor.db import first_line
 from advisor.errors import DatabaseError
 from advisor.model import Measurement, PlanNode
 from advisor.verify.params import Statement
@@ -102,7 +103,7 @@ async def _explain_once(
     except asyncpg.QueryCanceledError:
         return None
     except asyncpg.PostgresError as exc:
-        raise DatabaseError(f"EXPLAIN failed: {_first_line(exc)}") from exc
+        raise DatabaseError(f"EXPLAIN failed: {first_line(exc)}") from exc
 
 
 async def _generic_plan(
@@ -115,7 +116,7 @@ async def _generic_plan(
             raw = await explain_generic(conn, stmt.sql, "FORMAT JSON", server_version=version)
             return _first(raw)
     except asyncpg.PostgresError as exc:
-        raise DatabaseError(f"EXPLAIN of a generic plan failed: {_first_line(exc)}") from exc
+        raise DatabaseError(f"EXPLAIN of a generic plan failed: {first_line(exc)}") from exc
 
 
 async def explain_generic(
@@ -149,10 +150,6 @@ def _first(text: object) -> dict[str, Any]:
         data = data[0]
     assert isinstance(data, dict)
     return data
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _cost(plan: Mapping[str, Any]) -> float | None:

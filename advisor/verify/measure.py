@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import asyncpg
 
-from advisor.db import connect, run
+from advisor.db import connect, first_line, run
 from advisor.model import (
     DataOrigin,
     IndexSuggestion,
@@ -227,7 +227,7 @@ class _Verifier:
             build_ms, size = await self._build(suggestion)
         except asyncpg.PostgresError as exc:
             await self._drop(suggestion)
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            reason = first_line(exc)
             failed = Verification(0.0, 0.0, verdict="error", detail=reason, data=self.data)
             return replace(suggestion, verification=failed)
         try:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from advisor.db import connect, run
+from advisor.db import connect, first_line, run
 from advisor.errors import DatabaseError
 from advisor.model import ParamSource, Predicate, QueryShape
 from advisor.parse.bind import paging_parameters
@@ -122,7 +122,7 @@ async def bind_statement(
             return Statement(query.sql, values, "captured", dml)
         sampled = await _sample(conn, shape, types)
     except asyncpg.PostgresError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise DatabaseError(
             f"{shape.query.key}: the sandbox refused the statement ({first})"
         ) from exc
