@@ -2,13 +2,14 @@
 
 :func:`prepare_data` creates a new database on a sandbox server, applies the schema (the
 user's DDL when given, else the :class:`~advisor.model.Schema` rendered back to DDL) and
-fills it from one of three sources:
+fills it from one of these sources:
 
 ``copy``      a bounded, consistent copy of a live database (read-only, one snapshot;
               whole tables up to a size limit, FK-consistent samples above it);
 ``generate``  rows generated in the server to a target per table (``DataPlan.rows``, else
               the source's ``reltuples``, else :data:`DEFAULT_ROWS`), shaped by ``pg_stats``;
-``seed``      the user's SQL script, run after the schema.
+``seed``      the user's SQL script, run after the schema;
+``as-is``     the rows the user's DDL inserts itself (``generate_series`` seeds).
 
 ``auto`` copies when a source DSN is given and generates otherwise. Copy and generate load
 the way ``pg_restore`` does (keys, indexes and foreign keys dropped, rebuilt after the
@@ -67,7 +68,7 @@ __all__ = [
     "version_text",
 ]
 
-DataMode = Literal["auto", "copy", "generate", "seed"]
+DataMode = Literal["auto", "copy", "generate", "seed", "as-is"]
 Progress = Callable[[str, int, int], None]
 
 _BUILD_MEMORY = "256MB"
@@ -231,6 +232,16 @@ async def _prepare(
             phrases = {n: f"seeded {await _count(conn, n):,} rows" for n in tables}
             kind = "seed"
             summary = f"rows from the seed script {plan.seed_script.name}"
+        elif mode == "as-is":
+            # The schema DDL inserted its own rows (generate_series seeds): they are the data.
+            steps.start("rows")
+            counts = {n: await _count(conn, n) for n in await target_tables(conn)}
+            phrases = {n: f"{c:,} rows from the schema DDL" for n, c in counts.items()}
+            kind = "as-is"
+            summary = (
+                f"the --schema file as written (about {sum(counts.values()):,} rows); "
+                "no rows were generated"
+            )
         else:
             tables = await target_tables(conn)
             detached = await detach_keys(conn)

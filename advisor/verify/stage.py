@@ -16,7 +16,6 @@ the ones measurement dropped, and a note for every candidate the choice left out
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -193,9 +192,7 @@ def _data_database(
     plan = settings.data
     as_written = plan.mode == "auto" and plan.seed_script is None and settings.source_dsn is None
     if as_written and ddl is not None and _writes_rows(ddl):
-        with _as_written(server_dsn, ddl, settings.schema_file or "") as prepared:
-            yield prepared
-        return
+        plan = replace(plan, mode="as-is")
     # Rows copied from a live database go into its own schema, rendered from its catalog:
     # a --schema file may differ from it, or insert seed rows of its own.
     copying = settings.source_dsn is not None and plan.mode in ("auto", "copy")
@@ -211,38 +208,3 @@ def _data_database(
         yield prepared_data.dsn, prepared_data.origin
     finally:
         drop_database(server_dsn, prepared_data.database)
-
-
-@contextlib.contextmanager
-def _as_written(server_dsn: str, ddl: str, name: str) -> Iterator[tuple[str, DataOrigin]]:
-    """The ``--schema`` file applied as it is: its own INSERTs (``generate_series`` seeds)
-    are the data."""
-    from advisor.db import connect, run
-    from advisor.sandbox import create_database, drop_database
-    from advisor.schema.ddl import apply_statements
-
-    database = f"advisor_verify_{uuid.uuid4().hex[:12]}"
-    dsn = create_database(server_dsn, database)
-    try:
-
-        async def load() -> tuple[int, str]:
-            conn = await connect(dsn, readonly=False, statement_timeout_ms=0)
-            try:
-                await apply_statements(conn, ddl, name=name)
-                await conn.execute("ANALYZE")
-                # reltuples, as ANALYZE just set it (the statistics views lag behind).
-                rows = await conn.fetchval(
-                    "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0) FROM pg_class c "
-                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
-                    "AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-                )
-                version = str(await conn.fetchval("SHOW server_version")).split()[0]
-                return int(rows), version
-            finally:
-                await conn.close()
-
-        rows, version = run(load())
-        summary = f"the --schema file as written (about {rows:,} rows); no rows were generated"
-        yield dsn, DataOrigin("as-is", summary, server=version)
-    finally:
-        drop_database(server_dsn, database)
