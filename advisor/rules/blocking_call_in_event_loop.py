@@ -23,7 +23,7 @@ engine = create_engine("postgresql+psycopg://app@db/shop")
 @app.get("/accounts/{account_id}")
 async def get_account(account_id: int):
     with engine.connect() as conn:  # blocks the event loop
-        return conn.execute(select(Account).where(Account.id == account_id)).one()
+        return conn.execute(select(Account).where(Account.id == account_id)).one()._asdict()
 ```
 
 ## Use instead
@@ -33,7 +33,7 @@ engine = create_async_engine("postgresql+asyncpg://app@db/shop")
 @app.get("/accounts/{account_id}")
 async def get_account(account_id: int):
     async with engine.connect() as conn:
-        return (await conn.execute(select(Account).where(Account.id == account_id))).one()
+        return (await conn.execute(select(Account).where(Account.id == account_id))).one()._asdict()
 ```
 
 When the call must stay synchronous, move it off the loop: make the endpoint a plain

@@ -4,16 +4,10 @@ would serve (ADV010) are recorded and found."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -26,6 +20,7 @@ from advisor.rules import RULES, run_rules
 from advisor.schema import read_schema
 from advisor.sources.capture_pools import read_pools
 from advisor.workload import build_workload
+from tests.serving import get_all, serve
 
 from .conftest import line_of, url
 
@@ -78,30 +73,6 @@ def _app(sync: Engine, dsn: str) -> FastAPI:
     return app
 
 
-@contextmanager
-def _serve(app: FastAPI) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
-async def _load(base: str, paths: list[str]) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        responses = await asyncio.gather(*(client.get(p) for p in paths))
-    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
-
-
 def _findings(shop_dsn: str, capture_file: Path, read: Read) -> list[Finding]:
     schema = read_schema(shop_dsn)
     workload = build_workload(read(capture_file), schema)
@@ -118,8 +89,8 @@ def test_blocking_calls_and_cache_candidates_under_load(
     app = _app(sync, shop_dsn)
     paths = [p for _ in range(REQUESTS) for p in ("/blocking", "/threaded", "/price", "/hits")]
     try:
-        with capture.instrument(output=str(capture_file)), _serve(app) as base:
-            asyncio.run(_load(base, paths))
+        with capture.instrument(output=str(capture_file)), serve(app) as base:
+            get_all(base, paths)
         findings = _findings(shop_dsn, capture_file, executions)
     finally:
         with sync.begin() as conn:
@@ -175,10 +146,10 @@ def _pool_findings(shop_dsn: str, capture_file: Path, read: Read, size: int) -> 
         return {"ok": "yes"}
 
     app.add_middleware(AdvisorMiddleware)
-    with capture.instrument(engine, output=str(capture_file)), _serve(app) as base:
+    with capture.instrument(engine, output=str(capture_file)), serve(app) as base:
         # Twice: the first round opens the pool's connections, the second finds them open.
-        asyncio.run(_load(base, ["/slow"] * CONCURRENT))
-        asyncio.run(_load(base, ["/slow"] * CONCURRENT))
+        get_all(base, ["/slow"] * CONCURRENT)
+        get_all(base, ["/slow"] * CONCURRENT)
         # The pool's connections belong to uvicorn's loop: closed without awaiting them.
         engine.sync_engine.pool.dispose()
     return [f for f in _findings(shop_dsn, capture_file, read) if f.rule == "ADV009"]
