@@ -77,6 +77,7 @@ def to_json(result: ScanResult, root: str | None = None) -> dict[str, Any]:
         "rejected": [_suggestion(s) for s in result.rejected],
         "data": data_json(result.data),
         "triage": _triage(result.triage, site),
+        "migrations": [repo_path(path, root) for path in result.migrations],
     }
 
 

@@ -3,6 +3,7 @@ run, and the one-line errors for options that do not fit together."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -27,9 +28,15 @@ def test_scan_writes_sql_migrations_that_apply(
         sandbox_url,
         "--migrations-dir",
         str(out),
+        "--format",
+        "json",
+        "--output",
+        str(tmp_path / "report.json"),
     )
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in out.iterdir())
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert sorted(Path(p).name for p in report["migrations"]) == names
     ups = [n for n in names if n.endswith(".up.sql")]
     assert ups == [
         "0001_ix_events_user_id_created_at.up.sql",
