@@ -124,6 +124,7 @@ PINNED = {
         "serialized_at",
     ],
     "advisor.sqltext": ["one_line", "quote_ident", "quote_qualified"],
+    "advisor.units": ["format_bytes", "format_ms"],
     "advisor.suggest": [
         "alembic_migration",
         "collect_suggestions",

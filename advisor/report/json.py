@@ -29,6 +29,7 @@ from advisor.model import (
     Verification,
 )
 from advisor.triage.baseline import finding_key, repo_path
+from advisor.units import format_ms
 
 __all__ = [
     "REPORT_VERSION",
@@ -92,23 +93,18 @@ class _Sites:
         return {"path": path, "line": site.line, "function": site.function}
 
 
-def _ms_text(ms: float) -> str:
-    return f"{ms:.1f} ms" if ms >= 0.95 else f"{ms:.2f} ms"
-
-
 def verification_text(v: Verification) -> str:
     """``verified: 41.9 ms -> 0.1 ms (Seq Scan -> Index Scan)``, or why it was rejected."""
     change = f" ({v.plan_change})" if v.plan_change else ""
     if v.verdict == "helps":
-        return f"verified: {_ms_text(v.before_ms)} -> {_ms_text(v.after_ms)}{change}"
+        return f"verified: {format_ms(v.before_ms)} -> {format_ms(v.after_ms)}{change}"
     return f"rejected ({v.verdict}): {v.detail or ''}".rstrip(": ")
 
 
 def loop_text(cost: LoopCost) -> str:
     """``30 queries, 5.0 ms -> 1 query, 0.4 ms``."""
-    return (
-        f"{cost.queries} queries, {_ms_text(cost.loop_ms)} -> 1 query, {_ms_text(cost.batched_ms)}"
-    )
+    loop, batched = format_ms(cost.loop_ms), format_ms(cost.batched_ms)
+    return f"{cost.queries} queries, {loop} -> 1 query, {batched}"
 
 
 def _finding(f: Finding, site: _Sites) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from advisor.model import CallSite
 from advisor.report.json import data_json, effect_json
 from advisor.report.view import changed_nodes, ms_text, one_line
 from advisor.triage.baseline import repo_path
+from advisor.units import format_bytes
 from advisor.verify.effects import effect_text
 from advisor.verify.migration_review import IndexChange, MigrationReview
 
@@ -143,7 +144,7 @@ def _header(doc: Mapping[str, Any]) -> Text:
 
 
 def _index_line(sign: str, index: Mapping[str, Any]) -> Text:
-    size = _size(index["size_bytes"])
+    size = format_bytes(index["size_bytes"])
     text = Text(f"  {sign} {index['name']} on {index['table']}, {size}")
     if not index["valid"]:
         text.append("  INVALID (a failed concurrent build; drop it and build again)", "bold red")
@@ -206,9 +207,3 @@ def _summary(doc: Mapping[str, Any]) -> Text:
         text += f"; {s['left_out']} less busy queries not measured"
     bad = s["slower"] or s["broken"]
     return Text(text, style="bold red" if bad else "bold green")
-
-
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    return f"{n / 1024:.0f} kB" if n < 1024**2 else f"{n / 1024**2:.1f} MB"

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from advisor.units import format_ms
+
 __all__ = [
     "SEVERITY_RANK",
     "Report",
@@ -99,7 +101,7 @@ def verification_text(suggestion: Mapping[str, Any] | None) -> str:
     v = suggestion.get("verification")
     if v is None:
         return "not verified"
-    text = f"{v['verdict']}: {_ms(v['before_ms'])} -> {_ms(v['after_ms'])}"
+    text = f"{v['verdict']}: {ms_text(v['before_ms'])} -> {ms_text(v['after_ms'])}"
     if v.get("speedup"):
         text += f" ({v['speedup']:.1f}x)"
     if v.get("plan_change"):
@@ -170,13 +172,7 @@ def changed_nodes(plan: Mapping[str, Any] | None, other: Mapping[str, Any] | Non
 
 def ms_text(value: float | None) -> str:
     """A duration in milliseconds as text (``timed out`` for None)."""
-    return _ms(value)
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "timed out"
-    return f"{value:.1f} ms" if value >= 1 else f"{value:.2f} ms"
+    return "timed out" if value is None else format_ms(value)
 
 
 def _short(value: object) -> str:

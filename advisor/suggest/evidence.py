@@ -28,8 +28,9 @@ from advisor.model import (
     Workload,
 )
 from advisor.sqltext import one_line
+from advisor.units import format_bytes, format_ms
 
-__all__ = ["EvidenceContext", "evidence_lines", "format_bytes", "format_ms"]
+__all__ = ["EvidenceContext", "evidence_lines"]
 
 _SQL_CHARS = 160
 # Lines fit a linter's 88 columns with the "-- " the SQL writer adds.
@@ -49,25 +50,6 @@ class EvidenceContext:
     schema: Schema | None = None
     data: DataOrigin | None = None
     foreign_key: bool = False
-
-
-def format_ms(ms: float) -> str:
-    """``0.42 ms``, ``41.9 ms``, ``12,345 ms``: enough digits to compare, no more."""
-    if ms < 10:
-        return f"{ms:.2f} ms"
-    if ms < 1000:
-        return f"{ms:.1f} ms"
-    return f"{ms:,.0f} ms"
-
-
-def format_bytes(size: int) -> str:
-    """``8 kB``, ``21.4 MB``, ``1.2 GB`` (powers of 1024, as PostgreSQL's pg_size_pretty)."""
-    value = float(size)
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{size:,} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _para(text: str, indent: str = "") -> list[str]:

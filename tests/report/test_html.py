@@ -67,7 +67,7 @@ def test_dom_after_scripts_shows_summary_findings_plans_and_chart(page: Path) ->
     assert dom.count('class="plans"') == 2
     # The chart: two bars (before, after) per query the index serves.
     assert dom.count("<rect") == 4
-    assert "before 1704.0 ms" in text and "after 37.2 ms" in text
+    assert "before 1,704 ms" in text and "after 37.2 ms" in text
 
 
 @needs_chromium
