@@ -1,0 +1,153 @@
+"""What every command shares: the app, the consoles, writing outputs and one-line messages."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from advisor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from advisor.config import Config
+    from advisor.scan import ScanOptions
+
+__all__ = [
+    "app",
+    "err",
+    "error_line",
+    "fail",
+    "load_cfg",
+    "opened",
+    "out",
+    "print_to",
+    "progress_bar",
+    "read_stdin",
+    "scan_options",
+    "split_values",
+    "stderr_line",
+    "write_text",
+]
+
+app = typer.Typer(
+    name="advisor",
+    help="Find N+1 loops, SELECT * on wide tables and missing indexes in PostgreSQL workloads.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def scan_options(
+    cfg: Config,
+    sources: list[str] | None,
+    *,
+    sandbox: str | None = None,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+    **fields: Any,
+) -> ScanOptions:
+    """``ScanOptions`` from the command line, with the config filling what it leaves out."""
+    from advisor.scan import ScanOptions
+
+    srcs = tuple(sources or ())
+    return ScanOptions(
+        sources=srcs,
+        sandbox=sandbox or cfg.sandbox or "auto",
+        select=tuple(split_values(select)) if select else cfg.select,
+        ignore=tuple(split_values(ignore)) if ignore else cfg.ignore,
+        rule_options=cfg.rule_options,
+        stdin_text=read_stdin() if "-" in srcs else None,
+        **fields,
+    )
+
+
+def load_cfg(config: Path | None) -> Config:
+    """The ``--config`` file, else the one found from the working directory."""
+    from advisor.config import find_config, load_config
+
+    return load_config(config if config is not None else find_config(Path.cwd()))
+
+
+def print_to(renderable: Any, output: str | None) -> None:
+    """A rich renderable to stdout, or to ``output`` at a fixed width."""
+    if output is None or output == "-":
+        out.print(renderable)
+        return
+    with opened(output) as handle:
+        Console(file=handle, highlight=False, width=100).print(renderable)
+
+
+def write_text(text: str, output: str | None) -> None:
+    """``text`` to stdout, or into the file ``output``."""
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        return
+    with opened(output) as handle:
+        handle.write(text)
+
+
+@contextlib.contextmanager
+def opened(output: str) -> Iterator[Any]:
+    """``output`` open for writing; an unwritable path is a one-line ConfigError."""
+    try:
+        handle = open(output, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise ConfigError(
+            f"--output {output}: cannot write ({exc.strerror}); check the path"
+        ) from exc
+    with handle:
+        yield handle
+
+
+def read_stdin() -> str:
+    """Standard input as text (the ``-`` source)."""
+    # Undecodable bytes become U+FFFD: the statements around them still parse.
+    return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+
+
+def split_values(values: list[str]) -> list[str]:
+    """Repeatable, comma-separated option values as one list: ``-a x,y -a z``."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar on a terminal; nothing when stderr is not one or CI is set."""
+    if not err.is_terminal or os.environ.get("CI", "").lower() in ("1", "true"):
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("verifying", total=None)
+
+        def tell(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total or None)
+
+        yield tell
+
+
+def stderr_line(kind: str, message: str) -> None:
+    """``advisor: KIND: MESSAGE`` on stderr, as one line."""
+    # Plain write: a one-line message must stay one line whatever the terminal width.
+    sys.stderr.write(f"advisor: {kind}: {' '.join(message.split())}\n")
+
+
+def error_line(message: str) -> None:
+    """``advisor: error: MESSAGE`` on stderr."""
+    stderr_line("error", message)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """The error line, then exit with ``code``."""
+    error_line(message)
+    sys.exit(code)
