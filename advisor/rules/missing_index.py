@@ -56,6 +56,7 @@ from typing import Any, Literal
 from advisor.indexes.candidates import Candidate, Rejection, plan_query
 from advisor.indexes.coverage import covering_index
 from advisor.indexes.ddl import describe_column, make_suggestion
+from advisor.indexes.trigram import MIN_TRIGRAM_CHARS, extension_sql, required_extensions
 from advisor.model import (
     CallSite,
     Finding,
@@ -76,7 +77,20 @@ CODE = "ADV003"
 NAME = "missing-index"
 
 
+# Said with every trigram suggestion: what applying it needs, and where it stops helping.
+TRIGRAM_NOTE = (
+    "it needs CREATE EXTENSION IF NOT EXISTS pg_trgm; once per database, by a superuser or "
+    "(pg_trgm is trusted since PostgreSQL 13) a user with CREATE on the database; a trigram "
+    f"index does not help patterns with fewer than {MIN_TRIGRAM_CHARS} characters between "
+    "wildcards"
+)
+
+
 def _describe(candidate: Candidate) -> str:
+    if candidate.method != "btree":
+        keys = ", ".join(c.column or str(c.expression) for c in candidate.columns)
+        text = f"{keys} (pattern search: LIKE/ILIKE '%...%')"
+        return text + (f" WHERE {candidate.where_sql}" if candidate.where_sql else "")
     parts = []
     if candidate.equality:
         parts.append(", ".join(describe_column(c) for c in candidate.equality) + " (equality)")
@@ -110,13 +124,17 @@ def _finding(
         candidate.columns,
         include=candidate.include,
         where=candidate.where_sql,
+        method=candidate.method,
         query_keys=(query.key,),
         reason=reason,
     )
+    extensions = required_extensions(candidate.columns)
     confidence: Literal["high", "medium"] = "high" if table.row_estimate is not None else "medium"
     location = shape.location
-    partial = _leading_index(candidate, table)
-    if partial is None:
+    partial = _leading_index(candidate, table) if candidate.method == "btree" else None
+    if extensions:
+        what = f"no trigram index serves {table.qualified} for {_describe(candidate)}"
+    elif partial is None:
         what = f"no index serves {table.qualified} for {_describe(candidate)}"
     else:
         index, lacks = partial
@@ -129,11 +147,12 @@ def _finding(
         rule=CODE,
         name=NAME,
         severity=_severity(table, shape, options),
-        message=f"{what} ({size}); suggested {suggestion.name}",
+        message=f"{what} ({size}); suggested {suggestion.name}"
+        + (f" ({TRIGRAM_NOTE})" if extensions else ""),
         location=location,
         fingerprint=query.fingerprint,
         sql=query.sql,
-        fix=suggestion.sql,
+        fix="\n".join([*map(extension_sql, extensions), suggestion.sql]),
         evidence={
             "table": table.qualified,
             "row_estimate": table.row_estimate,
@@ -212,7 +231,10 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
             yield _note(shape, reason)
             continue
         planned = plan_query(
-            shape.query, ctx.schema, include_max_columns=ctx.options["include_max_columns"]
+            shape.query,
+            ctx.schema,
+            include_max_columns=ctx.options["include_max_columns"],
+            samples=shape.samples,
         )
         for item in planned:
             if isinstance(item, Rejection):
