@@ -11,7 +11,7 @@ from advisor.model import IndexColumn
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.alembic import alembic_migration
 from advisor.suggest.migration import sql_migration
-from tests.suggest.applied import indexes, psql_file, squawk
+from tests.suggest.applied import indexes, psql_file, squawk_clean
 from tests.suggest.test_alembic import _indexes, _run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,12 +67,7 @@ def test_sql_migration_creates_the_extension_first_and_keeps_it_on_roll_back() -
 def test_sql_migration_applies_rolls_back_and_passes_squawk(fresh_db: str, tmp_path: Path) -> None:
     load_ddl(fresh_db, SHOP)
     up, down = sql_migration([SEARCH, LOWER])
-    files = [tmp_path / "up.sql", tmp_path / "down.sql"]
-    for path, text in zip(files, (up, down), strict=True):
-        path.write_text(text)
-    lint = subprocess.run([squawk(), *map(str, files)], capture_output=True, text=True, check=False)
-    assert lint.returncode == 0, lint.stdout
-    assert "Found 0 issues in 2 files" in lint.stdout + lint.stderr
+    files = squawk_clean(tmp_path, up, down)
     psql_file(fresh_db, files[0])
     psql_file(fresh_db, files[0])  # IF NOT EXISTS, extension and index: a re-run is a no-op
     made = indexes(fresh_db)
