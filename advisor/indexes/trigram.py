@@ -31,6 +31,8 @@ __all__ = [
     "MIN_TRIGRAM_CHARS",
     "TRIGRAM_OPCLASS",
     "extension_sql",
+    "extension_statements",
+    "hypopg_supports",
     "is_trigram_opclass",
     "longest_run",
     "pattern_keys",
@@ -64,6 +66,20 @@ def required_extensions(columns: Sequence[IndexColumn]) -> tuple[str, ...]:
 def extension_sql(name: str) -> str:
     """``CREATE EXTENSION IF NOT EXISTS "name";``: its own statement, before the index."""
     return f"CREATE EXTENSION IF NOT EXISTS {name};"
+
+
+def extension_statements(columns: Sequence[IndexColumn]) -> tuple[str, ...]:
+    """The ``CREATE EXTENSION`` statements to run before building an index on ``columns``."""
+    return tuple(map(extension_sql, required_extensions(columns)))
+
+
+# HypoPG (1.4) refuses GIN and GiST ("access method "gin" is not supported").
+_HYPOPG_METHODS = frozenset({"btree", "brin", "hash", "bloom"})
+
+
+def hypopg_supports(method: str) -> bool:
+    """True when HypoPG can create a hypothetical index of this access method."""
+    return method in _HYPOPG_METHODS
 
 
 def longest_run(pattern: str, escape: str = "\\") -> int:
