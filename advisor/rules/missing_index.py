@@ -46,6 +46,34 @@ SELECT id, kind, created_at FROM events WHERE user_id = $1 ORDER BY created_at D
   least this large read by a query called at least this often makes the finding high.
 - ``include_max_columns`` (default 0, off): when the query selects at most this many
   other columns of the table, add them as ``INCLUDE`` columns (an index-only scan).
+
+## Pattern searches (pg_trgm)
+``LIKE``/``ILIKE`` patterns a btree cannot serve (``'%soup%'``, ``'%soup'``, ``'_oup'``,
+SQLAlchemy's ``contains()`` as ``LIKE '%' || $1 || '%'``, and any ``ILIKE``, which is
+case-folded) get a trigram GIN index when the table has no btree key to narrow it first
+and is at least ``min_rows`` large:
+``CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_products_name_trgm" ON "public"."products"
+USING gin ("name" gin_trgm_ops);``. A search over several columns with ``OR``
+(``name ILIKE $1 OR description ILIKE $1``) gets one multi-column GIN index: PostgreSQL
+combines its columns with a BitmapOr, as fast as one index per column, in one build.
+``lower(name) LIKE ...`` gets the expression key ``(lower(name)) gin_trgm_ops``.
+
+- Only ``text``, ``varchar``, ``char`` and ``citext`` columns; an existing trigram GIN or
+  GiST index on the columns means no finding, and a btree never counts as serving one.
+- ``LIKE $1`` is judged by the captured values of ``$1`` (``--keep-params``): a value
+  starting with ``%`` or ``_`` makes it a trigram search; anchored values (``'soup%'``)
+  are a ``text_pattern_ops`` btree's job (not suggested); with no captured value the
+  note says the pattern is unknown and no prefix is guessed. ``ILIKE 'soup%'`` is not
+  btree-indexable either (only by a ``lower(col)`` expression index with the query
+  rewritten), so it is a trigram search too.
+- The index needs the extension: ``CREATE EXTENSION IF NOT EXISTS pg_trgm;``, run once
+  per database by a superuser or, since PostgreSQL 13 (pg_trgm is a trusted extension),
+  by a user with ``CREATE`` on the database. The fix and the migrations carry that
+  statement; a roll back drops the index, never the extension.
+- Patterns with fewer than 3 characters between wildcards (``'%ab%'``) have no trigram to
+  look up: the note says so and nothing is suggested.
+- Verification builds the index for real (HypoPG has no GIN or GiST), and binds a search
+  term taken from inside a real value of the column when no value was captured.
 """
 
 from __future__ import annotations

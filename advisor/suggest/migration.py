@@ -23,7 +23,7 @@ from advisor.indexes.trigram import extension_sql, required_extensions
 from advisor.model import IndexSuggestion
 from advisor.suggest.evidence import EvidenceContext, evidence_lines
 
-__all__ = ["sql_migration"]
+__all__ = ["extension_lines", "extensions_of", "sql_migration"]
 
 _HOW = (
     "Never under psql -1 or inside BEGIN: CONCURRENTLY refuses a transaction.",
