@@ -58,8 +58,10 @@ USING gin ("name" gin_trgm_ops);``. A search over several columns with ``OR``
 combines its columns with a BitmapOr, as fast as one index per column, in one build.
 ``lower(name) LIKE ...`` gets the expression key ``(lower(name)) gin_trgm_ops``.
 
-- Only ``text``, ``varchar``, ``char`` and ``citext`` columns; an existing trigram GIN or
-  GiST index on the columns means no finding, and a btree never counts as serving one.
+- Only ``text`` and ``varchar`` columns (``char(n)`` is refused by ``gin_trgm_ops``; on
+  ``citext`` such an index builds but is never used, LIKE on citext being citext's own
+  operator: the note says to search ``col::text``); an existing trigram GIN or GiST index
+  on the columns means no finding, and a btree never counts as serving one.
 - ``LIKE $1`` is judged by the captured values of ``$1`` (``--keep-params``): a value
   starting with ``%`` or ``_`` makes it a trigram search; anchored values (``'soup%'``)
   are a ``text_pattern_ops`` btree's job (not suggested); with no captured value the
