@@ -89,8 +89,8 @@ def hypopg_supports(method: str) -> bool:
 def longest_run(pattern: str, escape: str = "\\") -> int:
     """The longest run of literal characters between wildcards of a LIKE pattern.
 
-    >>> longest_run("%ab12%"), longest_run("_a%b"), longest_run("100!%%")
-    (4, 1, 3)
+    >>> longest_run("%ab12%"), longest_run("_a%b"), longest_run("100\\%%")
+    (4, 1, 4)
     """
     best = run = 0
     chars = iter(pattern)
