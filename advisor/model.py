@@ -222,7 +222,18 @@ class ColumnRef:
 
 
 PredicateOp = Literal[
-    "eq", "in", "any", "range", "is_null", "is_not_null", "like_prefix", "neq", "other"
+    "eq",
+    "in",
+    "any",
+    "range",
+    "is_null",
+    "is_not_null",
+    "like_prefix",
+    "pattern",
+    "pattern_param",
+    "pattern_any",
+    "neq",
+    "other",
 ]
 
 
@@ -238,6 +249,13 @@ class Predicate:
     ``bound`` says which end of a one-sided range they give (``col > $1``: ``"lower"``),
     so that verification can bind each ``$n`` to a fitting value of the column. Neither
     takes part in equality: ``a = $1`` and ``a = $2`` are the same predicate to a rule.
+
+    Pattern matches a btree cannot serve: ``pattern`` is a ``LIKE``/``ILIKE`` whose text
+    shows it unanchored (``'%x%'``, ``'_x'``, ``'%' || $1 || '%'``) or any ``ILIKE`` of a
+    constant; ``pattern_param`` a ``LIKE``/``ILIKE $n`` whose pattern is only known from
+    the captured values of ``$n``; ``case_insensitive`` marks ``ILIKE`` (``~~*``).
+    ``pattern_any`` is an ``OR`` of pattern matches on one table, each in ``alternatives``
+    (``title ILIKE $1 OR notes ILIKE $1``).
     """
 
     table: str | None
@@ -249,6 +267,8 @@ class Predicate:
     in_size: int | None = None
     params: tuple[int, ...] = field(default=(), compare=False)
     bound: Literal["lower", "upper"] | None = field(default=None, compare=False)
+    case_insensitive: bool = False
+    alternatives: tuple[Predicate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -653,12 +673,16 @@ class Severity(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class IndexColumn:
-    """One key of a suggested index: a column or an expression, with its direction."""
+    """One key of a suggested index: a column or an expression, with its direction.
+
+    ``opclass`` names a non-default operator class (``gin_trgm_ops`` for a trigram key).
+    """
 
     column: str | None
     expression: str | None = None
     descending: bool = False
     nulls_first: bool | None = None
+    opclass: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

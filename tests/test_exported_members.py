@@ -58,6 +58,17 @@ PINNED = {
         "suggestion_sql",
     ],
     "advisor.indexes.naming": ["MAX_IDENTIFIER_BYTES", "index_name"],
+    "advisor.indexes.trigram": [
+        "MIN_TRIGRAM_CHARS",
+        "TRIGRAM_OPCLASS",
+        "extension_sql",
+        "extension_statements",
+        "hypopg_supports",
+        "is_trigram_opclass",
+        "longest_run",
+        "pattern_keys",
+        "required_extensions",
+    ],
     "advisor.model": [
         "BlockingSite",
         "ReadEvent",

@@ -15,9 +15,11 @@ guessing why an obvious index was not suggested).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from advisor.indexes.trigram import pattern_keys
 from advisor.model import IndexColumn, OrderItem, ParsedQuery, Predicate, Schema, Table
 from advisor.sqltext import quote_ident
 
@@ -37,7 +39,9 @@ class Candidate:
     constant conjunct the query guarantees (an existing partial index whose predicate
     is among them still serves the query); ``fixed`` the columns those conjuncts pin
     to one value (``status = 'new'``, ``deleted_at IS NULL``): an existing index may
-    carry them among its leading equality keys and still serve the query.
+    carry them among its leading equality keys and still serve the query. A ``"gin"``
+    ``method`` is a trigram index for pattern searches: its ``equality`` keys carry
+    ``gin_trgm_ops`` and their order does not matter (:mod:`advisor.indexes.trigram`).
     """
 
     table: str
@@ -48,6 +52,7 @@ class Candidate:
     where: tuple[str, ...] = ()
     implied: tuple[str, ...] = ()
     fixed: tuple[str, ...] = ()
+    method: str = "btree"
 
     @property
     def columns(self) -> tuple[IndexColumn, ...]:
@@ -211,7 +216,11 @@ def _equality_keys(use: _TableUse, keys: list[Predicate]) -> list[IndexColumn]:
 
 
 def _build(
-    use: _TableUse, query: ParsedQuery, has_params: bool, include_max: int
+    use: _TableUse,
+    query: ParsedQuery,
+    has_params: bool,
+    include_max: int,
+    samples: Sequence[Sequence[object]] = (),
 ) -> Candidate | Rejection:
     table = use.table
     keys, where, implied = _split_constants(use, has_params)
@@ -238,6 +247,15 @@ def _build(
     elif ranges:
         tail, tail_kind = ranges[:1], "range"
     if not equality and not tail:
+        # Only without a btree key: an equality or range narrows the rows first, and the
+        # pattern is then checked on those few.
+        found = pattern_keys(table, use.predicates, samples)
+        if isinstance(found, tuple):
+            return Candidate(
+                table.qualified, found, where=tuple(where), implied=tuple(implied), method="gin"
+            )
+        if found is not None:
+            return Rejection(table.qualified, found)
         if order:
             return Rejection(
                 table.qualified,
@@ -339,14 +357,19 @@ def _drives(use: _TableUse, has_params: bool) -> bool:
 
 
 def plan_query(
-    query: ParsedQuery, schema: Schema, *, include_max_columns: int = 0
+    query: ParsedQuery,
+    schema: Schema,
+    *,
+    include_max_columns: int = 0,
+    samples: Sequence[Sequence[object]] = (),
 ) -> tuple[Candidate | Rejection, ...]:
     """A candidate (or the reason for none) for every table ``query`` reads.
 
     A table with its own filter or the ORDER BY drives the query; a table joined to a
     driver is the inner side, looked up by its join columns. ``include_max_columns``
     > 0 adds the other selected columns of the table as ``INCLUDE`` when there are at
-    most that many (an index-only scan).
+    most that many (an index-only scan). ``samples`` are captured parameter sets in
+    ``$n`` order: they decide whether a ``LIKE $1`` is a trigram search.
     """
     if query.kind not in _PLANNED_KINDS:
         return (Rejection("", f"not a SELECT/UPDATE/DELETE ({query.kind})"),)
@@ -368,5 +391,5 @@ def plan_query(
                 Rejection(name, "joined without a filter on either side: every row is read anyway")
             )
             continue
-        out.append(_build(use, query, has_params, include_max_columns))
+        out.append(_build(use, query, has_params, include_max_columns, samples))
     return tuple(out)

@@ -11,6 +11,11 @@ queries that imply its predicate, matched conjunct by conjunct on normalized tex
 UNIQUE index whose every key is an
 equality column of the query already finds the one row. Hash, GIN and GiST indexes
 never count for a btree candidate.
+
+A trigram candidate (``method == "gin"``) is served by a valid GIN or GiST index that
+has a ``gin_trgm_ops`` / ``gist_trgm_ops`` key for every one of its keys, in any position
+(a multi-column GIN index has no leading column). A btree never serves one: no btree
+answers an unanchored ``LIKE`` or an ``ILIKE``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from advisor.indexes.candidates import Candidate
+from advisor.indexes.trigram import is_trigram_opclass
 from advisor.model import Index, IndexColumn, IndexKey, Table
 
 __all__ = [
@@ -172,8 +178,25 @@ def _prefix_serves(index: Index, candidate: Candidate) -> bool:
     return False
 
 
+def _trigram_serves(index: Index, candidate: Candidate) -> bool:
+    if index.method not in ("gin", "gist"):
+        return False
+    have = {_idx_id(k) for k in index.keys if is_trigram_opclass(k.opclass)}
+    return all(_col_id(col) in have for col in candidate.columns)
+
+
 def covering_index(candidate: Candidate, table: Table) -> Index | None:
-    """The first valid btree index of ``table`` that already serves ``candidate``."""
+    """The first valid index of ``table`` that already serves ``candidate`` (a btree, or
+    for a trigram candidate a trigram GIN / GiST index)."""
+    if candidate.method != "btree":
+        for index in table.indexes:
+            if (
+                index.valid
+                and _predicate_ok(index, candidate)
+                and _trigram_serves(index, candidate)
+            ):
+                return index
+        return None
     for index in table.indexes:
         if not index.valid or index.method != "btree":
             continue

@@ -29,18 +29,22 @@ def _direction(col: IndexColumn) -> str:
     return text
 
 
+def _opclass(col: IndexColumn) -> str:
+    return f" {col.opclass}" if col.opclass else ""
+
+
 def key_sql(col: IndexColumn) -> str:
     """One index key as CREATE INDEX wants it: ``"user_id"``, ``"created_at" DESC``,
-    ``(lower(email))``."""
+    ``(lower(email))``, ``"title" gin_trgm_ops``."""
     head = quote_ident(col.column) if col.column is not None else f"({col.expression})"
-    return head + _direction(col)
+    return head + _opclass(col) + _direction(col)
 
 
 def describe_column(col: IndexColumn) -> str:
     """One key for people (and golden files): ``user_id``, ``created_at DESC``,
-    ``lower(email)``."""
+    ``lower(email)``, ``title gin_trgm_ops``."""
     head = col.column if col.column is not None else str(col.expression)
-    return head + _direction(col)
+    return head + _opclass(col) + _direction(col)
 
 
 def create_index_sql(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from advisor.indexes.trigram import is_trigram_opclass
 from advisor.model import IndexColumn
 
 __all__ = ["MAX_IDENTIFIER_BYTES", "index_name"]
@@ -58,7 +59,11 @@ def index_name(
     parts.extend(
         _slug(col.column if col.column is not None else col.expression or "expr") for col in columns
     )
-    if method != "btree":
+    if any(is_trigram_opclass(col.opclass) for col in columns):
+        # ix_recipes_title_trgm: never the name of a btree on the same column.
+        parts.extend([] if method == "gin" else [_slug(method)])
+        parts.append("trgm")
+    elif method != "btree":
         parts.append(_slug(method))
     if where:
         parts.extend(["where", _slug(where)])

@@ -5,6 +5,16 @@ as ``lower(email)``) with a value becomes a predicate with its operator; a value
 literal (``constant`` keeps its text), a parameter (``parameterized``) or an
 expression without columns (``now()``). ``a.x = b.y`` across two tables is a join key.
 Anything else touching one table is an ``other`` predicate; the rest is dropped.
+
+Pattern matches: ``LIKE 'abc%'`` is ``like_prefix`` (a ``text_pattern_ops`` btree can
+serve it). A pattern a btree can never serve is ``pattern``: one that starts with a
+wildcard (``'%x%'``, ``'_x'``, ``'%' || $1 || '%'`` as SQLAlchemy's ``contains()`` writes
+it), and every ``ILIKE`` of a constant: even ``ILIKE 'abc%'`` is case-folded, which no
+btree on the column answers (only a ``lower(col)`` expression index with the query
+rewritten to ``lower(col) LIKE``); a trigram index answers both. ``LIKE $1`` is
+``pattern_param``: the text says nothing about its anchoring, so no prefix is guessed
+here; the captured values decide. An ``OR`` of pattern matches on one table is
+``pattern_any`` (one trigram index serves every branch).
 """
 
 from __future__ import annotations
@@ -68,8 +78,10 @@ def convert(cond: exp.Expr, scope: QueryLevel) -> Predicate | JoinKey | None:
         return _with_value(cond.this, None, op, scope, cond)
     if isinstance(cond, exp.In):
         return _in(cond, scope)
-    if isinstance(cond, exp.Like) and _prefix(cond.expression):
-        return _with_value(cond.this, [cond.expression], "like_prefix", scope, cond)
+    if isinstance(cond, (exp.Like, exp.ILike, exp.Escape)):
+        return _pattern(cond, scope)
+    if isinstance(cond, exp.Or):
+        return _any_pattern(cond, scope)
     return _other(cond, scope)
 
 
@@ -216,6 +228,81 @@ def _prefix(node: exp.Expr) -> bool:
     text = str(node.this)
     head = text[:-1]
     return len(text) > 1 and text.endswith("%") and not any(ch in head for ch in "%_\\")
+
+
+def _pattern(cond: exp.Expr, scope: QueryLevel) -> Predicate | JoinKey | None:
+    """``target [I]LIKE pattern [ESCAPE e]`` as ``like_prefix``, ``pattern`` or
+    ``pattern_param``; a negated match, or one whose pattern is another column, is
+    ``other``."""
+    match, escape = cond, "\\"
+    if isinstance(cond, exp.Escape):
+        match, escape_node = _unparen(cond.this), _unparen(cond.expression)
+        if not isinstance(escape_node, exp.Literal) or not isinstance(match, (exp.Like, exp.ILike)):
+            return _other(cond, scope)
+        escape = str(escape_node.this)
+    if not isinstance(match, (exp.Like, exp.ILike)) or match.args.get("negate"):
+        return _other(cond, scope)
+    insensitive = isinstance(match, exp.ILike)
+    pattern = _unparen(match.expression)
+    kind = _pattern_kind(pattern, escape, insensitive)
+    if kind is None:
+        return _other(cond, scope)
+    pred = _with_value(match.this, [pattern], kind, scope, cond)
+    if isinstance(pred, Predicate) and pred.op == kind:
+        return replace(pred, case_insensitive=insensitive)
+    return pred
+
+
+def _pattern_kind(node: exp.Expr, escape: str, insensitive: bool) -> PredicateOp | None:
+    """Which pattern predicate ``node`` (the right side of ``[I]LIKE``) makes, if any."""
+    inner = _unparen(node.this) if isinstance(node, (exp.Lower, exp.Upper)) else node
+    if isinstance(inner, (exp.Parameter, exp.Placeholder)):  # $1, lower($1)
+        return "pattern_param"
+    head = node
+    while isinstance(head, exp.DPipe):  # '%' || $1 || '%': the leftmost piece anchors it
+        head = _unparen(head.this)
+    if not (isinstance(head, exp.Literal) and head.is_string):
+        return None
+    text = str(head.this)
+    if text[:1] in ("%", "_"):
+        return "pattern"
+    if head is node and _prefix(node) and escape == "\\" and not insensitive:
+        return "like_prefix"
+    # ILIKE 'abc%' (case-folded) or an anchored concatenation ('abc' || $1).
+    return "pattern" if insensitive and head is node else None
+
+
+def _any_pattern(cond: exp.Or, scope: QueryLevel) -> Predicate | JoinKey | None:
+    """``a ILIKE $1 OR b ILIKE $1``: ``pattern_any`` when every branch is a pattern match
+    on the same table, else ``other``."""
+    branches: list[Predicate] = []
+    stack: list[exp.Expr] = [cond]
+    while stack:
+        item = _unparen(stack.pop())
+        if isinstance(item, exp.Or):
+            stack.extend((item.expression, item.this))
+            continue
+        pred = (
+            _pattern(item, scope) if isinstance(item, (exp.Like, exp.ILike, exp.Escape)) else None
+        )
+        if not isinstance(pred, Predicate) or pred.op not in _PATTERNS:
+            return _other(cond, scope)
+        branches.append(pred)
+    tables = {p.table for p in branches}
+    if len(tables) != 1:
+        return _other(cond, scope)
+    return Predicate(
+        branches[0].table,
+        None,
+        "pattern_any",
+        normalized_sql(cond),
+        parameterized=any(p.parameterized for p in branches),
+        params=tuple(n for p in branches for n in p.params),
+        alternatives=tuple(branches),
+    )
+
+
+_PATTERNS = frozenset({"like_prefix", "pattern", "pattern_param"})
 
 
 def _unparen(node: exp.Expr) -> exp.Expr:

@@ -9,6 +9,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from advisor.indexes.ddl import describe_column
+from advisor.indexes.trigram import extension_statements
 from advisor.model import Finding, ScanResult, Severity
 from advisor.report.json import loop_text, verification_text
 from advisor.sqltext import one_line
@@ -57,7 +58,8 @@ def render(
             parts.append(Text(f"  {s.table} ({cols}){where}: {serves}"))
             if s.verification is not None:
                 parts.append(Text(f"    {verification_text(s.verification)}", style="green"))
-            parts.append(Syntax(s.sql, "sql", word_wrap=True, background_color="default"))
+            sql = "\n".join([*extension_statements(s.columns), s.sql])
+            parts.append(Syntax(sql, "sql", word_wrap=True, background_color="default"))
     if result.rejected:
         parts.append(Text("\nRejected by verification", style="bold"))
         for s in result.rejected:

@@ -46,6 +46,36 @@ SELECT id, kind, created_at FROM events WHERE user_id = $1 ORDER BY created_at D
   least this large read by a query called at least this often makes the finding high.
 - ``include_max_columns`` (default 0, off): when the query selects at most this many
   other columns of the table, add them as ``INCLUDE`` columns (an index-only scan).
+
+## Pattern searches (pg_trgm)
+``LIKE``/``ILIKE`` patterns a btree cannot serve (``'%soup%'``, ``'%soup'``, ``'_oup'``,
+SQLAlchemy's ``contains()`` as ``LIKE '%' || $1 || '%'``, and any ``ILIKE``, which is
+case-folded) get a trigram GIN index when the table has no btree key to narrow it first
+and is at least ``min_rows`` large:
+``CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_products_name_trgm" ON "public"."products"
+USING gin ("name" gin_trgm_ops);``. A search over several columns with ``OR``
+(``name ILIKE $1 OR description ILIKE $1``) gets one multi-column GIN index: PostgreSQL
+combines its columns with a BitmapOr, as fast as one index per column, in one build.
+``lower(name) LIKE ...`` gets the expression key ``(lower(name)) gin_trgm_ops``.
+
+- Only ``text`` and ``varchar`` columns (``char(n)`` is refused by ``gin_trgm_ops``; on
+  ``citext`` such an index builds but is never used, LIKE on citext being citext's own
+  operator: the note says to search ``col::text``); an existing trigram GIN or GiST index
+  on the columns means no finding, and a btree never counts as serving one.
+- ``LIKE $1`` is judged by the captured values of ``$1`` (``--keep-params``): a value
+  starting with ``%`` or ``_`` makes it a trigram search; anchored values (``'soup%'``)
+  are a ``text_pattern_ops`` btree's job (not suggested); with no captured value the
+  note says the pattern is unknown and no prefix is guessed. ``ILIKE 'soup%'`` is not
+  btree-indexable either (only by a ``lower(col)`` expression index with the query
+  rewritten), so it is a trigram search too.
+- The index needs the extension: ``CREATE EXTENSION IF NOT EXISTS pg_trgm;``, run once
+  per database by a superuser or, since PostgreSQL 13 (pg_trgm is a trusted extension),
+  by a user with ``CREATE`` on the database. The fix and the migrations carry that
+  statement; a roll back drops the index, never the extension.
+- Patterns with fewer than 3 characters between wildcards (``'%ab%'``) have no trigram to
+  look up: the note says so and nothing is suggested.
+- Verification builds the index for real (HypoPG has no GIN or GiST), and binds a search
+  term taken from inside a real value of the column when no value was captured.
 """
 
 from __future__ import annotations
@@ -56,6 +86,7 @@ from typing import Any, Literal
 from advisor.indexes.candidates import Candidate, Rejection, plan_query
 from advisor.indexes.coverage import covering_index
 from advisor.indexes.ddl import describe_column, make_suggestion
+from advisor.indexes.trigram import MIN_TRIGRAM_CHARS, extension_sql, required_extensions
 from advisor.model import (
     CallSite,
     Finding,
@@ -76,7 +107,20 @@ CODE = "ADV003"
 NAME = "missing-index"
 
 
+# Said with every trigram suggestion: what applying it needs, and where it stops helping.
+TRIGRAM_NOTE = (
+    "it needs CREATE EXTENSION IF NOT EXISTS pg_trgm; once per database, by a superuser or "
+    "(pg_trgm is trusted since PostgreSQL 13) a user with CREATE on the database; a trigram "
+    f"index does not help patterns with fewer than {MIN_TRIGRAM_CHARS} characters between "
+    "wildcards"
+)
+
+
 def _describe(candidate: Candidate) -> str:
+    if candidate.method != "btree":
+        keys = ", ".join(c.column or str(c.expression) for c in candidate.columns)
+        text = f"{keys} (pattern search: LIKE/ILIKE '%...%')"
+        return text + (f" WHERE {candidate.where_sql}" if candidate.where_sql else "")
     parts = []
     if candidate.equality:
         parts.append(", ".join(describe_column(c) for c in candidate.equality) + " (equality)")
@@ -110,13 +154,17 @@ def _finding(
         candidate.columns,
         include=candidate.include,
         where=candidate.where_sql,
+        method=candidate.method,
         query_keys=(query.key,),
         reason=reason,
     )
+    extensions = required_extensions(candidate.columns)
     confidence: Literal["high", "medium"] = "high" if table.row_estimate is not None else "medium"
     location = shape.location
-    partial = _leading_index(candidate, table)
-    if partial is None:
+    partial = _leading_index(candidate, table) if candidate.method == "btree" else None
+    if extensions:
+        what = f"no trigram index serves {table.qualified} for {_describe(candidate)}"
+    elif partial is None:
         what = f"no index serves {table.qualified} for {_describe(candidate)}"
     else:
         index, lacks = partial
@@ -129,11 +177,12 @@ def _finding(
         rule=CODE,
         name=NAME,
         severity=_severity(table, shape, options),
-        message=f"{what} ({size}); suggested {suggestion.name}",
+        message=f"{what} ({size}); suggested {suggestion.name}"
+        + (f" ({TRIGRAM_NOTE})" if extensions else ""),
         location=location,
         fingerprint=query.fingerprint,
         sql=query.sql,
-        fix=suggestion.sql,
+        fix="\n".join([*map(extension_sql, extensions), suggestion.sql]),
         evidence={
             "table": table.qualified,
             "row_estimate": table.row_estimate,
@@ -212,7 +261,10 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
             yield _note(shape, reason)
             continue
         planned = plan_query(
-            shape.query, ctx.schema, include_max_columns=ctx.options["include_max_columns"]
+            shape.query,
+            ctx.schema,
+            include_max_columns=ctx.options["include_max_columns"],
+            samples=shape.samples,
         )
         for item in planned:
             if isinstance(item, Rejection):

@@ -6,7 +6,10 @@ The same safety as the plain SQL writer, in Alembic's terms: each index is creat
 between ``SET lock_timeout`` / ``SET statement_timeout = 0`` and their RESETs. The file
 is text: advisor never imports Alembic. ``down_revision`` is the project's current head
 (the caller finds it); the revision id, when not given, is derived from the content, so
-the same suggestions always give the same file.
+the same suggestions always give the same file. An extension an operator class needs
+(``pg_trgm``) is created first, ``IF NOT EXISTS``, and never dropped on downgrade (see
+:mod:`advisor.suggest.migration`); keys with an operator class are passed as
+``postgresql_ops``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import json
 from collections.abc import Iterable
 
 from advisor.indexes.ddl import key_sql
+from advisor.indexes.trigram import extension_sql
 from advisor.model import IndexColumn, IndexSuggestion
 from advisor.suggest.evidence import EvidenceContext, evidence_lines
+from advisor.suggest.migration import extension_lines, extensions_of
 
 __all__ = ["alembic_migration"]
 
@@ -36,6 +41,8 @@ def _call(name: str, args: list[str]) -> list[str]:
 def _column(col: IndexColumn) -> str:
     if col.column is not None and not col.descending and col.nulls_first in (None, False):
         return _py(col.column)
+    # An expression's operator class cannot go to postgresql_ops (keyed by column name):
+    # the key's whole SQL is the text, which SQLAlchemy renders as written.
     return f"sa.text({_py(key_sql(col))})"
 
 
@@ -56,6 +63,13 @@ def _create(s: IndexSuggestion) -> list[str]:
     ]
     if s.method != "btree":
         args.append(f"postgresql_using={_py(s.method)}")
+    ops = [
+        (c.column, c.opclass) for c in s.columns if c.opclass and _column(c) == _py(c.column or "")
+    ]
+    if ops:
+        args.append(
+            "postgresql_ops={" + ", ".join(f"{_py(k or '')}: {_py(v or '')}" for k, v in ops) + "}"
+        )
     if s.include:
         args.append("postgresql_include=[" + ", ".join(_py(c) for c in s.include) + "]")
     if s.where:
@@ -109,6 +123,8 @@ def _docstring(
         *([f"Create Date: {date}"] if date else []),
         "",
         *how,
+        *extension_lines(extensions_of(items), up=True),
+        *extension_lines(extensions_of(items), up=False),
         *(["", *(_doc_text(line) for line in evidence)] if evidence else []),
         _TRIPLE,
     ]
@@ -131,7 +147,10 @@ def alembic_migration(
     the evidence in the docstring its workload, schema and data.
     """
     items = list(suggestions)
-    creates = [line for s in items for line in _create(s)]
+    creates = [
+        *(f"        op.execute({_py(extension_sql(e))})" for e in extensions_of(items)),
+        *(line for s in items for line in _create(s)),
+    ]
     drops = [line for s in reversed(items) for line in _drop(s)]
     digest = hashlib.sha1("\n".join([str(down_revision), *creates]).encode()).hexdigest()
     rev = revision or digest[-12:]

@@ -7,6 +7,11 @@ session-level). The down file drops them ``CONCURRENTLY IF EXISTS``. Both pass s
 and apply with ``psql -v ON_ERROR_STOP=1 -f file``; never under ``psql -1`` or
 ``BEGIN``, which ``CREATE INDEX CONCURRENTLY`` refuses. The evidence a DBA needs
 (:mod:`advisor.suggest.evidence`) heads both files as ``--`` comments.
+
+An index whose operator class comes from an extension (``gin_trgm_ops``: ``pg_trgm``)
+is preceded by ``CREATE EXTENSION IF NOT EXISTS``, its own statement (it cannot share
+the concurrent build's). The down file never drops the extension: other indexes,
+columns or functions may use it, and dropping it needs the rights creating it did.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from advisor.indexes.ddl import drop_index_sql, suggestion_sql
+from advisor.indexes.trigram import extension_sql, required_extensions
 from advisor.model import IndexSuggestion
 from advisor.suggest.evidence import EvidenceContext, evidence_lines
 
-__all__ = ["sql_migration"]
+__all__ = ["extension_lines", "extensions_of", "sql_migration"]
 
 _HOW = (
     "Never under psql -1 or inside BEGIN: CONCURRENTLY refuses a transaction.",
@@ -38,6 +44,27 @@ def _wrap(body: list[str], lock_timeout: str) -> list[str]:
         *body,
         "RESET statement_timeout;",
         "RESET lock_timeout;",
+    ]
+
+
+def extensions_of(items: Iterable[IndexSuggestion]) -> tuple[str, ...]:
+    """The extensions the suggestions' operator classes need, each once, in order."""
+    out: list[str] = []
+    for s in items:
+        out.extend(e for e in required_extensions(s.columns) if e not in out)
+    return tuple(out)
+
+
+def extension_lines(names: tuple[str, ...], *, up: bool) -> list[str]:
+    """What the header says about the extensions (nothing when there are none)."""
+    if not names:
+        return []
+    listed = ", ".join(names)
+    if not up:
+        return [f"Roll back leaves the extension {listed} installed: other objects may use it."]
+    return [
+        f"Needs the extension {listed} (CREATE EXTENSION IF NOT EXISTS, below): a superuser,",
+        "or (trusted extensions, PostgreSQL 13+) a user with CREATE on the database.",
     ]
 
 
@@ -62,6 +89,7 @@ def sql_migration(
         empty = "-- advisor: no indexes to create.\n"
         return empty, empty
     up_file, down_file = files
+    extensions = extensions_of(items)
     evidence = _comments(["", *evidence_lines(items, context)])
     up = [
         *_comments(
@@ -70,11 +98,18 @@ def sql_migration(
                 f"Apply:     psql -v ON_ERROR_STOP=1 -f {up_file}",
                 f"Roll back: psql -v ON_ERROR_STOP=1 -f {down_file}",
                 *_HOW,
+                *extension_lines(extensions, up=True),
             ]
         ),
         *evidence,
         "",
-        *_wrap([suggestion_sql(s, multiline=True) for s in items], lock_timeout),
+        *_wrap(
+            [
+                *map(extension_sql, extensions),
+                *(suggestion_sql(s, multiline=True) for s in items),
+            ],
+            lock_timeout,
+        ),
     ]
     down = [
         *_comments(
@@ -83,6 +118,7 @@ def sql_migration(
                 f"Undoes: {up_file}",
                 f"Apply: psql -v ON_ERROR_STOP=1 -f {down_file}",
                 _HOW[0],
+                *extension_lines(extensions, up=False),
             ]
         ),
         *evidence,

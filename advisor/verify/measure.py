@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 import asyncpg
 
 from advisor.db import connect, first_line, run
+from advisor.indexes.trigram import extension_statements
 from advisor.model import (
     DataOrigin,
     IndexSuggestion,
@@ -244,6 +245,9 @@ class _Verifier:
         )
 
     async def _build(self, suggestion: IndexSuggestion) -> tuple[float, int]:
+        # The sandbox database gets an extension only when an index to build needs it.
+        for statement in extension_statements(suggestion.columns):
+            await self.conn.execute(statement)
         start = time.perf_counter()
         await self.conn.execute(suggestion.sql)
         build_ms = (time.perf_counter() - start) * 1000.0

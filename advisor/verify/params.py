@@ -9,7 +9,9 @@ Where the values come from, best first (:data:`advisor.model.ParamSource`):
                deterministically (percentiles, so two runs bind the same values):
                ``col = $1`` the median value, ``col > $1`` the 90th percentile (a tenth
                of the rows), ``col < $1`` the 10th, ``BETWEEN`` the 45th and 55th,
-               ``= ANY($1)`` five values spread over the column, ``LIMIT $n`` 20 and
+               ``= ANY($1)`` five values spread over the column, ``LIKE $1`` a search
+               for four characters from inside the median value (``'%b3f0%'``; for
+               ``LIKE '%' || $1 || '%'`` just the term), ``LIMIT $n`` 20 and
                ``OFFSET $n`` 0
     generic    some ``$n`` cannot be bound: the statement is only costed with a generic
                plan (:mod:`advisor.verify.explain`), and says so
@@ -182,20 +184,29 @@ async def _sample(
         if fraction is None or source is None:
             return None
         order_by, from_table = source
-        exprs.append(
-            f"(SELECT (percentile_disc({fraction}) WITHIN GROUP ({order_by}))::{type_name} "
-            f"FROM {from_table})"
-        )
+        value = f"percentile_disc({fraction}) WITHIN GROUP ({order_by})"
+        exprs.append(f"(SELECT ({_search_term(use[0], value)})::{type_name} FROM {from_table})")
     row = await conn.fetchrow("SELECT " + ", ".join(exprs))
     if row is None or any(value is None for value in row):
         return None  # an empty table, or a column of NULLs: never bind a bare NULL
     return tuple(row)
 
 
+def _search_term(pred: Predicate, value: str) -> str:
+    """``value`` as what a pattern search binds: a term from inside a real value (from its
+    second character: a term that is not the value's start), so the search finds rows."""
+    if pred.op == "pattern":  # '%' || $1 || '%': $1 is the term
+        return f"substr(({value})::text, 2, 4)"
+    if pred.op == "pattern_param":
+        return f"'%' || substr(({value})::text, 2, 4) || '%'"
+    return value
+
+
 def _parameter_uses(predicates: Sequence[Predicate]) -> dict[int, tuple[Predicate, int]]:
-    """``n -> (predicate, position of $n among its values)`` for column predicates."""
+    """``n -> (predicate, position of $n among its values)`` for column predicates (the
+    branches of an ``OR`` of pattern matches count)."""
     out: dict[int, tuple[Predicate, int]] = {}
-    for pred in predicates:
+    for pred in (b for p in predicates for b in (p.alternatives or (p,))):
         if pred.column is None or pred.table is None or pred.expression is not None:
             continue
         for position, n in enumerate(pred.params):
@@ -214,7 +225,7 @@ def _fraction(use: tuple[Predicate, int]) -> str | None:
         return "0.9" if pred.bound == "lower" else "0.1"
     if pred.op == "in":  # IN ($1, $2, ...): values spread over the column
         return str(round((position + 1) / (len(pred.params) + 1), 4))
-    if pred.op in ("eq", "neq"):
+    if pred.op in ("eq", "neq", "pattern", "pattern_param"):
         return "0.5"
     return None
 

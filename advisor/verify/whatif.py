@@ -8,6 +8,8 @@ data:
   a configuration is created hypothetically (``hypopg_create_index``), the queries are
   explained, then ``hypopg_reset()``. Hypothetical indexes take object ids from a small
   range, so the reset comes after every configuration, not at the end.
+  An index HypoPG cannot make (GIN, GiST: a trigram index) is built for real in the same
+  rolled-back transaction, its extension (``pg_trgm``) created first.
 - **Real indexes** otherwise: ``CREATE INDEX`` (not concurrently) inside a transaction that
   is rolled back after the queries are explained, so nothing is left behind even if the
   sandbox were not throwaway.
@@ -37,6 +39,7 @@ import asyncpg
 from advisor.db import connect, redact_dsn
 from advisor.errors import DatabaseError
 from advisor.indexes.ddl import create_index_sql
+from advisor.indexes.trigram import extension_statements, hypopg_supports
 from advisor.model import Finding, IndexSuggestion, Schema, Workload
 from advisor.sqltext import quote_qualified
 from advisor.suggest.choose import Choice, ChoiceBudget, choose
@@ -247,13 +250,15 @@ class WhatIf:
             return
         try:
             async with self._conn.transaction():
-                if self.method == "hypopg":
+                if self.method == "hypopg" and hypopg_supports(s.method):
                     row = await self._conn.fetchrow(
                         "SELECT indexrelid FROM hypopg_create_index($1)", s.sql
                     )
                     size = await self._conn.fetchval("SELECT hypopg_relation_size($1)", row[0])
                 else:
                     name = f"advisor_whatif_{n}"
+                    for statement in extension_statements(s.columns):
+                        await self._conn.execute(statement)
                     await self._conn.execute(_plain_create(s, name))
                     schema = s.table.partition(".")[0]
                     size = await self._conn.fetchval(

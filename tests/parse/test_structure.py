@@ -114,10 +114,7 @@ def test_correlated_subquery_columns_resolve_outward() -> None:
             Predicate("public.orders", "status", "like_prefix", constant="'ab%'"),
         ),
         ("status <> 'x'", Predicate("public.orders", "status", "neq", constant="'x'")),
-        (
-            "status LIKE '%ab'",
-            Predicate("public.orders", "status", "other", expression="status LIKE '%ab'"),
-        ),
+        ("status LIKE '%ab'", Predicate("public.orders", "status", "pattern", constant="'%ab'")),
         (
             "lower(status) = $1",
             Predicate("public.orders", None, "eq", expression="lower(status)", parameterized=True),

@@ -54,3 +54,19 @@ def test_findings_are_grouped_under_their_site() -> None:
     text = _text(_many(8), limit=0)
     headings = [line for line in text.splitlines() if line.startswith("app/services.py:")]
     assert sorted(headings) == [f"app/services.py:{n}" for n in (10, 11, 12, 13)]
+
+
+def test_a_trigram_suggestion_lists_its_extension_first() -> None:
+    from advisor.indexes.ddl import make_suggestion
+    from advisor.indexes.trigram import TRIGRAM_OPCLASS
+    from advisor.model import IndexColumn
+
+    trgm = make_suggestion(
+        "public.products", (IndexColumn("name", opclass=TRIGRAM_OPCLASS),), method="gin"
+    )
+    result = dataclasses.replace(sample_result(), suggestions=(trgm,))
+    text = _text(result)
+    block = text[text.index("Suggested indexes") :]
+    assert block.index("CREATE EXTENSION IF NOT EXISTS pg_trgm;") < block.index(
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_products_name_trgm"'
+    )

@@ -14,7 +14,8 @@ Executions across scopes (ADV008, ADV010): ``scope_each`` makes each repeat its 
 instance (a request); ``blocks_loop`` marks a sync call on an event loop; ``result`` names
 the result a read returned (``vary_result``: a different one each repeat), finishing at
 ``start_s + n * interval_s`` seconds; ``params`` names the parameter values (executions
-with the same name share a ``params_hash`` across entries). ADV009's cases give ``pools``
+with the same name share a ``params_hash`` across entries); ``values`` are the parameter
+values the capture kept (a list in ``$n`` order: the shape's samples). ADV009's cases give ``pools``
 (:class:`~advisor.model.PoolUsage` fields) and ``max_connections`` (the server's setting).
 """
 
@@ -101,6 +102,7 @@ _EXECUTION_KEYS = {
     "interval_s",
     "start_s",
     "params",
+    "values",
 }
 _EXPECT_KEYS = {
     "table",
@@ -229,6 +231,7 @@ def case_executions(case: GoldenCase) -> list[Execution]:
                     call_site=parse_call_site(item.get("call_site")),
                     origin=parse_call_site(item.get("origin")),
                     params_hash=_hash(str(item["params"]) if "params" in item else f"{i}:p{param}"),
+                    params=item.get("values"),
                     params_shape=item.get("params_shape"),
                     executemany=bool(item.get("executemany", False)),
                     orm=_orm(item.get("orm")),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from advisor.db import connect, run
 
-__all__ = ["indexes", "psql_file", "squawk"]
+__all__ = ["indexes", "psql_file", "squawk", "squawk_clean"]
 
 PSQL = Path("/usr/lib/postgresql/15/bin/psql")
 
@@ -51,3 +51,14 @@ def squawk() -> str:
     path = str(found) if found.exists() else shutil.which("squawk")
     assert path is not None, "squawk not found: pip install squawk-cli (in the dev extra)"
     return path
+
+
+def squawk_clean(folder: Path, up: str, down: str) -> tuple[Path, Path]:
+    """Write ``up`` and ``down`` to ``folder`` and assert squawk finds 0 issues in them."""
+    files = (folder / "up.sql", folder / "down.sql")
+    for path, text in zip(files, (up, down), strict=True):
+        path.write_text(text)
+    done = subprocess.run([squawk(), *map(str, files)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout
+    assert "Found 0 issues in 2 files" in done.stdout + done.stderr
+    return files

@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from alembic.config import Config
 from advisor.errors import ConfigError
 from advisor.schema.ddl import load_ddl
 from advisor.suggest.files import alembic_head, write_migrations
-from tests.suggest.applied import indexes, squawk
+from tests.suggest.applied import indexes, squawk_clean
 from tests.suggest.migration_set import CHOSEN, DATA, FOREIGN_KEYS, SCHEMA, WORKLOAD
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,9 +179,4 @@ def test_alembic_offline_sql_passes_squawk(tmp_path: Path) -> None:
     down = _offline_sql(config, lambda: command.downgrade(config, f"head:{BASE}", sql=True))
     assert up.count("CREATE INDEX CONCURRENTLY IF NOT EXISTS") == 3
     assert down.count("DROP INDEX CONCURRENTLY IF EXISTS") == 3
-    files = [tmp_path / "up.sql", tmp_path / "down.sql"]
-    for path, text in zip(files, (up, down), strict=True):
-        path.write_text(text)
-    done = subprocess.run([squawk(), *map(str, files)], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout
-    assert "Found 0 issues in 2 files" in done.stdout + done.stderr
+    squawk_clean(tmp_path, up, down)
