@@ -14,7 +14,7 @@ goes through a tolerant reader that keeps what it can.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Literal, get_args
 
@@ -33,6 +33,9 @@ _DIRECTIONS = frozenset({"ONETOMANY", "MANYTOONE", "MANYTOMANY"})
 # function) is shared, which also makes the workload's comparisons identity checks.
 _SITE_CACHE_LIMIT = 50_000
 _SCHEMA_LINE = re.compile(rb'\n\{"type": ?"schema"')  # a regex finds it fastest
+# Schema and pool lines found in one pass: the search costs the same as for one kind.
+_SCHEMA_OR_POOL_LINE = re.compile(rb'\n\{"type": ?"(?:schema"|pool)')
+_POOL_START = re.compile(rb'\{"type": ?"pool')
 _BLOCK = 1 << 22
 
 
@@ -154,12 +157,20 @@ def _schema_from_dict(data: Any) -> Schema | None:
         return None
 
 
-def read_header(path: str) -> CaptureHeader:
-    """The header of ``path``; a later ``schema`` line overrides its schema and server."""
+def read_header(path: str, pool_lines: Callable[[bytes], object] | None = None) -> CaptureHeader:
+    """The header of ``path``; a later ``schema`` line overrides its schema and server.
+
+    ``pool_lines``, when given, is handed each ``pool`` / ``pool_config`` line (raw, in
+    file order) found by the same pass over the file.
+    """
+    pattern = _SCHEMA_LINE if pool_lines is None else _SCHEMA_OR_POOL_LINE
     with _open(path) as handle:
         header = _parse_header(path, handle.readline())
         fields = {k: header.get(k) for k in ("server_version", "dialect", "driver", "schema")}
-        for line in _lines_matching(handle, _SCHEMA_LINE):
+        for line in _lines_matching(handle, pattern):
+            if pool_lines is not None and _POOL_START.match(line):
+                pool_lines(line)
+                continue
             try:
                 later = _loads(line)
             except (msgspec.DecodeError, RecursionError):
