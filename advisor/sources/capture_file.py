@@ -51,11 +51,11 @@ class _OrmLine(msgspec.Struct, gc=False):
     kind: LoadKind
     parent: str | None = None
     attribute: str | None = None
-    path: list[str] = []
+    path: tuple[str, ...] = ()
     direction: Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None = None
     target: str | None = None
     root: _Site | None = None
-    chain: list[tuple[str, str, Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None]] = []
+    chain: tuple[tuple[str, str, Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None], ...] = ()
     serializer: str | None = None
     origin_scope: str | None = None
 
@@ -82,7 +82,9 @@ class _QueryLine(msgspec.Struct, gc=False):
     blocks_loop: bool = False
     result_hash: str | None = None
     at: float | None = None
-    callers: list[_Site] = []
+    # Tuples, not lists: a missing field's default is then the shared empty tuple, where
+    # a list default is a new list per line (a million objects for the collector).
+    callers: tuple[_Site, ...] = ()
 
 
 _Sites = dict[_Site, CallSite]
@@ -294,7 +296,7 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
     orm = line.orm
     load = None
     if orm is not None:
-        path = tuple(orm.path)
+        path = orm.path
         root = None if orm.root is None else _shared(orm.root, sites)
         chain = tuple(Hop(*hop) for hop in orm.chain)
         load = OrmLoad(
@@ -323,7 +325,7 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
         None if origin is None else _shared(origin, sites),
         line.params_hash,
         line.params_shape,
-        bool(line.executemany),
+        line.executemany is True,
         load,
         line.error,
         line.scope_id,
