@@ -12,6 +12,7 @@ per blocking site; what is past a cap is counted, not kept.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -155,7 +156,7 @@ def _table(table: str, shapes: list[ShapeWrites]) -> TableWrites:
     for _, site in sorted((pair for shape in shapes for pair in shape.sites), key=_position):
         _note_site(sites, site)
     count = sum(shape.count for shape in shapes)
-    return TableWrites(table, count, tuple(seqs[:SEQS_CAP]), tuple(sites))
+    return TableWrites(table, count, array("q", seqs[:SEQS_CAP]), tuple(sites))
 
 
 def _position(pair: tuple[int, CallSite]) -> int:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import gc
 import re
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -90,7 +91,9 @@ class _Shape:
     pgss: bool = False
     samples: list[tuple[object, ...]] = field(default_factory=list)
     sample_tries: int = _SAMPLE_TRIES
-    seqs: list[int] = field(default_factory=list)  # of a write shape's executions
+    # A write shape's capture positions: an array holds them as machine integers (8
+    # bytes each, where a list keeps a 28-byte int object alive per write).
+    seqs: array[int] = field(default_factory=lambda: array("q"))
 
 
 @dataclass(slots=True)
