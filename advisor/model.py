@@ -20,7 +20,7 @@ Names of tables are always qualified (``"public.orders"``) once resolved against
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar, dataclass_transform
 
@@ -588,12 +588,13 @@ class RepeatedRead:
 class TableWrites:
     """The writes (INSERT/UPDATE/DELETE executions) to one table seen in the workload.
 
-    ``seqs`` are their capture positions, in order (capped; ``count`` is not).
+    ``seqs`` are their capture positions, in order (capped; ``count`` is not); an
+    ``array('q')`` from the workload: a capture can hold hundreds of thousands of writes.
     """
 
     table: str
     count: int
-    seqs: tuple[int, ...]
+    seqs: Sequence[int]
     call_sites: tuple[CallSite, ...]
 
 

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from advisor.errors import ConfigError, InputError
 from advisor.model import Finding, Note, ScanResult, Schema, Workload
-from advisor.sources import PgStatStatements, capture_schema, check_readable, read_sources
+from advisor.sources import (
+    CaptureExtras,
+    PgStatStatements,
+    capture_extras,
+    check_readable,
+    read_sources,
+)
 
 if TYPE_CHECKING:
     from advisor.verify.data import DataMode
@@ -127,19 +133,19 @@ def _schema_warnings(schema: Schema, workload: Workload) -> tuple[str, ...]:
 def _workload(options: ScanOptions) -> tuple[Schema, str | None, Workload]:
     """The schema (and the sandbox that read it, described), then the workload of every
     input, with the connection-pool checkouts the captures hold."""
-    from advisor.sources.capture_pools import sources_pools
     from advisor.workload import build_workload
 
     if options.pg_stat_statements and not options.dsn:
         raise InputError("--pg-stat-statements needs --dsn URL of the database to read it from")
     for source in options.sources:
         check_readable(source)
-    schema, sandbox = load_schema(options)
+    captures = capture_extras(options.sources)  # one pass for the schema and pool lines
+    schema, sandbox = load_schema(options, captures)
     items = read_sources(
         options.sources, stdin_text=options.stdin_text, databases=_databases(options)
     )
     workload = build_workload(items, schema)
-    pools = sources_pools(options.sources)
+    pools = captures.pools
     return schema, sandbox, replace(workload, pools=pools) if pools else workload
 
 
@@ -248,11 +254,15 @@ def _databases(options: ScanOptions) -> tuple[PgStatStatements, ...]:
     return (PgStatStatements(options.dsn, options.min_calls, options.min_total_ms),)
 
 
-def load_schema(options: ScanOptions) -> tuple[Schema, str | None]:
+def load_schema(
+    options: ScanOptions, captures: CaptureExtras | None = None
+) -> tuple[Schema, str | None]:
     """The schema from ``--dsn``, ``--schema``/``--metadata`` (through a sandbox), or the
     first capture file's header; an empty schema when none is given.
 
-    Returns the schema and the sandbox's one-line description when one was used.
+    ``captures``: what the capture files hold besides queries, when the caller read it
+    already (else their headers are read here). Returns the schema and the sandbox's
+    one-line description when one was used.
     """
     if options.dsn:
         from advisor.schema.introspect import read_schema
@@ -270,5 +280,5 @@ def load_schema(options: ScanOptions) -> tuple[Schema, str | None]:
             else:
                 schema = schema_from_metadata(str(options.metadata), sandbox)
             return schema, sandbox.description
-    snapshot = capture_schema(options.sources)
+    snapshot = (captures or capture_extras(options.sources)).schema
     return (Schema() if snapshot is None else snapshot), None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import gc
 import re
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -51,14 +52,16 @@ from advisor.model import (
 from advisor.parse import complete, prepare
 from advisor.parse.lexer import is_dml
 from advisor.parse.placeholders import positional_params
-from advisor.timeline import Timeline
+from advisor.timeline import SEQS_CAP, ShapeWrites, Timeline
 
 __all__ = ["PARAMS_CAP", "build_workload"]
 
 PARAMS_CAP = 64
 # Captured parameter sets kept per shape: verification binds the first; a few more
-# show whether the values vary.
+# show whether the values vary. A shape whose values keep repeating stops being sampled
+# after _SAMPLE_TRIES executions: each try maps the values onto $n (a few us).
 _SAMPLES_CAP = 3
+_SAMPLE_TRIES = 64
 _TEXT_CACHE_LIMIT = 100_000
 _OPEN_SCOPES = 2_048
 _SITES_CAP = 5
@@ -77,14 +80,20 @@ class _Shape:
     query: ParsedQuery
     key: str
     grouped: bool  # counted in scope groups (not transaction control)
-    timed: bool  # every execution goes to the timeline (writes)
+    writes: bool  # its capture positions are kept for the write timeline
+    first: int  # the builder's execution count when the shape was first seen
     calls: int = 0
     total_ms: float | None = None
     rows: int | None = None
     sources: list[CallSite] = field(default_factory=list)
     call_sites: list[CallSite] = field(default_factory=list)
+    sites_at: list[int] = field(default_factory=list)  # when each call site was first seen
     pgss: bool = False
     samples: list[tuple[object, ...]] = field(default_factory=list)
+    sample_tries: int = _SAMPLE_TRIES
+    # A write shape's capture positions: an array holds them as machine integers (8
+    # bytes each, where a list keeps a 28-byte int object alive per write).
+    seqs: array[int] = field(default_factory=lambda: array("q"))
 
 
 @dataclass(slots=True)
@@ -162,11 +171,18 @@ class _Builder:
             # `in` tries identity first: the capture reader shares equal call sites.
             if len(call_sites) < _SITES_CAP and site not in call_sites:
                 call_sites.append(site)
-        if item.params is not None and len(shape.samples) < _SAMPLES_CAP:
+                shape.sites_at.append(self.executions)
+        if item.params is not None and shape.sample_tries:
             _sample(shape, item)
         if item.scope is not None and item.error is None and shape.grouped:
             self._group(shape.key, item)
-        if shape.timed or item.blocks_loop or item.result_hash is not None:
+        if shape.writes:
+            # A list append, not a timeline call per write: writes can be a third of a
+            # capture, and the timeline spreads them over the tables once, in finish().
+            seq = item.seq
+            if seq is not None and len(shape.seqs) < SEQS_CAP:
+                shape.seqs.append(seq)
+        if item.blocks_loop or item.result_hash is not None:
             self.timeline.add(shape.query, shape.key, item)
 
     def _resolve(self, item: Execution) -> _Entry:
@@ -185,7 +201,7 @@ class _Builder:
             if shape is None:
                 query = complete(prepared, self.schema)
                 writes = query.kind in ("insert", "update", "delete")
-                shape = _Shape(query, prepared.key, not query.is_savepoint, writes)
+                shape = _Shape(query, prepared.key, not query.is_savepoint, writes, self.executions)
                 self.shapes[prepared.key] = shape
             entry = shape
         if len(self.literal_keys) >= _TEXT_CACHE_LIMIT:
@@ -259,7 +275,13 @@ class _Builder:
             self._close(*self.scopes.popitem(last=False))
         shapes = {key: _freeze(shape) for key, shape in self.shapes.items()}
         groups = sorted(self.groups, key=lambda g: (g.first_seq is None, g.first_seq or 0))
-        blocking, reads, writes = self.timeline.finish()
+        blocking, reads, writes = self.timeline.finish(
+            ShapeWrites(
+                s.query, s.calls, s.first, s.seqs, tuple(zip(s.sites_at, s.call_sites, strict=True))
+            )
+            for s in self.shapes.values()
+            if s.writes
+        )
         return Workload(
             shapes, tuple(groups), tuple(self.skipped), self.executions, blocking, reads, writes
         )
@@ -333,12 +355,15 @@ def _sample(shape: _Shape, item: Execution) -> None:
     """Keep one captured parameter set of ``item`` (a bulk executemany has none)."""
     if item.executemany or item.error is not None:
         return
+    shape.sample_tries -= 1
     values = positional_params(item.sql, item.params)
     if values is None:
         return
     frozen = tuple(_frozen(v) for v in values)  # QueryShape stays hashable
     if frozen not in shape.samples:
         shape.samples.append(frozen)
+        if len(shape.samples) == _SAMPLES_CAP:
+            shape.sample_tries = 0
 
 
 def _frozen(value: object) -> object:

@@ -19,14 +19,19 @@ too): a shared machine's load must not change the verdict. Usage::
     python benchmarks/scan_throughput.py            # 1M executions
     python benchmarks/scan_throughput.py --quick    # 100k executions
     python benchmarks/scan_throughput.py --profile  # cProfile the workload stage
+    python benchmarks/scan_throughput.py --stages scan --rounds 3 --compare ../old
+        # the same capture scanned by this checkout and ../old (its own .venv), rounds
+        # interleaved: median and range of CPU seconds and peak RSS per checkout
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -208,6 +213,14 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the workload stage")
     parser.add_argument("--stages", default="read,workload,scan")
     parser.add_argument(
+        "--compare",
+        nargs="+",
+        default=[],
+        metavar="CHECKOUT",
+        help="other checkouts (each with its .venv) to run on the same capture, interleaved",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each stage per checkout")
+    parser.add_argument(
         "--child", nargs=3, metavar=("STAGE", "PATH", "TOTAL"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -232,37 +245,74 @@ def main() -> None:
                 f"generated {total:,} executions ({size:.0f} MB) in "
                 f"{time.perf_counter() - started:.1f}s"
             )
+        checkouts = [str(ROOT), *(str(Path(c).resolve()) for c in args.compare)]
         for name in args.stages.split(","):
             if name in ("read", "scan") and not have_reader:
                 print(f"{name}: skipped (advisor.sources.capture_file is not importable)")
                 continue
-            command = [
-                sys.executable,
-                __file__,
-                "--child",
-                name,
-                str(path) if have_reader else "",
-                str(total),
-            ]
-            if args.profile:
-                command.append("--profile")
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                print(f"{name}: failed\n{done.stderr.strip()[-2000:]}")
-                continue
-            if args.profile and done.stderr:
-                print(done.stderr)
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            seconds = float(result["seconds"]) or 1e-9
-            rate = total / seconds
-            line = f"{name:9s} {seconds:6.2f}s CPU  {rate:>10,.0f} executions/s"
-            line += f"  peak {result['peak_rss_mb']} MB"
-            if "shapes" in result:
-                line += f"  shapes {result['shapes']:,} ({int(result['shapes']) / seconds:,.0f}/s)"
-            print(
-                line,
-                {k: v for k, v in result.items() if k not in ("stage", "seconds", "peak_rss_mb")},
-            )
+            runs: dict[str, list[dict[str, object]]] = {c: [] for c in checkouts}
+            for number in range(args.rounds):
+                # Interleaved, the order reversed every other round: a shared machine's
+                # load then falls on every checkout alike.
+                for checkout in checkouts if number % 2 == 0 else checkouts[::-1]:
+                    result = _run(checkout, name, path if have_reader else None, total, args)
+                    if result is not None:
+                        runs[checkout].append(result)
+                        _print(name, total, result, checkout if args.compare else None)
+            if args.compare or args.rounds > 1:
+                for checkout, results in runs.items():
+                    _summary(name, checkout, results)
+
+
+def _run(
+    checkout: str, name: str, path: Path | None, total: int, args: argparse.Namespace
+) -> dict[str, object] | None:
+    """One stage in a child process of ``checkout``'s interpreter (its .venv, else this one)."""
+    python = Path(checkout) / ".venv" / "bin" / "python"
+    command = [
+        str(python) if checkout != str(ROOT) and python.exists() else sys.executable,
+        str(Path(checkout) / "benchmarks" / "scan_throughput.py"),
+        "--child",
+        name,
+        str(path) if path is not None else "",
+        str(total),
+    ]
+    if args.profile:
+        command.append("--profile")
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=checkout)
+    if done.returncode != 0:
+        print(f"{name}: failed\n{done.stderr.strip()[-2000:]}")
+        return None
+    if args.profile and done.stderr:
+        print(done.stderr)
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["load"] = round(os.getloadavg()[0], 2)
+    return result
+
+
+def _print(name: str, total: int, result: dict[str, object], checkout: str | None) -> None:
+    seconds = float(result["seconds"]) or 1e-9  # type: ignore[arg-type]
+    line = f"{name:9s} {seconds:6.2f}s CPU  {total / seconds:>10,.0f} executions/s"
+    line += f"  peak {result['peak_rss_mb']} MB"
+    if "shapes" in result:
+        shapes = int(result["shapes"])  # type: ignore[call-overload]
+        line += f"  shapes {shapes:,} ({shapes / seconds:,.0f}/s)"
+    if checkout is not None:
+        line += f"  [{checkout}]"
+    print(line, {k: v for k, v in result.items() if k not in ("stage", "seconds", "peak_rss_mb")})
+
+
+def _summary(name: str, checkout: str, results: list[dict[str, object]]) -> None:
+    if not results:
+        return
+    cpu = [float(r["seconds"]) for r in results]  # type: ignore[arg-type]
+    rss = [float(r["peak_rss_mb"]) for r in results]  # type: ignore[arg-type]
+    load = [float(r["load"]) for r in results]  # type: ignore[arg-type]
+    print(
+        f"{name:9s} median {statistics.median(cpu):.2f}s CPU ({min(cpu):.2f}-{max(cpu):.2f}),"
+        f" peak {statistics.median(rss):.1f} MB ({min(rss):.1f}-{max(rss):.1f}),"
+        f" load {min(load):.1f}-{max(load):.1f}, {len(cpu)} runs  [{checkout}]"
+    )
 
 
 if __name__ == "__main__":

@@ -244,3 +244,37 @@ def test_same_statement_on_other_schemas_or_partitions_are_different_shapes() ->
     # one scope group per table: three lookups each, never one group of twelve
     every = build_workload(items, schema, min_group_count=1)
     assert sorted(g.count for g in every.groups) == [3, 3, 3, 3]
+
+
+def test_writes_are_spread_over_tables_in_first_write_order() -> None:
+    a, b, c, d, e, f, g = (CallSite("app/w.py", n, "save") for n in range(1, 8))
+    update = "UPDATE t SET a = 1 WHERE id = $1"
+    insert = "INSERT INTO t (a) VALUES ($1)"
+    items = [
+        run(1, "SELECT a FROM t WHERE id = $1", call_site=g),
+        run(2, "DELETE FROM u WHERE id = $1", call_site=c),
+        run(3, update, call_site=a),
+        run(4, insert, call_site=b),
+        run(5, update, call_site=d),
+        run(6, insert, call_site=a),
+        Execution(insert, CallSite("capture.jsonl", 7), call_site=e),  # no seq
+        run(8, update, call_site=f),
+        run(9, insert, call_site=g),
+    ]
+    writes = build_workload(items, Schema()).writes
+    assert list(writes) == ["u", "t"]
+    t = writes["t"]
+    assert (t.count, list(t.seqs)) == (7, [3, 4, 5, 6, 8, 9])
+    assert t.call_sites == (a, b, d, e, f)  # first seen first, five at most
+    assert (writes["u"].count, list(writes["u"].seqs), writes["u"].call_sites) == (1, [2], (c,))
+
+
+def test_a_shape_whose_values_repeat_stops_being_sampled() -> None:
+    sql = "SELECT a FROM t WHERE id = $1"
+    same = [run(i, sql, params=[7]) for i in range(64)]
+    wl = build_workload([*same, run(64, sql, params=[8])], Schema())
+    (shape,) = wl.shapes.values()
+    assert shape.samples == ((7,),)
+    wl = build_workload([*same[:63], run(63, sql, params=[8])], Schema())
+    (shape,) = wl.shapes.values()
+    assert shape.samples == ((7,), (8,))

@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from advisor.errors import InputError
-from advisor.model import CallSite, Execution, Schema, Skipped, SourceKind
+from advisor.model import CallSite, Execution, PoolUsage, Schema, Skipped, SourceKind
 
 __all__ = [
+    "CaptureExtras",
     "CaptureFile",
     "Item",
     "PgStatStatements",
     "Source",
     "SqlFile",
+    "capture_extras",
     "capture_schema",
     "check_readable",
     "is_capture",
@@ -172,20 +174,43 @@ def read_sources(
     return itertools.chain.from_iterable(streams)
 
 
-def capture_schema(paths: Iterable[str]) -> Schema | None:
-    """The schema snapshot of the first capture file among ``paths`` that carries one."""
+@dataclass(frozen=True, slots=True)
+class CaptureExtras:
+    """What a scan takes from its capture files besides their queries.
+
+    ``schema``: the snapshot of the first capture that carries one; ``pools``: the
+    connection pools of every capture, numbered on across files.
+    """
+
+    schema: Schema | None = None
+    pools: tuple[PoolUsage, ...] = ()
+
+
+def capture_extras(paths: Iterable[str]) -> CaptureExtras:
+    """The schema snapshot and pools of the capture files among ``paths``, found with one
+    pass over each file (the query lines are read by :func:`read_sources`).
+
+    An unreadable file contributes nothing here: reading its queries reports it.
+    """
+    schema: Schema | None = None
+    pools: list[PoolUsage] = []
     for path in paths:
-        if not is_capture(path):
+        if path == "-" or not is_capture(path):
             continue
-        from advisor.sources.capture_file import read_header
+        from advisor.sources.capture_pools import read_header_and_pools
 
         try:
-            header = read_header(path)
-        except InputError:
-            continue  # reported as skipped when the source itself is read
-        if header.schema is not None:
-            return header.schema
-    return None
+            header, found = read_header_and_pools(path)
+        except (InputError, OSError):
+            continue
+        schema = header.schema if schema is None else schema
+        pools.extend(replace(p, pool=len(pools) + i + 1) for i, p in enumerate(found))
+    return CaptureExtras(schema, tuple(pools))
+
+
+def capture_schema(paths: Iterable[str]) -> Schema | None:
+    """The schema snapshot of the first capture file among ``paths`` that carries one."""
+    return capture_extras(paths).schema
 
 
 def check_readable(path: str) -> None:

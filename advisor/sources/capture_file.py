@@ -14,7 +14,7 @@ goes through a tolerant reader that keeps what it can.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Literal, get_args
 
@@ -33,6 +33,9 @@ _DIRECTIONS = frozenset({"ONETOMANY", "MANYTOONE", "MANYTOMANY"})
 # function) is shared, which also makes the workload's comparisons identity checks.
 _SITE_CACHE_LIMIT = 50_000
 _SCHEMA_LINE = re.compile(rb'\n\{"type": ?"schema"')  # a regex finds it fastest
+# Schema and pool lines found in one pass: the search costs the same as for one kind.
+_SCHEMA_OR_POOL_LINE = re.compile(rb'\n\{"type": ?"(?:schema"|pool)')
+_POOL_START = re.compile(rb'\{"type": ?"pool')
 _BLOCK = 1 << 22
 
 
@@ -48,11 +51,11 @@ class _OrmLine(msgspec.Struct, gc=False):
     kind: LoadKind
     parent: str | None = None
     attribute: str | None = None
-    path: list[str] = []
+    path: tuple[str, ...] = ()
     direction: Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None = None
     target: str | None = None
     root: _Site | None = None
-    chain: list[tuple[str, str, Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None]] = []
+    chain: tuple[tuple[str, str, Literal["ONETOMANY", "MANYTOONE", "MANYTOMANY"] | None], ...] = ()
     serializer: str | None = None
     origin_scope: str | None = None
 
@@ -79,7 +82,9 @@ class _QueryLine(msgspec.Struct, gc=False):
     blocks_loop: bool = False
     result_hash: str | None = None
     at: float | None = None
-    callers: list[_Site] = []
+    # Tuples, not lists: a missing field's default is then the shared empty tuple, where
+    # a list default is a new list per line (a million objects for the collector).
+    callers: tuple[_Site, ...] = ()
 
 
 _Sites = dict[_Site, CallSite]
@@ -154,12 +159,20 @@ def _schema_from_dict(data: Any) -> Schema | None:
         return None
 
 
-def read_header(path: str) -> CaptureHeader:
-    """The header of ``path``; a later ``schema`` line overrides its schema and server."""
+def read_header(path: str, pool_lines: Callable[[bytes], object] | None = None) -> CaptureHeader:
+    """The header of ``path``; a later ``schema`` line overrides its schema and server.
+
+    ``pool_lines``, when given, is handed each ``pool`` / ``pool_config`` line (raw, in
+    file order) found by the same pass over the file.
+    """
+    pattern = _SCHEMA_LINE if pool_lines is None else _SCHEMA_OR_POOL_LINE
     with _open(path) as handle:
         header = _parse_header(path, handle.readline())
         fields = {k: header.get(k) for k in ("server_version", "dialect", "driver", "schema")}
-        for line in _lines_matching(handle, _SCHEMA_LINE):
+        for line in _lines_matching(handle, pattern):
+            if pool_lines is not None and _POOL_START.match(line):
+                pool_lines(line)
+                continue
             try:
                 later = _loads(line)
             except (msgspec.DecodeError, RecursionError):
@@ -283,7 +296,7 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
     orm = line.orm
     load = None
     if orm is not None:
-        path = tuple(orm.path)
+        path = orm.path
         root = None if orm.root is None else _shared(orm.root, sites)
         chain = tuple(Hop(*hop) for hop in orm.chain)
         load = OrmLoad(
@@ -312,7 +325,7 @@ def _from_line(line: _QueryLine, source: CallSite, sites: _Sites) -> Execution:
         None if origin is None else _shared(origin, sites),
         line.params_hash,
         line.params_shape,
-        bool(line.executemany),
+        line.executemany is True,
         load,
         line.error,
         line.scope_id,

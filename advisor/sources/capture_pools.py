@@ -1,23 +1,24 @@
 """The ``pool_config`` and ``pool`` lines of a capture file -> one PoolUsage per pool.
 
 A capture holds far more query lines than pool lines: the file is searched in large
-blocks for the line prefix (as for schema lines), never decoded line by line. Lines that
-do not decode are left out (the query reader already reports unreadable lines).
+blocks for the line prefix, never decoded line by line, and a scan finds them in the pass
+that finds the schema lines (:func:`read_header_and_pools`). Lines that do not decode are
+left out (the query reader already reports unreadable lines).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from advisor.model import PoolUsage
-from advisor.sources.capture_file import _lines_matching, _open
+from advisor.sources.capture_file import CaptureHeader, _lines_matching, _open, read_header
 
-__all__ = ["read_pools", "sources_pools"]
+__all__ = ["read_header_and_pools", "read_pools"]
 
 _POOL_LINE = re.compile(rb'\n\{"type": ?"pool')
 _WAITS_CAP = 100_000
@@ -41,12 +42,28 @@ def read_pools(path: str) -> tuple[PoolUsage, ...]:
     with _open(path) as handle:
         handle.readline()  # the header (read_capture checks it)
         for raw in _lines_matching(handle, _POOL_LINE):
-            try:
-                line = msgspec.json.decode(raw)
-            except msgspec.DecodeError:
-                continue
-            if isinstance(line, dict) and type(line.get("pool")) is int:
-                _add(pools.setdefault(line["pool"], _Pool()), line)
+            _add_line(pools, raw)
+    return _frozen(pools)
+
+
+def read_header_and_pools(path: str) -> tuple[CaptureHeader, tuple[PoolUsage, ...]]:
+    """:func:`~advisor.sources.capture_file.read_header` and :func:`read_pools` of
+    ``path`` in one pass over the file. Raises InputError as ``read_header`` does."""
+    pools: dict[int, _Pool] = {}
+    header = read_header(path, lambda raw: _add_line(pools, raw))
+    return header, _frozen(pools)
+
+
+def _add_line(pools: dict[int, _Pool], raw: bytes) -> None:
+    try:
+        line = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return
+    if isinstance(line, dict) and type(line.get("pool")) is int:
+        _add(pools.setdefault(line["pool"], _Pool()), line)
+
+
+def _frozen(pools: dict[int, _Pool]) -> tuple[PoolUsage, ...]:
     return tuple(_freeze(number, p) for number, p in pools.items())
 
 
@@ -110,23 +127,3 @@ def _freeze(number: int, pool: _Pool) -> PoolUsage:
             :_SCOPES_SHOWN
         ],
     )
-
-
-def sources_pools(paths: Iterable[str]) -> tuple[PoolUsage, ...]:
-    """The pools of every capture file among ``paths`` (numbered on across files).
-
-    An unreadable file contributes nothing here: reading its queries reports it.
-    """
-    from advisor.errors import InputError
-    from advisor.sources import is_capture
-
-    found: list[PoolUsage] = []
-    for path in paths:
-        if path == "-" or not is_capture(path):
-            continue
-        try:
-            pools = read_pools(path)
-        except (InputError, OSError):
-            continue
-        found.extend(replace(p, pool=len(found) + i + 1) for i, p in enumerate(pools))
-    return tuple(found)

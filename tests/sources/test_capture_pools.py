@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from advisor.capture.merge import merge_parts
-from advisor.sources.capture_pools import read_pools
+from advisor.sources import capture_extras
+from advisor.sources.capture_pools import read_header_and_pools, read_pools
 from tests.test_cli import advisor
 
 from .lines import HEADER, QUERY, TRAILER, write_lines
@@ -68,3 +69,16 @@ def test_scan_reports_pool_pressure_with_workers(tmp_path: Path) -> None:
     assert finding["rule"] == "ADV009"
     assert finding["evidence"]["workers"] == 8
     assert finding["evidence"]["timeouts"] == 1
+
+
+def test_the_schema_pass_finds_the_pools_too(tmp_path: Path) -> None:
+    lines = Path(_capture(tmp_path / "c.jsonl")).read_text().splitlines()
+    schema = {"type": "schema", "driver": "psycopg", "schema": {"tables": [], "server_version": 1}}
+    path = tmp_path / "s.jsonl"
+    path.write_text("\n".join([lines[0], json.dumps(schema), *lines[1:]]) + "\n")
+    header, pools = read_header_and_pools(str(path))
+    assert pools == read_pools(str(path)) and pools[0].checkouts == 4
+    assert header.driver == "psycopg" and header.schema is not None
+    extras = capture_extras(["q.sql", str(path), str(tmp_path / "absent.jsonl"), str(path)])
+    assert [p.pool for p in extras.pools] == [1, 2]  # numbered on across files
+    assert extras.schema == header.schema
