@@ -122,6 +122,10 @@ CHILD = textwrap.dedent(
 )
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_child_and_signal(sig: int) -> tuple[dict[str, str], subprocess.CompletedProcess[str]]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
@@ -130,6 +134,9 @@ def _run_child_and_signal(sig: int) -> tuple[dict[str, str], subprocess.Complete
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # A shell starts background jobs with SIGINT ignored, and an ignored signal stays
+        # ignored across exec: the child gets Ctrl-C's default, as a terminal user's has.
+        preexec_fn=_default_sigint,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
