@@ -505,6 +505,8 @@ class ScopeGroup:
     ``distinct_params`` counts differing parameter sets (capped at the cap the pipeline
     uses); ``executemany`` counts executions that were bulk executemany calls.
     ``batched`` is the shape's :attr:`ParsedQuery.batched` (``IN`` lists, ``= ANY``).
+    ``chains``: every execution's callers, in order, when no two executions had the same
+    ones (a test body calling one helper from several of its lines); otherwise empty.
     """
 
     scope: str
@@ -521,6 +523,7 @@ class ScopeGroup:
     rows: int | None = None
     batched: bool = False
     callers: tuple[CallSite, ...] = ()
+    chains: tuple[tuple[CallSite, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ Executions across scopes (ADV008, ADV010): ``scope_each`` makes each repeat its 
 instance (a request); ``blocks_loop`` marks a sync call on an event loop; ``result`` names
 the result a read returned (``vary_result``: a different one each repeat), finishing at
 ``start_s + n * interval_s`` seconds; ``params`` names the parameter values (executions
-with the same name share a ``params_hash`` across entries). ADV009's cases give ``pools``
+with the same name share a ``params_hash`` across entries); ``callers`` lists the app
+frames above the call site (``path:line:function``, nearest first). ADV009's cases give ``pools``
 (:class:`~advisor.model.PoolUsage` fields) and ``max_connections`` (the server's setting).
 """
 
@@ -101,6 +102,7 @@ _EXECUTION_KEYS = {
     "interval_s",
     "start_s",
     "params",
+    "callers",
 }
 _EXPECT_KEYS = {
     "table",
@@ -177,6 +179,12 @@ def parse_call_site(text: str | None) -> CallSite | None:
     return CallSite(str(text))
 
 
+def _callers(data: Sequence[str] | None) -> tuple[CallSite, ...]:
+    """An execution's ``callers``: ``path:line[:function]`` entries, nearest first."""
+    sites = (parse_call_site(text) for text in data or ())
+    return tuple(site for site in sites if site is not None)
+
+
 def _orm(data: Mapping[str, Any] | None) -> OrmLoad | None:
     if not data:
         return None
@@ -237,6 +245,7 @@ def case_executions(case: GoldenCase) -> list[Execution]:
                     blocks_loop=bool(item.get("blocks_loop", False)),
                     result_hash=digest,
                     at=at if digest is not None else None,
+                    callers=_callers(item.get("callers")),
                 )
             )
     return out
