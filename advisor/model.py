@@ -173,7 +173,7 @@ class Execution:
     ``blocks_loop``: a sync driver ran it on a thread running an asyncio event loop.
     ``result_hash`` identifies a small read's result (values redacted); ``at`` is when it
     finished, in seconds from the start of the capture (set with ``result_hash``).
-    ``callers``: for an ORM statement, the application frames above ``call_site``, nearest
+    ``callers``: the application frames above ``call_site`` (ORM and Core statements), nearest
     first (the loop that called a repository helper), a few at most.
     """
 
