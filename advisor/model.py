@@ -173,7 +173,7 @@ class Execution:
     ``blocks_loop``: a sync driver ran it on a thread running an asyncio event loop.
     ``result_hash`` identifies a small read's result (values redacted); ``at`` is when it
     finished, in seconds from the start of the capture (set with ``result_hash``).
-    ``callers``: for an ORM statement, the application frames above ``call_site``, nearest
+    ``callers``: the application frames above ``call_site`` (ORM and Core statements), nearest
     first (the loop that called a repository helper), a few at most.
     """
 
@@ -525,6 +525,8 @@ class ScopeGroup:
     ``distinct_params`` counts differing parameter sets (capped at the cap the pipeline
     uses); ``executemany`` counts executions that were bulk executemany calls.
     ``batched`` is the shape's :attr:`ParsedQuery.batched` (``IN`` lists, ``= ANY``).
+    ``chains``: every execution's callers, in order, when no two executions had the same
+    ones (a test body calling one helper from several of its lines); otherwise empty.
     """
 
     scope: str
@@ -541,6 +543,7 @@ class ScopeGroup:
     rows: int | None = None
     batched: bool = False
     callers: tuple[CallSite, ...] = ()
+    chains: tuple[tuple[CallSite, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

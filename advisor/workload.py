@@ -65,6 +65,9 @@ _SAMPLE_TRIES = 64
 _TEXT_CACHE_LIMIT = 100_000
 _OPEN_SCOPES = 2_048
 _SITES_CAP = 5
+# Caller chains kept per group while each execution has its own: a test body calling
+# the same thing from this many lines at most.
+_CHAINS_CAP = 8
 _GC_YOUNG = 50_000
 
 # Literal-insensitive cache key, used only where literals cannot hide anything else: in
@@ -109,6 +112,9 @@ class _Group:
     executemany: int = 0
     rows: int | None = None
     callers: tuple[CallSite, ...] = ()
+    # Each execution's callers while no two executions shared them (None once two did):
+    # a test calling the app from several of its lines, not a loop (see ScopeGroup.chains).
+    chains: list[tuple[CallSite, ...]] | None = None
 
 
 @dataclass(slots=True)
@@ -266,6 +272,7 @@ class _Builder:
                     rows=g.rows,
                     batched=self.shapes[group_key[0]].query.batched,
                     callers=g.callers,
+                    chains=tuple(g.chains) if g.chains and len(g.chains) == g.count else (),
                 )
             )
 
@@ -325,6 +332,8 @@ def _fewer_collections() -> Iterator[None]:
 def _new_group(first: Execution) -> _Group:
     group = _Group(first.scope_kind, first.seq, first.call_site)
     group.callers = first.callers
+    if first.callers:
+        group.chains = []
     _add(group, first)
     return group
 
@@ -349,6 +358,13 @@ def _add(group: _Group, item: Execution) -> None:
         group.origin = item.origin
     if group.first_seq is None:
         group.first_seq = item.seq
+    chains = group.chains
+    if chains is not None:
+        # A loop repeats its callers at the second execution: one comparison, then none.
+        if item.callers in chains or len(chains) >= _CHAINS_CAP:
+            group.chains = None
+        else:
+            chains.append(item.callers)
 
 
 def _sample(shape: _Shape, item: Execution) -> None:

@@ -114,12 +114,16 @@ PINNED = {
         "query_key",
     ],
     "advisor.rules.loops": [
+        "TEST_SCOPES",
         "Loop",
         "called_from",
         "find_loops",
+        "from_test_body",
         "in_test_code",
         "loops_at",
+        "low_in_tests",
         "shape_for",
+        "test_body_text",
     ],
     "advisor.rules.orm_fixes": [
         "LazySites",

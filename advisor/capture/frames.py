@@ -30,6 +30,9 @@ _SITE_LIMIT = 4096
 # Application frames kept above an ORM statement's call site: enough to name the loop
 # that called a helper, not a traceback.
 _CALLERS = 3
+# Library frames in a row past the last application frame after which the callers walk
+# stops: a helper's caller is rarely further away; the runner's frames above are many.
+_GAP = 8
 
 # Installed packages whose frames are never a call site: SQLAlchemy, drivers, the test
 # runner and advisor itself. Matched by top-level name, so a driver imported after
@@ -146,75 +149,89 @@ class SiteFinder:
         ``frame`` is where a synchronous walk starts (by default the caller);
         inside SQLAlchemy's async greenlet it is not needed, and not materialised.
         """
+        spawning = self._spawning()
+        if spawning is not None:
+            # Inside SQLAlchemy's async greenlet: unless the greenlet runs the app's own
+            # function (run_sync), its frames are all library code; skip them.
+            caller = spawning.f_back
+            if caller is None or caller.f_code.co_name != "run_sync":
+                return self._chain(spawning, 0)[0]
+            found = self._chain(frame or sys._getframe(1), 0)[0]
+            return found if found is not None else self._chain(spawning, 0)[0]
+        return self._chain(frame or sys._getframe(1), 0)[0]
+
+    def trace(self, limit: int = _CALLERS) -> tuple[Site | None, tuple[Site, ...]]:
+        """The call site (as :meth:`find`) and up to ``limit`` application frames above
+        it, nearest first, in one walk: the loop that called a repository helper."""
+        spawning = self._spawning()
+        if spawning is not None:
+            caller = spawning.f_back
+            if caller is None or caller.f_code.co_name != "run_sync":
+                return self._chain(spawning, limit)
+            found = self._chain(sys._getframe(1), limit)
+            return found if found[0] is not None else self._chain(spawning, limit)
+        return self._chain(sys._getframe(1), limit)
+
+    def _spawning(self) -> FrameType | None:
+        """The parent greenlet's suspended ``greenlet_spawn`` frame inside SQLAlchemy's
+        async greenlet, else None."""
         getcurrent = self._getcurrent
         if getcurrent is None:
             module = sys.modules.get("greenlet")
-            if module is not None:
-                getcurrent = self._getcurrent = module.getcurrent
-        parent = None
-        if getcurrent is not None:
-            try:
-                parent = getcurrent().parent
-            except Exception:
-                parent = None
-        if parent is not None:
-            spawning = parent.gr_frame
-            if spawning is not None and spawning.f_code.co_name == "greenlet_spawn":
-                # Inside SQLAlchemy's async greenlet: unless the greenlet runs the app's
-                # own function (run_sync), its frames are all library code; skip them.
-                caller = spawning.f_back
-                if caller is None or caller.f_code.co_name != "run_sync":
-                    return self._walk(spawning, self.max_depth)
-                found = self._walk(frame or sys._getframe(1), self.max_depth)
-                return found if found is not None else self._walk(spawning, self.max_depth)
-        return self._walk(frame or sys._getframe(1), self.max_depth)
+            if module is None:
+                return None
+            getcurrent = self._getcurrent = module.getcurrent
+        try:
+            parent = getcurrent().parent
+        except Exception:
+            return None
+        if parent is None:
+            return None
+        spawning: FrameType | None = parent.gr_frame
+        if spawning is not None and spawning.f_code.co_name == "greenlet_spawn":
+            return spawning
+        return None
 
-    def callers(self, limit: int = _CALLERS) -> tuple[Site, ...]:
-        """Up to ``limit`` application frames above the first one (the call site), nearest
-        first: the loop that called a repository helper. Synchronous stacks only."""
-        frame: FrameType | None = sys._getframe(1)
-        found: list[Site] = []
-        for _ in range(self.max_depth):
-            if frame is None or len(found) > limit:
-                break
-            code = frame.f_code
-            rel = self._app_file(code.co_filename)
-            if type(rel) is str:  # application code (library frames are tuples)
-                found.append((rel, frame.f_lineno, code.co_name, None, None))
-            frame = frame.f_back
-        return tuple(found[1:])
-
-    def _app_file(self, filename: str) -> str | tuple[str, str | None, str | None] | None:
-        """The application-relative path of ``filename``; (path, distribution, version) for
-        an installed package's code; None for code never reported (cached)."""
-        if filename not in self._files:
-            self._files[filename] = self._classify(filename)
-        return self._files[filename]
-
-    def _walk(self, frame: FrameType | None, depth: int) -> Site | None:
-        cache = self._files
+    def _chain(self, frame: FrameType | None, limit: int) -> tuple[Site | None, tuple[Site, ...]]:
+        """The first application frame's site and up to ``limit`` more above it, in one
+        walk; without one, the innermost installed package's frame. Past the call site it
+        stops after ``_GAP`` library frames in a row (a test runner's or a server's)."""
+        cache, sites = self._files, self._sites
+        site: Site | None = None
         library: Site | None = None
+        found: list[Site] = []
+        gap = 0
+        depth = self.max_depth
         while frame is not None and depth > 0:
             code = frame.f_code
-            # _app_file, inlined: this loop runs for every statement.
             try:
                 rel = cache[code.co_filename]
             except KeyError:
                 rel = cache[code.co_filename] = self._classify(code.co_filename)
-            if rel is not None:
-                if type(rel) is tuple:
-                    if library is None:  # the innermost one, kept unless app code shows
-                        library = (rel[0], frame.f_lineno, code.co_name, rel[1], rel[2])
+            if type(rel) is str:
+                key = (id(code), frame.f_lasti)
+                known = sites.get(key)
+                if known is None or known[0] is not code:
+                    if len(sites) >= _SITE_LIMIT:
+                        sites.clear()
+                    known = sites[key] = (code, (rel, frame.f_lineno, code.co_name, None, None))
+                if site is None:
+                    site = known[1]
+                    if not limit:
+                        break
                 else:
-                    key = (id(code), frame.f_lasti)
-                    known = self._sites.get(key)
-                    if known is not None and known[0] is code:
-                        return known[1]
-                    site: Site = (str(rel), frame.f_lineno, code.co_name, None, None)
-                    if len(self._sites) >= _SITE_LIMIT:
-                        self._sites.clear()
-                    self._sites[key] = (code, site)
-                    return site
+                    found.append(known[1])
+                    if len(found) >= limit:
+                        break
+                gap = 0
+            elif site is not None:
+                gap += 1
+                if gap >= _GAP:
+                    break
+            elif rel is not None and library is None:
+                library = (rel[0], frame.f_lineno, code.co_name, rel[1], rel[2])
             frame = frame.f_back
             depth -= 1
-        return library
+        if site is None:
+            return library, ()
+        return site, tuple(found)

@@ -154,7 +154,9 @@ class Recorder:
                 if context.isddl and self.probe is not None:
                     self.probe.ddl_seen()
             if site is None and self.call_sites:
-                site = self.finder.find()
+                # Core statements too (conn.execute(text(...)), exec_driver_sql): the
+                # frames above the call site name the loop that called a helper.
+                site, callers = self.finder.trace()
             rows = cursor.rowcount
             if server_side or rows is None or rows < 0:
                 rows = None
@@ -256,10 +258,7 @@ class Recorder:
             orm, origin = describe(orm_state)
             site = callers = None
             if self.call_sites:
-                site = self.finder.find()
-                # ORM statements only (raw SQL keeps its one site): a repository helper's
-                # callers name the loop; an ORM statement costs far more than the walk.
-                callers = self.finder.callers() if site is not None else None
+                site, callers = self.finder.trace()
             if site is not None or orm is not None:
                 orm_state.update_execution_options(**{OPTION: (site, orm, origin, callers)})
         except Exception:

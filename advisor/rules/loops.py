@@ -12,7 +12,23 @@ from dataclasses import dataclass
 
 from advisor.model import CallSite, OrmLoad, QueryShape, ScopeGroup, Workload
 
-__all__ = ["Loop", "called_from", "find_loops", "in_test_code", "loops_at", "shape_for"]
+__all__ = [
+    "TEST_SCOPES",
+    "Loop",
+    "called_from",
+    "find_loops",
+    "from_test_body",
+    "in_test_code",
+    "loops_at",
+    "low_in_tests",
+    "shape_for",
+    "test_body_text",
+]
+
+# Scope kinds of a test run: data is tiny there, and the test decides what repeats.
+TEST_SCOPES = ("test", "fixture")
+# A loop this short in a test shows on tiny test data: low severity at most.
+_FEW_IN_TESTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +37,8 @@ class Loop:
 
     ``callers``: the application frames above the call site (of its worst scope), nearest
     first: where a helper that runs the query was called from, the loop itself.
+    ``test_lines``: set when the repeats came from a test body calling the application
+    from several of its lines (one execution each): those lines, and no loop in the app.
     """
 
     key: str
@@ -36,6 +54,7 @@ class Loop:
     total_ms: float | None
     distinct_params: int
     callers: tuple[CallSite, ...] = ()
+    test_lines: tuple[CallSite, ...] = ()
 
 
 def find_loops(
@@ -49,26 +68,30 @@ def find_loops(
     """Aggregate the scope groups that repeat often enough, per (shape, line, scope kind).
 
     A group repeats when it ran ``min_repeats`` times in one request or process scope,
-    ``min_repeats_in_tests`` in a test (never fewer than two), executemany calls aside.
+    ``min_repeats_in_tests`` in a test or fixture (never fewer than two), executemany
+    calls aside.
     ``identical`` selects the groups whose executions all had the same parameters (ADV007);
     otherwise those with differing (or unknown) parameters (ADV001). Executemany calls,
     batched ORM loads and batched shapes never count, nor lines in test code (fixture
-    loops, a test body's own repeats) unless ``test_code``.
+    loops, a test body's own repeats, see :func:`from_test_body`) unless ``test_code``.
     """
     # Per scope kind too: a loop in tests and the same line in requests are two findings
-    # (test data is small; a request's counts say what production pays).
-    buckets: dict[tuple[str, CallSite | None, str | None], list[ScopeGroup]] = {}
+    # (test data is small; a request's counts say what production pays); a test body's
+    # repeats are apart from a loop at the same line.
+    buckets: dict[tuple[str, CallSite | None, str | None, bool], list[ScopeGroup]] = {}
     for group in workload.groups:
-        threshold = min_repeats_in_tests if group.scope_kind == "test" else min_repeats
+        threshold = min_repeats_in_tests if group.scope_kind in TEST_SCOPES else min_repeats
         if not _repeats(group, threshold) or group.batched:
             continue
         if group.orm is not None and group.orm.kind == "batched":
             continue
-        if not test_code and in_test_code(group.call_site):
+        body = bool(from_test_body(group))
+        if not test_code and (body or in_test_code(group.call_site)):
             continue
         if (group.distinct_params == 1) != identical:
             continue
-        buckets.setdefault((group.key, group.call_site, group.scope_kind), []).append(group)
+        bucket = (group.key, group.call_site, group.scope_kind, body)
+        buckets.setdefault(bucket, []).append(group)
     return [_aggregate(groups) for groups in buckets.values()]
 
 
@@ -114,7 +137,49 @@ def _aggregate(groups: Sequence[ScopeGroup]) -> Loop:
         total_ms=sum(times) if times else None,
         distinct_params=max(g.distinct_params for g in groups),
         callers=worst.callers,
+        test_lines=from_test_body(worst),
     )
+
+
+def from_test_body(group: ScopeGroup) -> tuple[CallSite, ...]:
+    """The test-code lines a test's repeats came from, one execution each, or ().
+
+    A test that calls the same search from three of its lines runs the same statement
+    from the same app line three times, with the same app frames below the test: the loop
+    site is the test body. A loop inside the app repeats its callers (``chains`` is then
+    empty), so an app function with an N+1 called once from a test is never taken for it.
+    """
+    if group.scope_kind not in TEST_SCOPES or len(group.chains) < 2:
+        return ()
+    lines: list[CallSite] = []
+    below: tuple[CallSite, ...] | None = None
+    for chain in group.chains:
+        at = next((i for i, site in enumerate(chain) if in_test_code(site)), None)
+        if at is None or (below is not None and chain[:at] != below):
+            return ()
+        below = chain[:at]
+        lines.append(chain[at])
+    return tuple(lines) if len(set(lines)) == len(lines) else ()
+
+
+def low_in_tests(loop: Loop) -> bool:
+    """A loop in a test or fixture scope that is low severity at most: at most three
+    repeats (tiny test data), a line in test code, or a test body's own repeated calls."""
+    if loop.worst_kind not in TEST_SCOPES:
+        return False
+    return loop.worst <= _FEW_IN_TESTS or bool(loop.test_lines) or in_test_code(loop.call_site)
+
+
+def test_body_text(loop: Loop) -> str:
+    """``; repeated from the test body at tests/test_a.py:12, 14``, or "" for an app loop."""
+    if not loop.test_lines:
+        return ""
+    first = loop.test_lines[0]
+    if all(site.path == first.path for site in loop.test_lines):
+        at = f"{first.path}:" + ", ".join(str(site.line) for site in loop.test_lines)
+    else:
+        at = ", ".join(f"{site.path}:{site.line}" for site in loop.test_lines)
+    return f"; repeated from the test body at {at} (the test's own calls, not a loop in the app)"
 
 
 def in_test_code(site: CallSite | None) -> bool:

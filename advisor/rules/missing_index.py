@@ -18,7 +18,8 @@ index covers the equality columns).
 Every query that gets no suggestion gets a note that says why: covered by an existing
 index, a small table, no filter/join/sort columns, a low-selectivity boolean, an
 unknown table, not a SELECT/UPDATE/DELETE, or a captured statement that ran once or only
-from migration or fixture code (set-up never justifies an index on its own).
+from migration or fixture code (set-up never justifies an index on its own). A statement
+a test function itself issued counts as workload.
 
 ## Why is this bad?
 Without an index PostgreSQL reads the whole table (a sequential scan) and sorts what it
@@ -216,9 +217,20 @@ def _leading_index(candidate: Candidate, table: Table) -> tuple[Index, list[Inde
 
 
 def _setup_only(site: CallSite) -> bool:
-    """A line in a migration or in test code (fixtures): set-up, not the workload."""
+    """A line in a migration, or in test code outside a test function (a fixture, a
+    conftest.py helper): set-up, not the workload. A test function's own statement is
+    the app's query as the test exercises it (through a library's helper, say): it counts.
+    """
     path = site.path.replace("\\", "/")
-    return in_test_code(site) or "migrations/" in path or "/alembic/" in f"/{path}"
+    if "migrations/" in path or "/alembic/" in f"/{path}":
+        return True
+    return in_test_code(site) and not _in_test_function(site)
+
+
+def _in_test_function(site: CallSite) -> bool:
+    """pytest's default test names (``test*`` functions and methods), outside conftest.py."""
+    function = site.function or ""
+    return function.startswith("test") and not site.path.endswith("conftest.py")
 
 
 def _workload_reason(shape: QueryShape) -> str | None:

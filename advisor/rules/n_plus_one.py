@@ -23,9 +23,10 @@ Not N+1: queries already batched (``selectinload``, ``joinedload``, ``IN``/``ANY
 repeated-identical-query), savepoints, cursor fetches, transaction control, keyset
 pagination (``WHERE id > $1 ORDER BY id LIMIT 500`` in a batch loop), INSERT loops,
 ``Session.refresh()``, loops in test code (fixtures, a test body's repeats; see
-``test_code``), and reloads after ``commit()`` inside tests. Elsewhere those reloads are
-their own low-severity finding (``expire_on_commit=False``, never ``undefer``), as is a
-loop of at most three in a test. The pg_stat_statements suspicion has severity medium and
+``test_code``), and reloads after ``commit()`` inside tests and fixtures. Elsewhere those
+reloads are their own low-severity finding (``expire_on_commit=False``, never ``undefer``).
+In a test or fixture scope, a loop of at most three, a loop in test code and a test body's
+repeated calls are low severity at most. The pg_stat_statements suspicion has severity medium and
 low confidence.
 
 ## Why is this bad?
@@ -57,11 +58,13 @@ child row at once: ``SELECT ... FROM order_items WHERE order_id = ANY($1)``.
 ## Options
 - ``min_repeats`` (default 5): executions of the same shape from the same line within one
   request or process scope that count as a loop.
-- ``min_repeats_in_tests`` (default 2): the same, inside a test (test data is small, so two
-  queries already show the loop).
+- ``min_repeats_in_tests`` (default 2): the same, inside a test or fixture (test data is
+  small, so two queries already show the loop).
 - ``test_code`` (default false): also report loops whose line is in test code (a
-  fixture's setup loop, a test body calling the same thing again): they are the test's
-  own doing, reported apart from the application's loops when enabled.
+  fixture's setup loop, a test body calling the same thing again) and a test body that
+  calls the same app code from several of its lines (the callers differ only at the
+  test's lines): they are the test's own doing, reported apart from the application's
+  loops, at low severity, when enabled.
 - ``pgss_min_calls`` (default 1000): ``pg_stat_statements`` calls above which a
   one-row-per-call primary/foreign-key lookup is reported as a suspected N+1.
 """
@@ -84,7 +87,16 @@ from advisor.model import (
     Workload,
 )
 from advisor.rules.base import Outcome, Rule, RuleContext
-from advisor.rules.loops import Loop, called_from, find_loops, loops_at, shape_for
+from advisor.rules.loops import (
+    TEST_SCOPES,
+    Loop,
+    called_from,
+    find_loops,
+    loops_at,
+    low_in_tests,
+    shape_for,
+    test_body_text,
+)
 from advisor.rules.orm_fixes import (
     LazySites,
     class_name,
@@ -102,8 +114,6 @@ __all__ = ["RULE", "check"]
 
 CODE = "ADV001"
 NAME = "n-plus-one"
-# A test that repeats a load this few times shows a loop over tiny test data: low severity.
-_FEW_IN_TESTS = 3
 # Rows per call at or below which a pg_stat_statements shape looks like a per-row lookup.
 _ROWS_PER_CALL = 1.5
 
@@ -132,11 +142,12 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
         if shape is None or not _is_per_row_select(shape.query):
             continue
         kind = loop.orm.kind if loop.orm is not None else None
+        body = bool(loop.test_lines)
         reported.add(loop.key)
-        if kind == "refresh" or (kind == "expired" and loop.worst_kind == "test"):
+        if kind == "refresh" or (kind == "expired" and loop.worst_kind in TEST_SCOPES):
             continue  # asked for by the code, or a test's commit-then-assert: not a loop
         if kind in ("lazy", "column", "expired") and loop.call_site is not None:
-            key: _OrmKey = (loop.worst_kind, loop.call_site, kind == "expired")
+            key: _OrmKey = (loop.worst_kind, loop.call_site, kind == "expired", body)
             orm_loops.setdefault(key, []).append((loop, shape))
         else:
             yield _loop_finding(loop, shape, schema, sites)
@@ -153,7 +164,8 @@ def check(ctx: RuleContext) -> Iterator[Outcome]:
             yield finding
 
 
-_OrmKey = tuple[str | None, CallSite | None, bool]
+# (scope kind, line, reload after commit, a test body's repeats)
+_OrmKey = tuple[str | None, CallSite | None, bool, bool]
 
 
 def _companions(
@@ -166,11 +178,12 @@ def _companions(
         for members in orm_loops.values()
         for loop, _ in members
     }
-    at = {(kind, site) for kind, site, expired in orm_loops if not expired}
+    at = {(kind, site) for kind, site, expired, body in orm_loops if not (expired or body)}
     for loop in loops_at(workload, at, known):
         shape = shape_for(workload, loop.key)
         if shape is not None:
-            found.setdefault((loop.worst_kind, loop.call_site, False), []).append((loop, shape))
+            key = (loop.worst_kind, loop.call_site, False, False)
+            found.setdefault(key, []).append((loop, shape))
     return found
 
 
@@ -207,7 +220,7 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: LazySite
     params = "with differing parameters" if loop.distinct_params > 1 else "per row"
     message = (
         f"N+1: {what} ran {loop.worst} times in one {scope_word}{timing}, {params}{where}"
-        f"{called_from(loop.callers)}: {one_line(query.sql)}"
+        f"{called_from(loop.callers)}{test_body_text(loop)}: {one_line(query.sql)}"
     )
     evidence: dict[str, object] = {
         "count": loop.worst,
@@ -226,10 +239,12 @@ def _loop_finding(loop: Loop, shape: QueryShape, schema: Schema, sites: LazySite
         evidence["parents_loaded_at"] = str(loop.origin)
     if loop.callers:
         evidence["called_from"] = [str(c) for c in loop.callers]
+    if loop.test_lines:
+        evidence["test_body_lines"] = [str(c) for c in loop.test_lines]
     return Finding(
         rule=CODE,
         name=NAME,
-        severity=Severity.HIGH,
+        severity=Severity.LOW if low_in_tests(loop) else Severity.HIGH,
         message=message,
         location=loop.call_site or (shape.call_sites[0] if shape.call_sites else None),
         fingerprint=query.fingerprint,
@@ -275,13 +290,14 @@ def _orm_finding(members: Sequence[tuple[Loop, QueryShape]], sites: LazySites) -
         message = (
             f"{head}: {_single(orms[0])} of {loads[0]['attribute']} ran {first.worst} times "
             f"in one {scope_word}{timing}{by}, {params}{_scopes(members)}"
-            f"{called_from(first.callers)}: {one_line(shape.query.sql)}"
+            f"{called_from(first.callers)}{test_body_text(first)}: {one_line(shape.query.sql)}"
         )
     else:
         what = ", ".join(_load_text(item) for item in loads)
         message = (
             f"{head}: one loop loaded {len(members)} attributes one object at a time in one "
-            f"{scope_word}{by}: {what}{_scopes(members)}{called_from(first.callers)}; "
+            f"{scope_word}{by}: {what}{_scopes(members)}{called_from(first.callers)}"
+            f"{test_body_text(first)}; "
             f"first: {one_line(shape.query.sql)}"
         )
     origin = next(iter(roots))
@@ -290,7 +306,7 @@ def _orm_finding(members: Sequence[tuple[Loop, QueryShape]], sites: LazySites) -
         message += "; the parent objects were loaded in an earlier scope" + (
             f" (at {origin})" if origin is not None else ""
         )
-    low = expired or (first.worst_kind == "test" and worst <= _FEW_IN_TESTS)
+    low = expired or low_in_tests(first)  # first: the member with the worst count
     evidence: dict[str, object] = {
         "count": worst,
         "scopes": max(loop.scopes for loop, _ in members),
@@ -310,6 +326,8 @@ def _orm_finding(members: Sequence[tuple[Loop, QueryShape]], sites: LazySites) -
         evidence["origin_scope"] = "earlier"
     if first.callers:
         evidence["called_from"] = [str(c) for c in first.callers]
+    if first.test_lines:
+        evidence["test_body_lines"] = [str(c) for c in first.test_lines]
     if origin != first.origin and first.origin is not None:
         evidence["parents_loaded_at"] = str(first.origin)
     return Finding(

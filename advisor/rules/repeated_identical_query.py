@@ -37,7 +37,7 @@ Run it once before the loop and reuse the result, or cache it for the request
 ## Options
 - ``min_repeats`` (default 5): identical executions from one line within one request or
   process scope that are worth a finding.
-- ``min_repeats_in_tests`` (default 3): the same, inside a test.
+- ``min_repeats_in_tests`` (default 3): the same, inside a test or fixture.
 - ``test_code`` (default false): also report lines in test code (fixtures, test bodies).
 """
 

@@ -89,7 +89,7 @@ def test_internal_errors_never_reach_the_app(engine: Engine, capture_file: Path)
     def broken(*args: object) -> None:
         raise RuntimeError("capture bug")
 
-    handle.recorder.finder.find = broken  # type: ignore[method-assign]
+    handle.recorder.finder.trace = broken  # type: ignore[method-assign,assignment]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT 7")).scalar_one() == 7
     handle.uninstrument()

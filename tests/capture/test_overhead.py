@@ -74,6 +74,28 @@ def _site_of_each_line(finder: SiteFinder) -> list[Site | None]:
     return found
 
 
+def _helper(finder: SiteFinder) -> tuple[Site | None, tuple[Site, ...]]:
+    return finder.trace()  # mark:helper
+
+
+def _loop(finder: SiteFinder) -> list[tuple[Site | None, tuple[Site, ...]]]:
+    return [_helper(finder) for _ in range(2)]  # mark:loop
+
+
+def test_trace_gives_the_call_site_and_the_frames_above_it() -> None:
+    """One walk gives the helper's line and the loop that called it, nearest first (the
+    second time from the cache: the same objects)."""
+    finder = SiteFinder(str(Path(__file__).resolve().parents[2]))
+    (site, callers), again = _loop(finder)
+    lines = Path(__file__).read_text().splitlines()
+    helper = next(i for i, line in enumerate(lines, 1) if "# mark:helper" in line)
+    loop = next(i for i, line in enumerate(lines, 1) if "# mark:loop" in line)
+    assert site == (HERE, helper, "_helper", None, None)
+    assert callers[0][:2] == (HERE, loop) and len(callers) <= 3
+    assert callers[-1][2] == "test_trace_gives_the_call_site_and_the_frames_above_it"
+    assert again[0] is site and again[1][0] is callers[0]
+
+
 def test_cached_call_sites_keep_lines_apart() -> None:
     finder = SiteFinder(str(Path(__file__).resolve().parents[2]))
     found = _site_of_each_line(finder)

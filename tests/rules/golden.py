@@ -15,8 +15,10 @@ instance (a request); ``blocks_loop`` marks a sync call on an event loop; ``resu
 the result a read returned (``vary_result``: a different one each repeat), finishing at
 ``start_s + n * interval_s`` seconds; ``params`` names the parameter values (executions
 with the same name share a ``params_hash`` across entries); ``values`` are the parameter
-values the capture kept (a list in ``$n`` order: the shape's samples). ADV009's cases give ``pools``
-(:class:`~advisor.model.PoolUsage` fields) and ``max_connections`` (the server's setting).
+values the capture kept (a list in ``$n`` order: the shape's samples); ``callers`` lists the
+app frames above the call site (``path:line:function``, nearest first). ADV009's cases give
+``pools`` (:class:`~advisor.model.PoolUsage` fields) and ``max_connections`` (the server's
+setting).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ _EXECUTION_KEYS = {
     "start_s",
     "params",
     "values",
+    "callers",
 }
 _EXPECT_KEYS = {
     "table",
@@ -179,6 +182,12 @@ def parse_call_site(text: str | None) -> CallSite | None:
     return CallSite(str(text))
 
 
+def _callers(data: Sequence[str] | None) -> tuple[CallSite, ...]:
+    """An execution's ``callers``: ``path:line[:function]`` entries, nearest first."""
+    sites = (parse_call_site(text) for text in data or ())
+    return tuple(site for site in sites if site is not None)
+
+
 def _orm(data: Mapping[str, Any] | None) -> OrmLoad | None:
     if not data:
         return None
@@ -240,6 +249,7 @@ def case_executions(case: GoldenCase) -> list[Execution]:
                     blocks_loop=bool(item.get("blocks_loop", False)),
                     result_hash=digest,
                     at=at if digest is not None else None,
+                    callers=_callers(item.get("callers")),
                 )
             )
     return out

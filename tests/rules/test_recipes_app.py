@@ -1,10 +1,12 @@
-"""ADV001 on a realistic app (fixtures/apps/recipes_app), captured for real.
+"""ADV001 and ADV003 on a realistic app (fixtures/apps/recipes_app), captured for real.
 
 The app has a generic repository layer, pydantic response models read with
 ``from_attributes``, a service layer with loops, and a test that commits and refreshes.
 Each scenario runs under capture in its own scope; the findings asserted are the ones a
 developer needs (exact lines, one finding per loop) and the ones that must not appear
-(refresh after commit, reloads after commit inside tests, fixes that raise).
+(refresh after commit, reloads after commit inside tests, fixes that raise, a test body
+calling the same search from several lines). ``recipes_app/test_usage.py`` holds tests as
+the project writes them; they run here in test scopes under the same capture.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session, joinedload, raiseload, selectinload, undefer
 
 import advisor.capture
-from advisor.model import Execution, Finding
+from advisor.model import Execution, Finding, Note, Schema, Workload
 from advisor.rules import RULES, run_rules
 from advisor.schema.introspect import read_schema
 from advisor.sources.capture_file import read_capture
@@ -30,7 +32,7 @@ APPS = ROOT / "fixtures" / "apps"
 if str(APPS) not in sys.path:
     sys.path.insert(0, str(APPS))
 
-from recipes_app import models, services  # noqa: E402
+from recipes_app import models, services, test_usage  # noqa: E402
 from recipes_app.models import Recipe, User  # noqa: E402
 from recipes_app.repository import Repository  # noqa: E402
 from recipes_app.schemas import RecipeOut  # noqa: E402
@@ -77,6 +79,11 @@ def _scenarios(engine: Engine) -> None:
         _template_test(session)
         # The same after-commit reads, from a test: not a finding either.
         services.rename_users(session, "?")
+    for name in ("test_search_from_several_lines", "test_own_query"):
+        with Session(engine) as session, scope(f"{APP}/test_usage.py::{name}", "test"):
+            getattr(test_usage, name)(session)
+    with scope(f"{APP}/test_usage.py::test_core_titles_once", "test"):
+        test_usage.test_core_titles_once(engine)
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +103,10 @@ def recipes(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
 
 
 @pytest.fixture(scope="module")
-def findings(
+def captured(
     recipes: tuple[str, Engine], tmp_path_factory: pytest.TempPathFactory
-) -> list[Finding]:
-    """Every ADV001 finding of one capture of all the scenarios."""
+) -> tuple[Workload, Schema]:
+    """The workload and schema of one capture of all the scenarios."""
     dsn, engine = recipes
     output = tmp_path_factory.mktemp("capture") / "recipes.jsonl"
     handle = advisor.capture.instrument(
@@ -110,9 +117,22 @@ def findings(
     finally:
         handle.uninstrument()
     schema = read_schema(dsn)
-    workload = build_workload(read_capture(str(output)), schema)
-    rules = [rule for rule in RULES if rule.code == "ADV001"]
-    return [o for o in run_rules(rules, workload, schema) if isinstance(o, Finding)]
+    return build_workload(read_capture(str(output)), schema), schema
+
+
+def outcomes(
+    captured: tuple[Workload, Schema], code: str, **options: object
+) -> list[Finding | Note]:
+    """Every outcome of rule ``code`` on the capture, with ``options`` over its defaults."""
+    workload, schema = captured
+    [rule] = [rule for rule in RULES if rule.code == code]
+    return list(run_rules([rule], workload, schema, options={code: options}))
+
+
+@pytest.fixture(scope="module")
+def findings(captured: tuple[Workload, Schema]) -> list[Finding]:
+    """Every ADV001 finding of one capture of all the scenarios."""
+    return [o for o in outcomes(captured, "ADV001") if isinstance(o, Finding)]
 
 
 def at(findings: list[Finding], module: str, marker: str) -> list[Finding]:
@@ -218,5 +238,57 @@ def test_reloads_after_commit_are_low_and_never_deferred(findings: list[Finding]
 def test_no_finding_from_refresh_trimmed_models_or_tests(findings: list[Finding]) -> None:
     assert not [f for f in findings if str(f.evidence.get("worst_scope")).endswith("refreshes")]
     assert at(findings, "services.py", "def recipe_summaries") == []
-    # Exactly the loops of the app, one finding each.
-    assert len(findings) == 5, [str(f.location) for f in findings]
+    # Exactly the loops of the app, one finding each (the test body's searches are none).
+    assert len(findings) == 6, [str(f.location) for f in findings]
+
+
+def test_core_loop_is_named_at_the_loop_not_the_helper(findings: list[Finding]) -> None:
+    """A Core N+1 (``conn.execute(text(...))``) in a helper carries its callers too."""
+    [core] = at(findings, "repository.py", "# core: recipe_title")
+    assert core.severity.name == "HIGH"
+    loop = f"{APP}/services.py:{line_of('services.py', '# loop: core titles')}"
+    assert str(core.evidence["called_from"][0]).startswith(loop)  # type: ignore[index]
+    assert f"(called from {loop}" in core.message
+
+
+def test_test_body_searches_are_apart_and_low_with_test_code(
+    captured: tuple[Workload, Schema],
+) -> None:
+    """Three searches from three lines of one test: off by default (above), and with
+    ``test_code`` one low finding naming the test's lines, apart from the app's loops."""
+    found = [f for f in outcomes(captured, "ADV001", test_code=True) if isinstance(f, Finding)]
+    repeats = [f for f in found if "test_body_lines" in f.evidence]
+    [search] = repeats
+    lines = [line_of("test_usage.py", f"# body: search {n}") for n in (1, 2, 3)]
+    assert search.evidence["test_body_lines"] == [
+        f"{APP}/test_usage.py:{n} in test_search_from_several_lines()" for n in lines
+    ]
+    assert search.severity.name == "LOW"
+    assert search.location is not None and search.location.path == f"{APP}/repository.py"
+    # The app's own loops are the same findings as without test_code.
+    assert not [f for f in found if f.severity.name == "HIGH" and "test_body_lines" in f.evidence]
+
+
+def test_missing_index_counts_a_test_function_but_not_set_up(
+    captured: tuple[Workload, Schema],
+) -> None:
+    """ADV003 (the tables are tiny: min_rows 0): a test function's own query and the app's
+    search called from a test are workload; the fixture-like helper's lookup is set-up."""
+    found = outcomes(captured, "ADV003", min_rows=0)
+    own = line_of("test_usage.py", "# body: own query")
+    tables = {
+        (f.evidence["table"], f.location.line if f.location else None)
+        for f in found
+        if isinstance(f, Finding)
+    }
+    assert ("public.recipes", own) in tables
+    assert ("public.recipes", line_of("repository.py", "# origin: repository.list")) in tables
+    # recent_recipe() is the only place that selects whole recipes by title without order.
+    [setup] = [
+        o
+        for o in found
+        if "recipes.title = " in o.sql
+        and "ORDER BY" not in o.sql[-40:]
+        and "recipes.author_id" in o.sql
+    ]
+    assert isinstance(setup, Note) and "fixture code" in setup.reason
