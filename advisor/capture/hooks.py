@@ -21,14 +21,7 @@ from sqlalchemy.orm import Mapper, Session
 from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.encode import summarize
 from advisor.capture.frames import SiteFinder
-from advisor.capture.orm import (
-    ORIGIN_KEY,
-    ROOT_KEY,
-    SCOPE_KEY,
-    current_scope_id,
-    describe,
-    loaded_root,
-)
+from advisor.capture.orm import LOADED_KEY, Loaded, describe, loaded
 from advisor.capture.pools import PoolTimer
 from advisor.capture.results import result_hash
 from advisor.capture.schema_line import SchemaProbe
@@ -72,6 +65,10 @@ class Recorder:
         self._unprobed = introspect_schema
         self._listening: list[tuple[Any, str, Any]] = []
         self._starts: dict[int, float] = {}
+        # (runid of the ORM query whose rows are loading, their Loaded entry or None): the
+        # entry is built once per query, not per row. One tuple, replaced whole, so that
+        # threads loading at once never pair one query's runid with another's entry.
+        self._loading: tuple[int, Loaded | None] = (0, None)
         self._t0 = perf_counter()  # a line's ``at`` counts seconds from here
         self.pools = PoolTimer(writer, self._t0)
 
@@ -94,7 +91,8 @@ class Recorder:
             self.pools.watch(engine.pool)
         self._listen(Session, "do_orm_execute", self._orm)
         if self.call_sites:
-            self._listen(Mapper, "load", self._load)
+            # raw: the listener gets the InstanceState, as it needs (no wrapper, no lookup).
+            self._listen(Mapper, "load", self._load, raw=True)
 
     def detach(self) -> None:
         """Remove every listener this recorder added (idempotent)."""
@@ -265,15 +263,18 @@ class Recorder:
         except Exception:
             self.writer.internal_errors += 1
 
-    def _load(self, target: Any, query_context: Any) -> None:
+    def _load(self, state: Any, query_context: Any) -> None:
+        # Runs for every instance an ORM query creates: one comparison and one store.
         try:
-            carried = query_context.execution_options.get(OPTION)
-            if carried is not None and carried[0] is not None:
-                info = target._sa_instance_state.info
-                info[ORIGIN_KEY] = carried[0]
-                info[SCOPE_KEY] = current_scope_id()
-                root, hops = loaded_root(carried[0], carried[1])
-                if hops:  # a root query's rows need no second key: ORIGIN_KEY is their root
-                    info[ROOT_KEY] = (root, hops)
+            runid = query_context.runid
+            current = self._loading
+            if current[0] != runid:
+                carried = query_context.execution_options.get(OPTION)
+                entry = None
+                if carried is not None and carried[0] is not None:
+                    entry = loaded(carried[0], carried[1])
+                current = self._loading = (runid, entry)
+            if current[1] is not None:
+                state.info[LOADED_KEY] = current[1]
         except Exception:
             self.writer.internal_errors += 1

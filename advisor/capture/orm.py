@@ -20,21 +20,24 @@ from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.frames import Site
 
 __all__ = [
-    "ORIGIN_KEY",
-    "ROOT_KEY",
-    "SCOPE_KEY",
+    "LOADED_KEY",
+    "Loaded",
     "current_scope_id",
     "describe",
-    "loaded_root",
+    "loaded",
     "path_names",
 ]
 
-ORIGIN_KEY = "advisor.capture.origin"
-# (root site, hops) of an instance: the query its lazy-load chain started from.
-ROOT_KEY = "advisor.capture.root"
-# The id of the scope an instance was loaded in: an object kept in the identity map (or
-# a cache) and lazy-loaded in a later request has its origin in an earlier scope.
-SCOPE_KEY = "advisor.capture.scope"
+# The key, in an instance's ``InstanceState.info``, of its :data:`Loaded` entry.
+LOADED_KEY = "advisor.capture.loaded"
+
+Loaded = tuple[Site, int | None, Site | None, list[Any]]
+"""What an instance remembers of the query that loaded it: (origin: that query's call site,
+the id of the scope it ran in, root: the query its chain of lazy loads started from, the
+hops since). One tuple, the same for every row of one query, so that the ``load`` event,
+which fires per instance, only stores it. The scope matters because an object kept in the
+identity map (or a cache) and lazy-loaded in a later request has its origin in an earlier
+scope."""
 # How far up the stack a column load or a lazy load looks for Session.refresh or a
 # serializer: SQLAlchemy's attribute machinery is ~10 frames, pydantic's a few more.
 _STACK_LIMIT = 40
@@ -73,32 +76,29 @@ def _relationship_load(kind: str, path: Any) -> dict[str, Any]:
     }
 
 
+def _loaded(state: Any) -> Loaded | None:
+    info = getattr(state, "info", None)
+    return info.get(LOADED_KEY) if info is not None else None  # type: ignore[no-any-return]
+
+
 def _origin(state: Any) -> Site | None:
-    info = getattr(state, "info", None)
-    found = info.get(ORIGIN_KEY) if info is not None else None
-    return found  # type: ignore[no-any-return]
+    found = _loaded(state)
+    return None if found is None else found[0]
 
 
-def _root(state: Any) -> tuple[Site | None, list[list[Any]]]:
-    info = getattr(state, "info", None)
-    found = info.get(ROOT_KEY) if info is not None else None
-    if found is None:
-        return _origin(state), []
-    return found[0], list(found[1])
-
-
-def loaded_root(site: Site | None, orm: dict[str, Any] | None) -> tuple[Site | None, list[Any]]:
-    """The (root site, hops) to record on an instance a statement loaded.
+def loaded(site: Site, orm: dict[str, Any] | None) -> Loaded:
+    """The :data:`Loaded` entry of the instances a statement at ``site`` loaded.
 
     A root query's rows start a chain at its own line; a lazy load's rows continue its
     parent's chain by one hop.
     """
+    scope_id = current_scope_id()
     if orm is None or orm.get("kind") != "lazy" or not orm.get("attribute"):
-        return site, []
+        return site, scope_id, site, []
     hop = [orm.get("parent"), orm["attribute"], orm.get("direction")]
     root = orm.get("root")
     start = site if root is None else (root["path"], root["line"], root["function"], None, None)
-    return start, [*orm.get("chain", ()), hop]
+    return site, scope_id, start, [*orm.get("chain", ()), hop]
 
 
 def current_scope_id() -> int | None:
@@ -107,10 +107,8 @@ def current_scope_id() -> int | None:
     return None if scope is None else scope.id
 
 
-def _earlier(state: Any) -> bool:
-    info = getattr(state, "info", None)
-    loaded_in = info.get(SCOPE_KEY) if info is not None else None
-    return loaded_in is not None and loaded_in != current_scope_id()
+def _earlier(found: Loaded) -> bool:
+    return found[1] is not None and found[1] != current_scope_id()
 
 
 def _stack(start: Any) -> tuple[bool, str | None]:
@@ -163,17 +161,19 @@ def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
         load: dict[str, Any] = (
             {"kind": "lazy", "path": []} if path is None else _relationship_load("lazy", path)
         )
-        root, chain = _root(lazy_from)
-        if root is not None:
-            load["root"] = {"path": root[0], "line": root[1], "function": root[2]}
-        if chain:
-            load["chain"] = chain
+        found = _loaded(lazy_from)
+        if found is not None:
+            root, chain = found[2], found[3]
+            if root is not None:
+                load["root"] = {"path": root[0], "line": root[1], "function": root[2]}
+            if chain:
+                load["chain"] = list(chain)
         serializer = _stack(sys._getframe(1))[1]
         if serializer is not None:
             load["serializer"] = serializer
-        if _earlier(lazy_from):
+        if found is not None and _earlier(found):
             load["origin_scope"] = "earlier"
-        return load, _origin(lazy_from)
+        return load, None if found is None else found[0]
     if orm_state.is_column_load:
         refresh = orm_state.load_options._refresh_state
         options = orm_state._orm_compile_options()
