@@ -4,8 +4,8 @@ A real lazy load has ``lazy_loaded_from`` set; a deferred-column load has
 ``is_column_load``; selectinload/subqueryload (and immediate loads) run with a non-root
 ``loader_strategy_path`` but no ``lazy_loaded_from``: they are the fix, marked batched.
 The *origin* of a lazy load is the call site of the query that loaded its parent
-object, kept in the parent's ``InstanceState.info`` by the ``load`` event, with the
-*root*: the query the chain of lazy loads started from, and the hops since (``chain``).
+object, found through the ``runid`` SQLAlchemy stamps on the parent (:class:`Origins`), with
+the *root*: the query the chain of lazy loads started from, and the hops since (``chain``).
 A column load is told apart from the mapper and the stack: a reload of attributes that
 ``commit()`` expired (``expired``), an explicit ``Session.refresh()`` (``refresh``), or a
 deferred column (``column``); only the last is fixed by ``undefer``.
@@ -13,6 +13,7 @@ deferred column (``column``); only the last is fixed by ``undefer``.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from typing import Any
 
@@ -20,24 +21,23 @@ from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.frames import Site
 
 __all__ = [
-    "LOADED_KEY",
     "Loaded",
+    "Origins",
     "current_scope_id",
     "describe",
     "loaded",
     "path_names",
 ]
 
-# The key, in an instance's ``InstanceState.info``, of its :data:`Loaded` entry.
-LOADED_KEY = "advisor.capture.loaded"
-
 Loaded = tuple[Site, int | None, Site | None, list[Any]]
-"""What an instance remembers of the query that loaded it: (origin: that query's call site,
-the id of the scope it ran in, root: the query its chain of lazy loads started from, the
-hops since). One tuple, the same for every row of one query, so that the ``load`` event,
-which fires per instance, only stores it. The scope matters because an object kept in the
-identity map (or a cache) and lazy-loaded in a later request has its origin in an earlier
-scope."""
+"""What is remembered of an ORM query whose rows were loaded: (origin: its call site, the id
+of the scope it ran in, root: the query its chain of lazy loads started from, the hops
+since). The scope matters because an object kept in the identity map (or a cache) and
+lazy-loaded in a later request has its origin in an earlier scope."""
+
+# Queries remembered by Origins; past this the oldest quarter is forgotten (their objects'
+# later lazy loads then have no origin).
+_MAX_RUNS = 65_536
 # How far up the stack a column load or a lazy load looks for Session.refresh or a
 # serializer: SQLAlchemy's attribute machinery is ~10 frames, pydantic's a few more.
 _STACK_LIMIT = 40
@@ -47,6 +47,35 @@ _SERIALIZERS = (
     ("/pydantic/", "pydantic"),
     ("/dataclasses.py", "dataclasses"),
 )
+
+
+class Origins:
+    """The :data:`Loaded` entry of each ORM query that loaded rows, by its ``runid``.
+
+    SQLAlchemy stamps every instance a query creates (or fully refreshes) with that query's
+    ``runid`` (``InstanceState.runid``), so the query an object came from is found from the
+    object without storing anything on it: an ``info`` dict per loaded instance (the way
+    this was done before) cost more than the rest of capture on an endpoint listing rows,
+    most of it in the garbage collector.
+    """
+
+    __slots__ = ("_by_run",)
+
+    def __init__(self) -> None:
+        self._by_run: dict[int, Loaded] = {}
+
+    def remember(self, runid: int, entry: Loaded) -> None:
+        """Record the query ``runid``'s entry (forgetting the oldest ones past a bound)."""
+        by_run = self._by_run
+        if len(by_run) >= _MAX_RUNS:
+            for old in list(itertools.islice(by_run, _MAX_RUNS // 4)):
+                del by_run[old]
+        by_run[runid] = entry
+
+    def of(self, state: Any) -> Loaded | None:
+        """The entry of the query that loaded ``state`` (an InstanceState), or None."""
+        runid = getattr(state, "runid", None)
+        return None if runid is None else self._by_run.get(runid)
 
 
 def path_names(path: Any) -> list[str]:
@@ -76,18 +105,8 @@ def _relationship_load(kind: str, path: Any) -> dict[str, Any]:
     }
 
 
-def _loaded(state: Any) -> Loaded | None:
-    info = getattr(state, "info", None)
-    return info.get(LOADED_KEY) if info is not None else None  # type: ignore[no-any-return]
-
-
-def _origin(state: Any) -> Site | None:
-    found = _loaded(state)
-    return None if found is None else found[0]
-
-
 def loaded(site: Site, orm: dict[str, Any] | None) -> Loaded:
-    """The :data:`Loaded` entry of the instances a statement at ``site`` loaded.
+    """The :data:`Loaded` entry of a statement at ``site`` that loaded rows.
 
     A root query's rows start a chain at its own line; a lazy load's rows continue its
     parent's chain by one hop.
@@ -149,8 +168,10 @@ def _column_kind(refresh: Any, props: list[str]) -> tuple[str, list[str]]:
     return "column", columns
 
 
-def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
-    """The ``orm`` object of a query line and the origin site, from an ORMExecuteState."""
+def describe(orm_state: Any, origins: Origins) -> tuple[dict[str, Any] | None, Loaded | None]:
+    """The ``orm`` object of a query line, from an ORMExecuteState, and the :data:`Loaded`
+    entry of the object it loads for (a lazy load's parent, a column load's object), whose
+    call site is the line's origin."""
     # First: on an ORM UPDATE/DELETE, lazy_loaded_from and the loader attributes raise
     # InvalidRequestError ("not against a SELECT statement").
     if not orm_state.is_select:
@@ -161,7 +182,7 @@ def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
         load: dict[str, Any] = (
             {"kind": "lazy", "path": []} if path is None else _relationship_load("lazy", path)
         )
-        found = _loaded(lazy_from)
+        found = origins.of(lazy_from)
         if found is not None:
             root, chain = found[2], found[3]
             if root is not None:
@@ -173,7 +194,7 @@ def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
             load["serializer"] = serializer
         if found is not None and _earlier(found):
             load["origin_scope"] = "earlier"
-        return load, None if found is None else found[0]
+        return load, found
     if orm_state.is_column_load:
         refresh = orm_state.load_options._refresh_state
         options = orm_state._orm_compile_options()
@@ -192,7 +213,7 @@ def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
         }
         if serializer is not None:
             load["serializer"] = serializer
-        return load, _origin(refresh) if refresh is not None else None
+        return load, origins.of(refresh) if refresh is not None else None
     path = orm_state.loader_strategy_path
     if path is not None and not path.is_root:
         return _relationship_load("batched", path), None
