@@ -14,24 +14,24 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# Eager: the function ``introspect`` shares its name with its submodule, and importing a
+# submodule sets the package's attribute of that name (here, to the module) after any
+# lazy lookup; importing the function here, after its module, keeps the name a function.
+from advisor.schema.introspect import introspect, read_schema
+from advisor.schema.snapshot import schema_from_dict, schema_to_dict
+
 if TYPE_CHECKING:
     from advisor.schema.ddl import load_ddl, schema_from_ddl
-    from advisor.schema.introspect import introspect, read_schema
     from advisor.schema.metadata import load_metadata, schema_from_metadata
-    from advisor.schema.snapshot import schema_from_dict, schema_to_dict
 
-# Each public name's module, imported on first use: capture's schema snapshot child
-# (``python -m advisor.schema``) needs only the catalog reader, and importing the DDL and
-# MetaData paths too (sqlglot, SQLAlchemy, the parser) cost it ~0.5 s of CPU per snapshot.
-_MODULES = {
-    "introspect": "advisor.schema.introspect",
+# The DDL and MetaData paths, imported on first use: capture's schema snapshot child
+# (``python -m advisor.schema``) needs only the catalog reader, and importing these too
+# (sqlglot, SQLAlchemy, the parser) cost it ~0.5 s of CPU per snapshot.
+_LAZY = {
     "load_ddl": "advisor.schema.ddl",
     "load_metadata": "advisor.schema.metadata",
-    "read_schema": "advisor.schema.introspect",
     "schema_from_ddl": "advisor.schema.ddl",
-    "schema_from_dict": "advisor.schema.snapshot",
     "schema_from_metadata": "advisor.schema.metadata",
-    "schema_to_dict": "advisor.schema.snapshot",
 }
 
 __all__ = [
@@ -48,7 +48,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """The public name ``name``, from its module (imported now, once)."""
-    module = _MODULES.get(name)
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
