@@ -69,7 +69,7 @@ class Origins:
         by_run = self._by_run
         if len(by_run) >= _MAX_RUNS:
             for old in list(itertools.islice(by_run, _MAX_RUNS // 4)):
-                del by_run[old]
+                by_run.pop(old, None)  # another thread may be forgetting it too
         by_run[runid] = entry
 
     def of(self, state: Any) -> Loaded | None:
