@@ -21,14 +21,7 @@ from sqlalchemy.orm import Mapper, Session
 from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.encode import summarize
 from advisor.capture.frames import SiteFinder
-from advisor.capture.orm import (
-    ORIGIN_KEY,
-    ROOT_KEY,
-    SCOPE_KEY,
-    current_scope_id,
-    describe,
-    loaded_root,
-)
+from advisor.capture.orm import Origins, describe, loaded
 from advisor.capture.pools import PoolTimer
 from advisor.capture.results import result_hash
 from advisor.capture.schema_line import SchemaProbe
@@ -36,11 +29,14 @@ from advisor.capture.writer import CaptureWriter
 
 __all__ = ["OPTION", "Recorder"]
 
-# The execution option carrying (call site, orm dict, origin, callers) from do_orm_execute.
+# The execution option carrying (call site, orm dict, origin, callers, kept) from
+# do_orm_execute; kept is the Loaded entry a column load's object keeps through its reload.
 OPTION = "_advisor_capture"
 # Start times of statements still running, by id() of their execution context; a context
 # whose statement never finished (a cancelled task) leaves its entry: cleared past this.
 _MAX_STARTS = 10_000
+# The ``orm`` kinds of a statement that reloads columns of objects already loaded.
+_RELOADS = frozenset({"column", "expired", "refresh"})
 
 
 def _error_text(exc: BaseException | None) -> str:
@@ -72,6 +68,10 @@ class Recorder:
         self._unprobed = introspect_schema
         self._listening: list[tuple[Any, str, Any]] = []
         self._starts: dict[int, float] = {}
+        self.origins = Origins()
+        # The runid of the ORM query whose rows were loading last: its entry is built once
+        # per query, not per row.
+        self._seen_run = 0
         self._t0 = perf_counter()  # a line's ``at`` counts seconds from here
         self.pools = PoolTimer(writer, self._t0)
 
@@ -94,7 +94,11 @@ class Recorder:
             self.pools.watch(engine.pool)
         self._listen(Session, "do_orm_execute", self._orm)
         if self.call_sites:
-            self._listen(Mapper, "load", self._load)
+            # raw: the listener gets the InstanceState (no wrapper looking up the object).
+            # refresh: a reload (expired attributes, Session.refresh, populate_existing)
+            # stamps the object with the reloading query's runid.
+            self._listen(Mapper, "load", self._load, raw=True)
+            self._listen(Mapper, "refresh", self._load, raw=True)
 
     def detach(self) -> None:
         """Remove every listener this recorder added (idempotent)."""
@@ -149,7 +153,7 @@ class Recorder:
                 options = context.execution_options
                 carried = options.get(OPTION)
                 if carried is not None:
-                    site, orm, origin, callers = carried
+                    site, orm, origin, callers, _ = carried
                 server_side = options.get("stream_results", False)
                 if context.isddl and self.probe is not None:
                     self.probe.ddl_seen()
@@ -223,7 +227,7 @@ class Recorder:
             if context is not None:
                 carried = context.execution_options.get(OPTION)
                 if carried is not None:
-                    site, orm, origin, callers = carried
+                    site, orm, origin, callers, _ = carried
                 many = bool(context.executemany)
             if site is None and self.call_sites:
                 site = self.finder.find()
@@ -255,24 +259,35 @@ class Recorder:
 
     def _orm(self, orm_state: Any) -> None:
         try:
-            orm, origin = describe(orm_state)
+            orm, found = describe(orm_state, self.origins)
             site = callers = None
+            origin = None if found is None else found[0]
+            # A column load's object keeps its entry through the reload (see _load).
+            kept = found if orm is not None and orm["kind"] in _RELOADS else None
             if self.call_sites:
                 site, callers = self.finder.trace()
             if site is not None or orm is not None:
-                orm_state.update_execution_options(**{OPTION: (site, orm, origin, callers)})
+                orm_state.update_execution_options(**{OPTION: (site, orm, origin, callers, kept)})
         except Exception:
             self.writer.internal_errors += 1
 
-    def _load(self, target: Any, query_context: Any) -> None:
+    def _load(self, state: Any, query_context: Any, attrs: Any = None) -> None:
+        # Runs for every instance an ORM query creates (or reloads): one comparison.
         try:
+            runid = query_context.runid
+            if runid == self._seen_run:
+                return
+            self._seen_run = runid
             carried = query_context.execution_options.get(OPTION)
-            if carried is not None and carried[0] is not None:
-                info = target._sa_instance_state.info
-                info[ORIGIN_KEY] = carried[0]
-                info[SCOPE_KEY] = current_scope_id()
-                root, hops = loaded_root(carried[0], carried[1])
-                if hops:  # a root query's rows need no second key: ORIGIN_KEY is their root
-                    info[ROOT_KEY] = (root, hops)
+            if carried is None or carried[0] is None:
+                return
+            orm = carried[1]
+            if orm is not None and orm["kind"] in _RELOADS:
+                # A reload of an object's columns: it still comes from the query that
+                # loaded it first (if that one is known).
+                if carried[4] is not None:
+                    self.origins.remember(runid, carried[4])
+                return
+            self.origins.remember(runid, loaded(carried[0], orm))
         except Exception:
             self.writer.internal_errors += 1

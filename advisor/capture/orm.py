@@ -4,8 +4,8 @@ A real lazy load has ``lazy_loaded_from`` set; a deferred-column load has
 ``is_column_load``; selectinload/subqueryload (and immediate loads) run with a non-root
 ``loader_strategy_path`` but no ``lazy_loaded_from``: they are the fix, marked batched.
 The *origin* of a lazy load is the call site of the query that loaded its parent
-object, kept in the parent's ``InstanceState.info`` by the ``load`` event, with the
-*root*: the query the chain of lazy loads started from, and the hops since (``chain``).
+object, found through the ``runid`` SQLAlchemy stamps on the parent (:class:`Origins`), with
+the *root*: the query the chain of lazy loads started from, and the hops since (``chain``).
 A column load is told apart from the mapper and the stack: a reload of attributes that
 ``commit()`` expired (``expired``), an explicit ``Session.refresh()`` (``refresh``), or a
 deferred column (``column``); only the last is fixed by ``undefer``.
@@ -13,6 +13,7 @@ deferred column (``column``); only the last is fixed by ``undefer``.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from typing import Any
 
@@ -20,21 +21,23 @@ from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.frames import Site
 
 __all__ = [
-    "ORIGIN_KEY",
-    "ROOT_KEY",
-    "SCOPE_KEY",
+    "Loaded",
+    "Origins",
     "current_scope_id",
     "describe",
-    "loaded_root",
+    "loaded",
     "path_names",
 ]
 
-ORIGIN_KEY = "advisor.capture.origin"
-# (root site, hops) of an instance: the query its lazy-load chain started from.
-ROOT_KEY = "advisor.capture.root"
-# The id of the scope an instance was loaded in: an object kept in the identity map (or
-# a cache) and lazy-loaded in a later request has its origin in an earlier scope.
-SCOPE_KEY = "advisor.capture.scope"
+Loaded = tuple[Site, int | None, Site | None, list[Any]]
+"""What is remembered of an ORM query whose rows were loaded: (origin: its call site, the id
+of the scope it ran in, root: the query its chain of lazy loads started from, the hops
+since). The scope matters because an object kept in the identity map (or a cache) and
+lazy-loaded in a later request has its origin in an earlier scope."""
+
+# Queries remembered by Origins; past this the oldest quarter is forgotten (their objects'
+# later lazy loads then have no origin).
+_MAX_RUNS = 65_536
 # How far up the stack a column load or a lazy load looks for Session.refresh or a
 # serializer: SQLAlchemy's attribute machinery is ~10 frames, pydantic's a few more.
 _STACK_LIMIT = 40
@@ -44,6 +47,35 @@ _SERIALIZERS = (
     ("/pydantic/", "pydantic"),
     ("/dataclasses.py", "dataclasses"),
 )
+
+
+class Origins:
+    """The :data:`Loaded` entry of each ORM query that loaded rows, by its ``runid``.
+
+    SQLAlchemy stamps every instance a query creates (or fully refreshes) with that query's
+    ``runid`` (``InstanceState.runid``), so the query an object came from is found from the
+    object without storing anything on it: an ``info`` dict per loaded instance (the way
+    this was done before) cost more than the rest of capture on an endpoint listing rows,
+    most of it in the garbage collector.
+    """
+
+    __slots__ = ("_by_run",)
+
+    def __init__(self) -> None:
+        self._by_run: dict[int, Loaded] = {}
+
+    def remember(self, runid: int, entry: Loaded) -> None:
+        """Record the query ``runid``'s entry (forgetting the oldest ones past a bound)."""
+        by_run = self._by_run
+        if len(by_run) >= _MAX_RUNS:
+            for old in list(itertools.islice(by_run, _MAX_RUNS // 4)):
+                by_run.pop(old, None)  # another thread may be forgetting it too
+        by_run[runid] = entry
+
+    def of(self, state: Any) -> Loaded | None:
+        """The entry of the query that loaded ``state`` (an InstanceState), or None."""
+        runid = getattr(state, "runid", None)
+        return None if runid is None else self._by_run.get(runid)
 
 
 def path_names(path: Any) -> list[str]:
@@ -73,32 +105,19 @@ def _relationship_load(kind: str, path: Any) -> dict[str, Any]:
     }
 
 
-def _origin(state: Any) -> Site | None:
-    info = getattr(state, "info", None)
-    found = info.get(ORIGIN_KEY) if info is not None else None
-    return found  # type: ignore[no-any-return]
-
-
-def _root(state: Any) -> tuple[Site | None, list[list[Any]]]:
-    info = getattr(state, "info", None)
-    found = info.get(ROOT_KEY) if info is not None else None
-    if found is None:
-        return _origin(state), []
-    return found[0], list(found[1])
-
-
-def loaded_root(site: Site | None, orm: dict[str, Any] | None) -> tuple[Site | None, list[Any]]:
-    """The (root site, hops) to record on an instance a statement loaded.
+def loaded(site: Site, orm: dict[str, Any] | None) -> Loaded:
+    """The :data:`Loaded` entry of a statement at ``site`` that loaded rows.
 
     A root query's rows start a chain at its own line; a lazy load's rows continue its
     parent's chain by one hop.
     """
+    scope_id = current_scope_id()
     if orm is None or orm.get("kind") != "lazy" or not orm.get("attribute"):
-        return site, []
+        return site, scope_id, site, []
     hop = [orm.get("parent"), orm["attribute"], orm.get("direction")]
     root = orm.get("root")
     start = site if root is None else (root["path"], root["line"], root["function"], None, None)
-    return start, [*orm.get("chain", ()), hop]
+    return site, scope_id, start, [*orm.get("chain", ()), hop]
 
 
 def current_scope_id() -> int | None:
@@ -107,10 +126,8 @@ def current_scope_id() -> int | None:
     return None if scope is None else scope.id
 
 
-def _earlier(state: Any) -> bool:
-    info = getattr(state, "info", None)
-    loaded_in = info.get(SCOPE_KEY) if info is not None else None
-    return loaded_in is not None and loaded_in != current_scope_id()
+def _earlier(found: Loaded) -> bool:
+    return found[1] is not None and found[1] != current_scope_id()
 
 
 def _stack(start: Any) -> tuple[bool, str | None]:
@@ -151,8 +168,10 @@ def _column_kind(refresh: Any, props: list[str]) -> tuple[str, list[str]]:
     return "column", columns
 
 
-def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
-    """The ``orm`` object of a query line and the origin site, from an ORMExecuteState."""
+def describe(orm_state: Any, origins: Origins) -> tuple[dict[str, Any] | None, Loaded | None]:
+    """The ``orm`` object of a query line, from an ORMExecuteState, and the :data:`Loaded`
+    entry of the object it loads for (a lazy load's parent, a column load's object), whose
+    call site is the line's origin."""
     # First: on an ORM UPDATE/DELETE, lazy_loaded_from and the loader attributes raise
     # InvalidRequestError ("not against a SELECT statement").
     if not orm_state.is_select:
@@ -163,17 +182,19 @@ def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
         load: dict[str, Any] = (
             {"kind": "lazy", "path": []} if path is None else _relationship_load("lazy", path)
         )
-        root, chain = _root(lazy_from)
-        if root is not None:
-            load["root"] = {"path": root[0], "line": root[1], "function": root[2]}
-        if chain:
-            load["chain"] = chain
+        found = origins.of(lazy_from)
+        if found is not None:
+            root, chain = found[2], found[3]
+            if root is not None:
+                load["root"] = {"path": root[0], "line": root[1], "function": root[2]}
+            if chain:
+                load["chain"] = list(chain)
         serializer = _stack(sys._getframe(1))[1]
         if serializer is not None:
             load["serializer"] = serializer
-        if _earlier(lazy_from):
+        if found is not None and _earlier(found):
             load["origin_scope"] = "earlier"
-        return load, _origin(lazy_from)
+        return load, found
     if orm_state.is_column_load:
         refresh = orm_state.load_options._refresh_state
         options = orm_state._orm_compile_options()
@@ -192,7 +213,7 @@ def describe(orm_state: Any) -> tuple[dict[str, Any] | None, Site | None]:
         }
         if serializer is not None:
             load["serializer"] = serializer
-        return load, _origin(refresh) if refresh is not None else None
+        return load, origins.of(refresh) if refresh is not None else None
     path = orm_state.loader_strategy_path
     if path is not None and not path.is_root:
         return _relationship_load("batched", path), None

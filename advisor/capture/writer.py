@@ -95,11 +95,16 @@ class CaptureWriter:
         self.pending.append(event)
 
     def _drain(self) -> None:
-        while self.pending:
+        # Only the events queued by now. Events go on arriving while a batch is written,
+        # and chasing them kept this thread awake all the time, asking for the GIL (so
+        # the application had to hand it over every switch interval) to write a line or
+        # two per batch; they wait for the next wake-up, at most _INTERVAL away.
+        left = len(self.pending)
+        while left > 0:
             with self._io:
                 if self._file.closed:
                     return
-                self._write_batch()
+                left -= self._write_batch()
             # Give the GIL back: an application thread whose database answer arrived
             # must not wait for a whole backlog to be encoded.
             time.sleep(0)
@@ -107,15 +112,18 @@ class CaptureWriter:
             if not self._file.closed:
                 self._file.flush()
 
-    def _write_batch(self) -> None:
-        """Encode and write up to ``_BATCH`` queued events; the caller holds ``_io`` (close()
-        may write too, and lines must neither interleave nor share a seq)."""
+    def _write_batch(self) -> int:
+        """Encode and write up to ``_BATCH`` queued events, and return how many; the caller
+        holds ``_io`` (close() may write too, and lines must neither interleave nor share
+        a seq)."""
         pending = self.pending
         encode = self.encoder.line
         batch: list[str] = []
         seq = self.seq
-        while pending and len(batch) < _BATCH:
+        taken = 0
+        while pending and taken < _BATCH:
             event = pending.popleft()
+            taken += 1
             try:
                 if type(event) is tuple:
                     batch.append(encode(seq + 1, *event))
@@ -126,6 +134,7 @@ class CaptureWriter:
                 self.internal_errors += 1
         self._file.write("".join(batch))
         self.seq = seq
+        return taken
 
     def _run(self) -> None:
         while True:

@@ -14,14 +14,27 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# Not lazy: the function `introspect` shares its name with its module, which would
-# replace it as this package's attribute when first imported.
+# Eager: the function ``introspect`` shares its name with its submodule, and importing a
+# submodule sets the package's attribute of that name (here, to the module) after any
+# lazy lookup; importing the function here, after its module, keeps the name a function.
 from advisor.schema.introspect import introspect, read_schema
 
 if TYPE_CHECKING:
     from advisor.schema.ddl import load_ddl, schema_from_ddl
     from advisor.schema.metadata import load_metadata, schema_from_metadata
     from advisor.schema.snapshot import schema_from_dict, schema_to_dict
+
+# Imported on first use: capture's schema snapshot child (``python -m advisor.schema``)
+# needs only the catalog reader and a scan of a capture only snapshot.py, while the DDL
+# and MetaData paths import sqlglot, SQLAlchemy and the parser (~0.3-0.5 s of CPU).
+_LAZY = {
+    "load_ddl": "advisor.schema.ddl",
+    "load_metadata": "advisor.schema.metadata",
+    "schema_from_ddl": "advisor.schema.ddl",
+    "schema_from_dict": "advisor.schema.snapshot",
+    "schema_from_metadata": "advisor.schema.metadata",
+    "schema_to_dict": "advisor.schema.snapshot",
+}
 
 __all__ = [
     "introspect",
@@ -34,20 +47,12 @@ __all__ = [
     "schema_to_dict",
 ]
 
-# Imported when first used: a scan that reads a capture's schema snapshot needs only
-# snapshot.py, and importing metadata.py (SQLAlchemy) and ddl.py costs ~0.3 s of CPU.
-_MODULES = {
-    "load_ddl": "ddl",
-    "load_metadata": "metadata",
-    "schema_from_ddl": "ddl",
-    "schema_from_dict": "snapshot",
-    "schema_from_metadata": "metadata",
-    "schema_to_dict": "snapshot",
-}
-
 
 def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
+    """The public name ``name``, from its module (imported now, once)."""
+    module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"advisor.schema.{module}"), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

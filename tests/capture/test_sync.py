@@ -283,6 +283,25 @@ def test_column_loads_are_told_apart_from_the_mapper(
     assert found["refresh"] is not None and found["refresh"].kind == "refresh"
 
 
+def test_lazy_load_after_a_reload_keeps_the_first_query_as_origin(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    # commit() expires the users; the loop's first access reloads each one (a new runid on
+    # the object), and the lazy load after it still comes from the query that loaded them.
+    with capture.instrument(engine, output=str(capture_file)), Session(engine) as session:
+        users = session.scalars(select(User).order_by(User.id)).all()  # mark:reload-origin
+        session.commit()
+        session.refresh(users[0])
+        counts = [len(user.orders) for user in users]  # mark:reload-trigger
+    assert counts == [ORDERS_PER_USER] * USERS
+    lazy = [e for e in executions(capture_file) if e.orm and e.orm.attribute == "orders"]
+    assert len(lazy) == USERS
+    assert {e.call_site.line for e in lazy if e.call_site} == {_line_of("# mark:reload-trigger")}
+    assert [e.origin.line if e.origin else None for e in lazy] == [
+        _line_of("# mark:reload-origin")
+    ] * USERS
+
+
 def test_nested_lazy_load_records_the_root_query_and_the_chain(
     engine: Engine, capture_file: Path, executions: Read
 ) -> None:

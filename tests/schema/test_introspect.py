@@ -217,3 +217,21 @@ def test_introspect_on_an_open_connection(fresh_db: str) -> None:
     table = _table(schema, "Odd Schema.T")
     assert [c.name for c in table.columns] == ["A b"]
     assert schema.source == "capture"
+
+
+def test_the_snapshot_child_imports_only_the_catalog_reader() -> None:
+    # capture runs `python -m advisor.schema` for every snapshot: the DDL and MetaData
+    # paths (sqlglot, SQLAlchemy, the parser) stay unimported until asked for.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, advisor.schema.__main__, advisor.schema as s; "
+        "print(sorted(m for m in ('sqlglot', 'sqlalchemy', 'advisor.parse') if m in sys.modules)); "
+        "print(callable(s.introspect), callable(s.schema_from_ddl))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "True True"  # the lazy name, once asked for, and the eager one
