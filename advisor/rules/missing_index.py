@@ -168,11 +168,11 @@ def _finding(
     elif partial is None:
         what = f"no index serves {table.qualified} for {_describe(candidate)}"
     else:
-        index, lacks = partial
+        index, led, lacks = partial
         missing = ", ".join(describe_column(c) for c in lacks)
         what = (
-            f"the existing index {index.name} on {table.qualified} leads with a column of "
-            f"{_describe(candidate)} but lacks {missing}"
+            f"the existing index {index.name} on {table.qualified} leads with {led} but lacks "
+            f"{missing} (the query wants {_describe(candidate)})"
         )
     return Finding(
         rule=CODE,
@@ -196,8 +196,11 @@ def _finding(
     )
 
 
-def _leading_index(candidate: Candidate, table: Table) -> tuple[Index, list[IndexColumn]] | None:
-    """A valid index whose first keys are columns the candidate wants, and what it lacks.
+def _leading_index(
+    candidate: Candidate, table: Table
+) -> tuple[Index, str, list[IndexColumn]] | None:
+    """A valid index whose first keys are columns the candidate wants: the index, the
+    columns it leads with (as text) and the candidate's columns it lacks.
 
     The message then says what the existing index lacks instead of claiming that no
     index serves a column an index already leads with.
@@ -206,13 +209,14 @@ def _leading_index(candidate: Candidate, table: Table) -> tuple[Index, list[Inde
     for index in table.indexes:
         if not index.valid or index.predicate or index.method != "btree":
             continue
-        served: set[str] = set()
+        served: list[str] = []
         for key in index.keys:
             if key.column is None or key.column not in wanted:
                 break
-            served.add(key.column)
+            served.append(key.column)
         if served:
-            return index, [c for c in candidate.columns if c.column not in served]
+            lacks = [c for c in candidate.columns if c.column not in served]
+            return index, ", ".join(served), lacks
     return None
 
 
