@@ -21,10 +21,10 @@ from advisor.cli.common import (
     write_text,
 )
 from advisor.errors import ConfigError
-from advisor.model import ScanResult, Severity
 
 if TYPE_CHECKING:
     from advisor.config import Config
+    from advisor.model import ScanResult, Severity
 
 __all__ = ["DataSource", "Format", "MigrationFormat", "scan"]
 
@@ -313,6 +313,9 @@ def _write_report(
 
 
 def _fail_on(value: str) -> Severity | None:
+    # Imported here: `advisor capture` and `advisor --version` need none of the model.
+    from advisor.model import Severity
+
     if value == "never":
         return None
     try:
