@@ -65,6 +65,13 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s
     raise DemoError(f"the example service did not answer {url} within {timeout_s:.0f} s; see {log}")
 
 
+def _default_sigint() -> None:
+    # The server is stopped with SIGINT. A shell starts background jobs (`advisor demo &`
+    # in a script) with SIGINT ignored, and an ignored signal stays ignored across exec:
+    # the server would never stop and its capture would never be merged.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def served(
     dsn: str, fixes: str, capture_file: Path | None, log: Path, *, timeout_s: float = 60.0
@@ -88,7 +95,9 @@ def served(
     if capture_file is not None:
         argv = [sys.executable, "-m", "advisor", "capture", "-o", str(capture_file), "--", *argv]
     with log.open("ab") as out:
-        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_default_sigint
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base + "/health", proc, log, timeout_s)
