@@ -22,7 +22,7 @@ smaller gains cannot be told from noise; a timed-out "before" counts as the time
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import asyncpg
@@ -39,7 +39,7 @@ from advisor.model import (
 )
 from advisor.sqltext import quote_ident, quote_qualified
 from advisor.verify.effects import EffectMeter, effect_text, figure, regressed
-from advisor.verify.explain import uses_index
+from advisor.verify.explain import plan_change, uses_index
 
 __all__ = ["VerifyOptions", "VerifyOutcome", "verdict_of", "verify_indexes"]
 
@@ -274,10 +274,17 @@ class _Verifier:
             try:
                 keys = list(dict.fromkeys(k for s in kept for k in self._affected(s)))
                 effects = await self.meter.effects(keys)
+                cleared: set[str] = set()
+                offender = self._offender(effects, kept, cleared)
+                while offender is not None:
+                    confirmed, kept = await self._second_look(offender, kept)
+                    if confirmed:
+                        break
+                    cleared.add(offender[1].key)
+                    offender = self._offender(effects, kept, cleared)
             finally:
                 for suggestion in kept:
                     await self._drop(suggestion)
-            offender = self._offender(effects, kept)
             if offender is None:
                 break
             culprit, worst = offender
@@ -292,13 +299,58 @@ class _Verifier:
             )
         return kept, regressed, tuple(effects)
 
+    async def _second_look(
+        self, offender: tuple[IndexSuggestion, QueryEffect], kept: list[IndexSuggestion]
+    ) -> tuple[bool, list[IndexSuggestion]]:
+        """Measure the regressed query again with the set built, then without the culprit
+        (side by side, seconds apart), and condemn the culprit only if its own share of the
+        regression still outweighs its saving (True: condemned; the culprit is then left
+        dropped, else built again). On a shared machine a 5-call TPC-H report
+        measured 88 ms before and 180 ms with the set, and 70 ms with the same set in the
+        benchmark's next configuration: the first figure was the machine's load. A
+        regression the second look clears is named in the culprit's evidence."""
+        culprit, worst = offender
+        again = await self.meter.measure(worst.key)
+        await self._drop(culprit)
+        without = await self.meter.measure(worst.key)
+        if again is None or without is None:
+            return True, kept
+        share = QueryEffect(
+            worst.key,
+            without,
+            again,
+            calls=worst.calls,
+            plan_change=plan_change(without.plan, again.plan),
+        )
+        assert culprit.verification is not None
+        own = _saving(culprit.verification.effects)
+        if _worst_regression([share], self.options, own) is not None:
+            return True, kept
+        await self._build(culprit)
+        note = (
+            f"; with the set built together, {worst.key} measured {effect_text(worst)}, "
+            f"then {effect_text(share)} without this index, side by side: not its regression"
+        )
+        noted = replace(
+            culprit,
+            verification=replace(
+                culprit.verification, detail=(culprit.verification.detail or "") + note
+            ),
+        )
+        return False, [noted if s is culprit else s for s in kept]
+
     def _offender(
-        self, effects: Sequence[QueryEffect], kept: Sequence[IndexSuggestion]
+        self,
+        effects: Sequence[QueryEffect],
+        kept: Sequence[IndexSuggestion],
+        cleared: Container[str] = (),
     ) -> tuple[IndexSuggestion, QueryEffect] | None:
         """The index to drop and the regression that condemns it, worst loss first; a
         regression its culprit's own saving outweighs is let stand."""
         slower = sorted(
-            (e for e in effects if _regressed(e, self.options)), key=_loss, reverse=True
+            (e for e in effects if e.key not in cleared and _regressed(e, self.options)),
+            key=_loss,
+            reverse=True,
         )
         for worst in slower:
             culprit = _culprit(worst, kept)
