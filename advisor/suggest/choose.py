@@ -6,7 +6,11 @@ indexes where one serves all three queries. :func:`choose` grows a set greedily:
 
 1. Start from nothing. The moves of a round are: add a candidate, add the leading column
    of a candidate alone, or extend a chosen index by one key column taken from the
-   candidates on its table (same partial WHERE).
+   candidates on its table (same partial WHERE), as long as the longer index still leads
+   like one that serves a candidate: equality keys first, then range or sort keys. The
+   planner's estimate of ``(o_orderdate, o_orderstatus)`` for ``o_orderstatus = $1 AND
+   o_orderdate BETWEEN ...`` was close to ``(o_orderstatus, o_orderdate)``'s; measured,
+   it read the date range and filtered the status, 2.90 ms against 0.03 ms.
 2. Each move is costed by the oracle (planner estimates with the indexes present). The
    workload's cost is ``sum(weight x cost(config) / cost(no index))`` over its queries, a
    query's weight being ``calls x mean time`` (``total_ms``), or its calls when it has no
@@ -36,6 +40,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from advisor.errors import ConfigError
+from advisor.indexes.candidates import Candidate, plan_query
+from advisor.indexes.coverage import serving_order
 from advisor.indexes.ddl import make_suggestion
 from advisor.model import IndexColumn, IndexSuggestion, Note, Schema, Workload
 from advisor.suggest.select import index_identity, merge_identical
@@ -211,6 +217,7 @@ class _State:
     base: Mapping[str, float]
     budget: ChoiceBudget
     required: Mapping[str, float]
+    orders: Mapping[str, Sequence[Candidate]] = field(default_factory=dict)
     bytes: int = 0
     chosen: list[IndexSuggestion] = field(default_factory=list)
     served: dict[str, IndexSuggestion] = field(default_factory=dict)
@@ -251,9 +258,40 @@ def _starts(candidates: Sequence[IndexSuggestion]) -> list[IndexSuggestion]:
     return list(moves.values())
 
 
+def _orders(
+    candidates: Sequence[IndexSuggestion], workload: Workload, schema: Schema
+) -> dict[str, list[Candidate]]:
+    """Per table, the key orders that serve its candidates: each candidate's equality keys
+    and tail, planned again from the queries it serves; a candidate no query plans back to
+    keeps its own order, key for key."""
+    out: dict[str, list[Candidate]] = {}
+    for c in candidates:
+        want = [_key_id(col) for col in c.columns]
+        found: list[Candidate] = []
+        for key in c.query_keys:
+            shape = workload.shapes.get(key)
+            planned = plan_query(shape.query, schema) if shape is not None else ()
+            found += [
+                p
+                for p in planned
+                if isinstance(p, Candidate)
+                and p.table == c.table
+                and [_key_id(col) for col in p.columns] == want
+            ]
+        out.setdefault(c.table, []).extend(
+            found[:1] or [Candidate(c.table, (), c.columns, tail_kind="order")]
+        )
+    return out
+
+
 def _extensions(
-    index: IndexSuggestion, candidates: Sequence[IndexSuggestion]
+    index: IndexSuggestion,
+    candidates: Sequence[IndexSuggestion],
+    orders: Mapping[str, Sequence[Candidate]],
 ) -> list[IndexSuggestion]:
+    """The chosen ``index`` with one more key from a candidate on its table, where the
+    longer keys still lead an index that serves one of them (equality keys before range
+    and sort keys: see :func:`~advisor.indexes.coverage.serving_order`)."""
     have = {_key_id(c) for c in index.columns}
     pool: dict[tuple[str | None, str | None], IndexColumn] = {}
     for c in candidates:
@@ -262,16 +300,18 @@ def _extensions(
         for col in c.columns:
             if _key_id(col) not in have:
                 pool.setdefault(_key_id(col), col)
+    longer = [(*index.columns, col) for col in pool.values()]
     return [
         make_suggestion(
             index.table,
-            (*index.columns, col),
+            keys,
             include=index.include,
             where=index.where,
             method=index.method,
             reason=index.reason,
         )
-        for col in pool.values()
+        for keys in longer
+        if any(serving_order(keys, order) for order in orders.get(index.table, ()))
     ]
 
 
@@ -290,7 +330,9 @@ def _best_move(
     moves: list[tuple[IndexSuggestion, IndexSuggestion | None]] = [
         (m, None) for m in starts if index_identity(m) not in have
     ]
-    moves += [(ext, old) for old in state.chosen for ext in _extensions(old, candidates)]
+    moves += [
+        (ext, old) for old in state.chosen for ext in _extensions(old, candidates, state.orders)
+    ]
     best: tuple[tuple[float, int, float], Step] | None = None
     for move, old in moves:
         size = state.oracle.size_bytes(move)
@@ -350,7 +392,7 @@ def choose(
     required = {
         t: budget.min_gain * (1 + budget.write_penalty * load.share) for t, load in loads.items()
     }
-    state = _State(oracle, weights, base, budget, required)
+    state = _State(oracle, weights, base, budget, required, _orders(merged, workload, schema))
     current, costs = state.cost(())
     steps: list[Step] = []
     starts = _starts(merged)

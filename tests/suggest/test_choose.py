@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from advisor.errors import ConfigError
-from advisor.model import CallSite, Execution
+from advisor.model import CallSite, Execution, IndexSuggestion
 from advisor.suggest.choose import Choice, ChoiceBudget, choose, parse_size
 from advisor.suggest.select import index_identity
 from advisor.verify.whatif import WhatIf, choose_indexes
@@ -124,6 +124,37 @@ def test_extending_a_chosen_index_beats_adding_one(shop_dsn: str) -> None:
     assert _reasons(choice) == {
         "ix_orders_user_id": "served by ix_orders_user_id_created_at already chosen"
     }
+
+
+def test_an_extension_never_puts_an_equality_key_behind_a_range_key(shop_dsn: str) -> None:
+    # An oracle that, like the planner on TPC-H's orders, estimates (created_at, status)
+    # as good as (status, created_at) for "status = $1 AND created_at in a range" (it
+    # assumes the columns independent): the choice still never builds the first, whose
+    # real scan reads the whole range (2.90 ms against 0.03 ms there).
+    shop = build_shop(shop_dsn, names=("orders_day", "orders_status_day"))
+    day, status_day = shop.keys["orders_day"], shop.keys["orders_status_day"]
+
+    class Independent:
+        def costs(self, config: Sequence[IndexSuggestion]) -> dict[str, float]:
+            keys = [tuple(c.column for c in s.columns) for s in config]
+            dated = any(k[:1] == ("created_at",) for k in keys)
+            both = any({"status", "created_at"} <= set(k[:2]) for k in keys)
+            return {day: 10.0 if dated else 100.0, status_day: 5.0 if both else 60.0}
+
+        def size_bytes(self, suggestion: IndexSuggestion) -> int:
+            return 8192 * len(suggestion.columns)
+
+    candidates = [f.suggestion for f in shop.findings if f.rule == "ADV003" and f.suggestion]
+    assert {c.name for c in candidates} == {"ix_orders_created_at", "ix_orders_status_created_at"}
+    choice = choose(
+        candidates, shop.workload, Independent(), budget=ChoiceBudget(), schema=shop.schema
+    )
+    assert [s.action for s in choice.steps] == ["add", "add"]
+    assert [c.name for c in choice.chosen] == [
+        "ix_orders_created_at",
+        "ix_orders_status_created_at",
+    ]
+    assert choice.chosen[1].query_keys == (status_day,)
 
 
 def test_hypopg_and_real_indexes_agree_on_a_small_case(shop_dsn: str) -> None:
