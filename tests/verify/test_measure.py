@@ -119,6 +119,20 @@ def test_a_regression_the_index_saves_far_more_than_stays_in_the_evidence() -> N
     assert verdict_of(large, ["a"], True, opts)[0] == "regresses"
 
 
+def test_a_regression_of_a_query_another_index_serves_waits_for_the_set() -> None:
+    # Alone, (o_orderdate) takes the clerk's query too (read backward, 12 ms -> 87 ms);
+    # beside (o_clerk, o_orderdate) it never does: the set built together judges that.
+    opts = VerifyOptions()
+    scan = Measurement("c", 87.0, 2, plan=PlanNode("Index Scan Backward"))
+    effects = [
+        QueryEffect("s", _m(17.0), _m(0.1), calls=400),
+        QueryEffect("c", _m(12.0), scan, calls=150, plan_change="Seq Scan -> Index Scan"),
+    ]
+    assert verdict_of(effects, ["s"], True, opts)[0] == "regresses"
+    verdict, why = verdict_of(effects, ["s"], True, opts, deferred={"c"})
+    assert (verdict, why) == ("helps", "17.00 ms -> 0.10 ms per call")
+
+
 def test_an_index_of_the_same_name_is_never_dropped(shop: tuple[str, Schema]) -> None:
     dsn, schema = shop
     workload = workload_of(schema, (ITEMS, 10))
