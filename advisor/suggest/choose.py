@@ -204,7 +204,9 @@ def _key_id(col: IndexColumn) -> tuple[str | None, str | None]:
 
 
 def _pct(share: float) -> str:
-    return f"{share * 100:.1f} %"
+    # Gains near the threshold (0.3 %) need the second decimal: "0.3 % (0.3 % needed)"
+    # read as a tie where 0.26 % fell short of 0.30 %.
+    return f"{share * 100:.2f} %" if abs(share) < 0.01 else f"{share * 100:.1f} %"
 
 
 def _mb(size: int) -> str:

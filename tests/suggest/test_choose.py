@@ -64,7 +64,7 @@ def test_a_few_indexes_serve_what_the_per_query_candidates_serve(shop: Shop) -> 
         assert key in served or shape.query.fingerprint in noted, name
     reasons = _reasons(choice)
     assert reasons["ix_events_created_at"].startswith(
-        "saves 0.0 % of the reducible cost (0.3 % needed)"
+        "saves 0.00 % of the reducible cost (0.30 % needed)"
     )
     assert any(r.startswith("served by ix_") and "already chosen" in r for r in reasons.values())
     since = shop.workload.shapes[shop.keys["events_since"]].query.fingerprint
@@ -133,7 +133,7 @@ def test_a_query_no_index_helps_does_not_dilute_the_threshold(shop_dsn: str) -> 
     assert choice.cost_before - choice.cost_after < 0.003 * choice.cost_before
     assert choice.cost_floor > 0.99 * choice.cost_before
     reasons = _reasons(choice)
-    assert reasons["ix_events_created_at"].startswith("saves 0.0 % of the reducible cost")
+    assert reasons["ix_events_created_at"].startswith("saves 0.00 % of the reducible cost")
     assert "% of the reducible cost)" in choice.chosen[0].reason
 
 
@@ -201,7 +201,9 @@ def test_choose_is_pure_over_any_oracle(shop: Shop) -> None:
     suggestions = [f.suggestion for f in shop.findings if f.rule == "ADV003" and f.suggestion]
     choice = choose(suggestions, shop.workload, Flat(), budget=ChoiceBudget(), schema=shop.schema)
     assert choice.chosen == ()
-    assert all(r.startswith("saves 0.0 % of the reducible cost") for r in _reasons(choice).values())
+    assert all(
+        r.startswith("saves 0.00 % of the reducible cost") for r in _reasons(choice).values()
+    )
 
 
 @pytest.mark.parametrize(
