@@ -715,6 +715,9 @@ def _choice_json(
         "estimated_saved": 1 - choice.cost_after / choice.cost_before
         if choice.cost_before
         else None,
+        "estimated_reducible": 1 - choice.cost_floor / choice.cost_before
+        if choice.cost_before
+        else None,
         "chosen": [s.name for s in choice.chosen],
         "kept": [verdict(s) for s in outcome.kept],
         "dropped": [verdict(s) for s in outcome.dropped],

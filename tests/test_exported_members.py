@@ -48,6 +48,7 @@ PINNED = {
         "normalize_sql",
         "order_compatible",
         "predicate_conjuncts",
+        "serving_order",
     ],
     "advisor.indexes.ddl": [
         "create_index_sql",

@@ -34,6 +34,7 @@ __all__ = [
     "normalize_sql",
     "order_compatible",
     "predicate_conjuncts",
+    "serving_order",
 ]
 
 _QUOTED = re.compile(r"('(?:[^']|'')*')")
@@ -218,3 +219,24 @@ def index_leads_with(index: Index, columns: tuple[str, ...]) -> bool:
     if any(k.collation not in (None, "", "default") for k in lead):
         return False
     return {k.column for k in lead} == set(columns) and len(set(columns)) == len(lead)
+
+
+def serving_order(keys: Sequence[IndexColumn], candidate: Candidate) -> bool:
+    """True when btree ``keys`` may lead an index that serves ``candidate``: its equality
+    keys first, in any order, then its tail in order (an ORDER BY tail with a direction a
+    btree gives, forward or backward). A shorter ``keys`` is a prefix of such an index.
+
+    An equality key behind a range or sort key narrows nothing: ``(created_at, status)``
+    reads the whole date range and checks ``status`` entry by entry, so it does not serve
+    ``status = $1 AND created_at >= $2`` the way ``(status, created_at)`` does, however
+    close the planner's estimates of the two are (they assume the columns independent).
+    """
+    equality = {_col_id(c) for c in candidate.equality}
+    lead = [_col_id(k) for k in keys[: len(equality)]]
+    if len(set(lead)) != len(lead) or not set(lead) <= equality:
+        return False
+    rest = keys[len(equality) :]
+    tail = candidate.tail[: len(rest)]
+    if len(tail) < len(rest) or [_col_id(k) for k in rest] != [_col_id(c) for c in tail]:
+        return False
+    return candidate.tail_kind != "order" or order_compatible(rest, tail)

@@ -22,7 +22,7 @@ smaller gains cannot be told from noise; a timed-out "before" counts as the time
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import asyncpg
@@ -40,7 +40,7 @@ from advisor.model import (
 )
 from advisor.sqltext import quote_ident, quote_qualified
 from advisor.verify.effects import EffectMeter, effect_text, figure, regressed
-from advisor.verify.explain import uses_index
+from advisor.verify.explain import plan_change, uses_index
 
 __all__ = ["VerifyOptions", "VerifyOutcome", "verdict_of", "verify_indexes"]
 
@@ -93,9 +93,18 @@ def verify_indexes(
 
 
 def verdict_of(
-    effects: Sequence[QueryEffect], served: Iterable[str], used: bool, options: VerifyOptions
+    effects: Sequence[QueryEffect],
+    served: Iterable[str],
+    used: bool,
+    options: VerifyOptions,
+    deferred: Container[str] = (),
 ) -> tuple[Verdict, str]:
-    """The verdict on one index from its effects, and a one-line reason with numbers."""
+    """The verdict on one index from its effects, and a one-line reason with numbers.
+
+    ``deferred`` names queries another index of the set serves: built alone, this index
+    may take their plan (``(o_orderdate)`` read backward for ``o_clerk = $1 ORDER BY
+    o_orderdate DESC``, 12 ms -> 87 ms), which it never does beside their own index, so
+    their regressions are judged with the set built together, not here."""
     served_keys = set(served)
     mine = [e for e in effects if e.key in served_keys] or list(effects)
     before = _weighted(mine, "before")
@@ -106,13 +115,14 @@ def verdict_of(
     figures = f"{before / calls:.2f} ms -> {after / calls:.2f} ms per call"
     if not used:
         return "not-used", f"no plan used the index ({figures})"
-    worst = _worst_regression(effects, options, _saving(effects))
+    judged = [e for e in effects if e.key not in deferred]
+    worst = _worst_regression(judged, options, _saving(effects))
     if worst is not None:
         return "regresses", f"{worst.key} slower: {effect_text(worst)}"
     saved = (before - after) / calls
     ratio = (before - after) / before if before > 0 else 0.0
     if ratio >= options.keep_ratio and saved >= options.keep_min_ms:
-        return "helps", figures + _regressions(effects, options)
+        return "helps", figures + _regressions(judged, options)
     return "no-gain", (
         f"{figures}: below the keep threshold (>= {options.keep_ratio:.0%} and "
         f">= {options.keep_min_ms} ms per call)"
@@ -195,7 +205,8 @@ class _Verifier:
         dropped: list[IndexSuggestion] = []
         for done, suggestion in enumerate(suggestions):
             self._tell(f"measuring {suggestion.name}", done, len(suggestions))
-            judged = await self._one(suggestion)
+            others = {k for s in suggestions if s is not suggestion for k in s.query_keys}
+            judged = await self._one(suggestion, others - set(suggestion.query_keys))
             assert judged.verification is not None
             (kept if judged.verification.verdict == "helps" else dropped).append(judged)
         self._tell("measuring the kept set together", len(suggestions), len(suggestions))
@@ -214,7 +225,7 @@ class _Verifier:
         others.sort(key=lambda k: -_weight(shapes[k]))
         return served + others[: self.options.max_related]
 
-    async def _one(self, suggestion: IndexSuggestion) -> IndexSuggestion:
+    async def _one(self, suggestion: IndexSuggestion, deferred: Container[str]) -> IndexSuggestion:
         keys = self._affected(suggestion)
         for key in keys:
             await self.meter.baseline(key)
@@ -236,7 +247,7 @@ class _Verifier:
         finally:
             await self._drop(suggestion)
         used = any(uses_index(e.after.plan, suggestion.name) for e in effects)
-        verdict, detail = verdict_of(effects, suggestion.query_keys, used, self.options)
+        verdict, detail = verdict_of(effects, suggestion.query_keys, used, self.options, deferred)
         return replace(
             suggestion,
             verification=_verification(
@@ -278,10 +289,17 @@ class _Verifier:
             try:
                 keys = list(dict.fromkeys(k for s in kept for k in self._affected(s)))
                 effects = await self.meter.effects(keys)
+                cleared: set[str] = set()
+                offender = self._offender(effects, kept, cleared)
+                while offender is not None:
+                    confirmed, kept = await self._second_look(offender, kept)
+                    if confirmed:
+                        break
+                    cleared.add(offender[1].key)
+                    offender = self._offender(effects, kept, cleared)
             finally:
                 for suggestion in kept:
                     await self._drop(suggestion)
-            offender = self._offender(effects, kept)
             if offender is None:
                 break
             culprit, worst = offender
@@ -296,13 +314,58 @@ class _Verifier:
             )
         return kept, regressed, tuple(effects)
 
+    async def _second_look(
+        self, offender: tuple[IndexSuggestion, QueryEffect], kept: list[IndexSuggestion]
+    ) -> tuple[bool, list[IndexSuggestion]]:
+        """Measure the regressed query again with the set built, then without the culprit
+        (side by side, seconds apart), and condemn the culprit only if its own share of the
+        regression still outweighs its saving (True: condemned; the culprit is then left
+        dropped, else built again). On a shared machine a 5-call TPC-H report
+        measured 88 ms before and 180 ms with the set, and 70 ms with the same set in the
+        benchmark's next configuration: the first figure was the machine's load. A
+        regression the second look clears is named in the culprit's evidence."""
+        culprit, worst = offender
+        again = await self.meter.measure(worst.key)
+        await self._drop(culprit)
+        without = await self.meter.measure(worst.key)
+        if again is None or without is None:
+            return True, kept
+        share = QueryEffect(
+            worst.key,
+            without,
+            again,
+            calls=worst.calls,
+            plan_change=plan_change(without.plan, again.plan),
+        )
+        assert culprit.verification is not None
+        own = _saving(culprit.verification.effects)
+        if _worst_regression([share], self.options, own) is not None:
+            return True, kept
+        await self._build(culprit)
+        note = (
+            f"; with the set built together, {worst.key} measured {effect_text(worst)}, "
+            f"then {effect_text(share)} without this index, side by side: not its regression"
+        )
+        noted = replace(
+            culprit,
+            verification=replace(
+                culprit.verification, detail=(culprit.verification.detail or "") + note
+            ),
+        )
+        return False, [noted if s is culprit else s for s in kept]
+
     def _offender(
-        self, effects: Sequence[QueryEffect], kept: Sequence[IndexSuggestion]
+        self,
+        effects: Sequence[QueryEffect],
+        kept: Sequence[IndexSuggestion],
+        cleared: Container[str] = (),
     ) -> tuple[IndexSuggestion, QueryEffect] | None:
         """The index to drop and the regression that condemns it, worst loss first; a
         regression its culprit's own saving outweighs is let stand."""
         slower = sorted(
-            (e for e in effects if _regressed(e, self.options)), key=_loss, reverse=True
+            (e for e in effects if e.key not in cleared and _regressed(e, self.options)),
+            key=_loss,
+            reverse=True,
         )
         for worst in slower:
             culprit = _culprit(worst, kept)

@@ -11,6 +11,7 @@ from advisor.indexes.coverage import (
     normalize_sql,
     order_compatible,
     predicate_conjuncts,
+    serving_order,
 )
 from advisor.model import Index, IndexColumn, IndexKey
 from tests.indexes.builders import idx, table
@@ -231,3 +232,37 @@ def test_order_compatible(
     have: tuple[IndexKey, ...], want: tuple[IndexColumn, ...], ok: bool
 ) -> None:
     assert order_compatible(have, want) is ok
+
+
+STATUS_SINCE = Candidate(
+    "public.events",
+    equality=(IndexColumn("user_id"), IndexColumn("kind")),
+    tail=(IndexColumn("created_at"),),
+    tail_kind="range",
+)
+
+
+def _keys(*names: str) -> tuple[IndexColumn, ...]:
+    return tuple(IndexColumn(n.split()[0], descending=n.endswith(" DESC")) for n in names)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "keys", "expected"),
+    [
+        (STATUS_SINCE, ("user_id",), True),
+        (STATUS_SINCE, ("kind", "user_id"), True),  # equality keys in any order
+        (STATUS_SINCE, ("kind", "user_id", "created_at"), True),
+        (STATUS_SINCE, ("created_at",), False),  # a range key before the equality keys
+        (STATUS_SINCE, ("created_at", "kind"), False),
+        (STATUS_SINCE, ("user_id", "created_at"), False),  # kind left behind the range
+        (STATUS_SINCE, ("user_id", "kind", "created_at", "id"), False),
+        (STATUS_SINCE, ("user_id", "user_id"), False),
+        (USER_BY_TIME, ("user_id", "created_at DESC"), True),
+        (USER_BY_TIME, ("user_id", "created_at"), True),  # scanned backward
+        (USER_BY_TIME, ("created_at DESC", "user_id"), False),
+    ],
+)
+def test_serving_order_puts_equality_before_range_and_sort(
+    candidate: Candidate, keys: tuple[str, ...], expected: bool
+) -> None:
+    assert serving_order(_keys(*keys), candidate) is expected

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from advisor.errors import ConfigError
-from advisor.model import CallSite, Execution
+from advisor.model import CallSite, Execution, IndexSuggestion
 from advisor.suggest.choose import Choice, ChoiceBudget, choose, parse_size
 from advisor.suggest.select import index_identity
 from advisor.verify.whatif import WhatIf, choose_indexes
-from tests.verify.choice_data import Shop, build_shop, shop_database
+from tests.verify.choice_data import QUERIES, Shop, build_shop, shop_database
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,9 @@ def test_a_few_indexes_serve_what_the_per_query_candidates_serve(shop: Shop) -> 
         shape = shop.workload.shapes[key]
         assert key in served or shape.query.fingerprint in noted, name
     reasons = _reasons(choice)
-    assert reasons["ix_events_created_at"].startswith("cost savings 0.0 % < 0.3 % threshold")
+    assert reasons["ix_events_created_at"].startswith(
+        "saves 0.00 % of the reducible cost (0.30 % needed)"
+    )
     assert any(r.startswith("served by ix_") and "already chosen" in r for r in reasons.values())
     since = shop.workload.shapes[shop.keys["events_since"]].query.fingerprint
     assert [n.reason for n in choice.notes if n.fingerprint == since] == [
@@ -92,7 +94,7 @@ def test_the_size_budget_stops_the_choice(shop: Shop) -> None:
     assert all(
         r.startswith("budget reached: the set would take")
         for r in _reasons(choice).values()
-        if "cost savings" not in r
+        if "of the reducible cost" not in r
     )
     assert choice.notes
 
@@ -104,7 +106,9 @@ def test_write_heavy_tables_need_a_larger_benefit(shop_dsn: str) -> None:
         calls=100_000,
         total_ms=1_000.0,
     )
-    budget = ChoiceBudget(write_penalty=100.0)
+    # The gains are shares of the reducible cost (70 % of this shop's), so the penalty that
+    # keeps the events index out with a 99.7 % write share is 200 (60 % needed, it saves 37 %).
+    budget = ChoiceBudget(write_penalty=200.0)
     quiet = _run(build_shop(shop_dsn), budget)
     busy = _run(build_shop(shop_dsn, extra=(inserts,)), budget)
     assert any(c.table == "public.events" for c in quiet.chosen)
@@ -113,6 +117,24 @@ def test_write_heavy_tables_need_a_larger_benefit(shop_dsn: str) -> None:
     reason = _reasons(busy)["ix_events_account_id"]
     assert reason.startswith("write-heavy table public.events (captured workload: 100,000 ")
     assert "required" in reason
+
+
+def test_a_query_no_index_helps_does_not_dilute_the_threshold(shop_dsn: str) -> None:
+    # events_since keeps every row: no candidate makes it cheaper. Here it takes 1,000 times
+    # the time of the user lookup, so against the whole workload the lookup's index would
+    # save 0.1 % (under 0.3 %); against what the candidates can take off at all it saves
+    # nearly all of it (TPC-H's Q1 and Q12/Q14's indexes were this case).
+    since = Execution(
+        QUERIES["events_since"][0], CallSite("shop.sql", 98), calls=100, total_ms=5_000_000.0
+    )
+    shop = build_shop(shop_dsn, names=("orders_by_user", "events_since"), extra=(since,))
+    choice = _run(shop)
+    assert [c.name for c in choice.chosen] == ["ix_orders_user_id"]
+    assert choice.cost_before - choice.cost_after < 0.003 * choice.cost_before
+    assert choice.cost_floor > 0.99 * choice.cost_before
+    reasons = _reasons(choice)
+    assert reasons["ix_events_created_at"].startswith("saves 0.00 % of the reducible cost")
+    assert "% of the reducible cost)" in choice.chosen[0].reason
 
 
 def test_extending_a_chosen_index_beats_adding_one(shop_dsn: str) -> None:
@@ -124,6 +146,37 @@ def test_extending_a_chosen_index_beats_adding_one(shop_dsn: str) -> None:
     assert _reasons(choice) == {
         "ix_orders_user_id": "served by ix_orders_user_id_created_at already chosen"
     }
+
+
+def test_an_extension_never_puts_an_equality_key_behind_a_range_key(shop_dsn: str) -> None:
+    # An oracle that, like the planner on TPC-H's orders, estimates (created_at, status)
+    # as good as (status, created_at) for "status = $1 AND created_at in a range" (it
+    # assumes the columns independent): the choice still never builds the first, whose
+    # real scan reads the whole range (2.90 ms against 0.03 ms there).
+    shop = build_shop(shop_dsn, names=("orders_day", "orders_status_day"))
+    day, status_day = shop.keys["orders_day"], shop.keys["orders_status_day"]
+
+    class Independent:
+        def costs(self, config: Sequence[IndexSuggestion]) -> dict[str, float]:
+            keys = [tuple(c.column for c in s.columns) for s in config]
+            dated = any(k[:1] == ("created_at",) for k in keys)
+            both = any({"status", "created_at"} <= set(k[:2]) for k in keys)
+            return {day: 10.0 if dated else 100.0, status_day: 5.0 if both else 60.0}
+
+        def size_bytes(self, suggestion: IndexSuggestion) -> int:
+            return 8192 * len(suggestion.columns)
+
+    candidates = [f.suggestion for f in shop.findings if f.rule == "ADV003" and f.suggestion]
+    assert {c.name for c in candidates} == {"ix_orders_created_at", "ix_orders_status_created_at"}
+    choice = choose(
+        candidates, shop.workload, Independent(), budget=ChoiceBudget(), schema=shop.schema
+    )
+    assert [s.action for s in choice.steps] == ["add", "add"]
+    assert [c.name for c in choice.chosen] == [
+        "ix_orders_created_at",
+        "ix_orders_status_created_at",
+    ]
+    assert choice.chosen[1].query_keys == (status_day,)
 
 
 def test_hypopg_and_real_indexes_agree_on_a_small_case(shop_dsn: str) -> None:
@@ -148,7 +201,9 @@ def test_choose_is_pure_over_any_oracle(shop: Shop) -> None:
     suggestions = [f.suggestion for f in shop.findings if f.rule == "ADV003" and f.suggestion]
     choice = choose(suggestions, shop.workload, Flat(), budget=ChoiceBudget(), schema=shop.schema)
     assert choice.chosen == ()
-    assert all(r.startswith("cost savings 0.0 %") for r in _reasons(choice).values())
+    assert all(
+        r.startswith("saves 0.00 % of the reducible cost") for r in _reasons(choice).values()
+    )
 
 
 @pytest.mark.parametrize(

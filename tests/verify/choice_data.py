@@ -18,7 +18,7 @@ from dataclasses import replace as dc_replace
 
 from advisor.model import CallSite, Execution, Finding, Schema, Workload
 
-__all__ = ["DDL", "QUERIES", "Shop", "Stmt", "build_shop", "shop_database"]
+__all__ = ["DDL", "QUERIES", "RANGE_QUERIES", "Shop", "Stmt", "build_shop", "shop_database"]
 
 DDL = """
 CREATE TABLE coupons (id int PRIMARY KEY, code text NOT NULL);
@@ -58,6 +58,19 @@ QUERIES: dict[str, tuple[str, tuple[object, ...]]] = {
     "events_since": ("SELECT id FROM events WHERE created_at > $1", (_OLD,)),
     "orders_total": ("SELECT id FROM orders WHERE user_id = $1 AND total > $2", (7, 10)),
 }
+_DAY = datetime.datetime(2025, 12, 20, tzinfo=datetime.UTC)
+# Not in the default shop: a date range, and the same range for one status (the column
+# order test: equality before range).
+RANGE_QUERIES: dict[str, tuple[str, tuple[object, ...]]] = {
+    "orders_day": (
+        "SELECT id FROM orders WHERE created_at >= $1 AND created_at < $2",
+        (_DAY, _DAY + datetime.timedelta(days=1)),
+    ),
+    "orders_status_day": (
+        "SELECT id, total FROM orders WHERE status = $1 AND created_at >= $2 AND created_at < $3",
+        ("paid", _DAY, _DAY + datetime.timedelta(days=1)),
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +99,7 @@ def build_shop(
     dsn: str, names: tuple[str, ...] = tuple(QUERIES), extra: tuple[Execution, ...] = ()
 ) -> Shop:
     """Introspect ``dsn`` (holding :data:`DDL`), run the rules over ``names``' queries
+    (from :data:`QUERIES` and :data:`RANGE_QUERIES`)
     (100 calls, 50 ms each) plus ``extra`` executions, and build their statements."""
     from advisor.rules import run_rules, select_rules
     from advisor.schema.introspect import read_schema
@@ -95,16 +109,17 @@ def build_shop(
     # The rows just loaded show as inserts in pg_stat_user_tables; a test that wants write
     # traffic says so itself.
     schema = dc_replace(read, tables={k: dc_replace(t, stats=None) for k, t in read.tables.items()})
+    queries = {**QUERIES, **RANGE_QUERIES}
     executions = [
-        Execution(QUERIES[name][0], CallSite("shop.sql", n), calls=100, total_ms=5_000.0)
+        Execution(queries[name][0], CallSite("shop.sql", n), calls=100, total_ms=5_000.0)
         for n, name in enumerate(names, start=1)
     ]
     workload = build_workload([*executions, *extra], schema)
     outcomes = run_rules(select_rules(None, ()), workload, schema)
     findings = tuple(o for o in outcomes if isinstance(o, Finding))
     by_sql = {shape.query.sql: key for key, shape in workload.shapes.items()}
-    keys = {name: by_sql[QUERIES[name][0]] for name in names}
-    statements = {keys[name]: Stmt(*QUERIES[name]) for name in names}
+    keys = {name: by_sql[queries[name][0]] for name in names}
+    statements = {keys[name]: Stmt(*queries[name]) for name in names}
     return Shop(dsn, schema, workload, findings, statements, keys)
 
 
