@@ -72,6 +72,7 @@ from advisor.suggest.choose import Choice, ChoiceBudget  # noqa: E402
 from advisor.verify.explain import explain  # noqa: E402
 from advisor.verify.measure import VerifyOptions, VerifyOutcome, verify_indexes  # noqa: E402
 from advisor.verify.params import Statement, statement_for  # noqa: E402
+from advisor.verify.stage import left_out_of  # noqa: E402
 from advisor.verify.whatif import choose_indexes  # noqa: E402
 
 CLI_TIMEOUT_S = 900
@@ -350,7 +351,14 @@ def choose_and_verify(
     )
     outcome: VerifyOutcome = clock.time(
         f"verify {label}",
-        lambda: verify_indexes(dsn, workload, choice.chosen, options=options, data=origin),
+        lambda: verify_indexes(
+            dsn,
+            workload,
+            choice.chosen,
+            options=options,
+            data=origin,
+            left_out=left_out_of(choice, budget),
+        ),
     )
     return choice, outcome
 
@@ -721,6 +729,7 @@ def _choice_json(
         "chosen": [s.name for s in choice.chosen],
         "kept": [verdict(s) for s in outcome.kept],
         "dropped": [verdict(s) for s in outcome.dropped],
+        "second_opinion": [verdict(s) for s in outcome.looked],
         "not_chosen": [
             {
                 "name": n.suggestion.name,

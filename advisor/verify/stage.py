@@ -16,16 +16,16 @@ the ones measurement dropped, and a note for every candidate the choice left out
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from advisor.model import DataOrigin, Finding, IndexSuggestion, Note, ScanResult, Schema
-from advisor.suggest.choose import ChoiceBudget, NotChosen
+from advisor.suggest.choose import Choice, ChoiceBudget, NotChosen
 from advisor.verify.data import DataPlan
 from advisor.verify.measure import VerifyOptions
 
-__all__ = ["VerifySettings", "measuring_database", "verify_result"]
+__all__ = ["VerifySettings", "left_out_of", "measuring_database", "verify_result"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -77,6 +77,7 @@ def verify_result(
             options=settings.measure,
             data=data,
             progress=progress,
+            left_out=left_out_of(choice, settings.budget),
         )
         findings = measure_loops(
             dsn, result.workload, result.findings, runs=settings.measure.runs, data=data
@@ -85,7 +86,7 @@ def verify_result(
     notes = (
         *result.notes,
         *choice.notes,
-        *(_not_chosen_note(n) for n in choice.not_chosen),
+        *_not_chosen_notes(choice.not_chosen, outcome.looked, outcome.kept),
         *(Note("ADV003", key, f"not measured: {why}") for key, why in refused.items()),
     )
     return replace(
@@ -97,6 +98,14 @@ def verify_result(
         data=data,
         sandbox=result.sandbox or description,
     )
+
+
+def left_out_of(choice: Choice, budget: ChoiceBudget) -> list[IndexSuggestion]:
+    """The left-out candidates verification may measure and add back: all of them, unless
+    the user set a budget (``max_indexes``, ``max_bytes``), which an added index would break."""
+    if budget.max_indexes is not None or budget.max_bytes is not None:
+        return []
+    return [n.suggestion for n in choice.not_chosen]
 
 
 @contextlib.contextmanager
@@ -128,9 +137,23 @@ def _outside_choice(result: ScanResult) -> tuple[IndexSuggestion, ...]:
     return tuple(s for s in result.suggestions if s.name not in weighed)
 
 
-def _not_chosen_note(item: NotChosen) -> Note:
-    key = item.suggestion.query_keys[0] if item.suggestion.query_keys else item.suggestion.name
-    return Note("ADV003", key, f"{item.suggestion.name} not chosen: {item.reason}")
+def _not_chosen_notes(
+    not_chosen: Sequence[NotChosen],
+    looked: Sequence[IndexSuggestion],
+    kept: Sequence[IndexSuggestion],
+) -> Iterator[Note]:
+    """A note for every candidate the choice left out and measurement did not add back;
+    one the second opinion measured says what it measured."""
+    added = {s.name for s in kept}
+    measured = {s.name: s.verification for s in looked if s.verification is not None}
+    for item in not_chosen:
+        name = item.suggestion.name
+        if name in added:
+            continue  # a kept suggestion now, its evidence says why
+        key = item.suggestion.query_keys[0] if item.suggestion.query_keys else name
+        check = measured.get(name)
+        then = f"; {check.detail}" if check is not None and check.detail else ""
+        yield Note("ADV003", key, f"{name} not chosen: {item.reason}{then}")
 
 
 def _judged(finding: Finding, judged: tuple[IndexSuggestion, ...]) -> Finding:

@@ -6,7 +6,15 @@ import pytest
 
 from advisor.db import connect, run
 from advisor.indexes.ddl import make_suggestion
-from advisor.model import DataOrigin, IndexColumn, Measurement, PlanNode, QueryEffect, Schema
+from advisor.model import (
+    DataOrigin,
+    IndexColumn,
+    IndexSuggestion,
+    Measurement,
+    PlanNode,
+    QueryEffect,
+    Schema,
+)
 from advisor.verify.measure import VerifyOptions, verdict_of, verify_indexes
 from tests.verify.builders import make_database, workload_of
 
@@ -201,3 +209,88 @@ def test_a_regression_a_second_look_does_not_confirm_leaves_the_index(
     assert f"{keys[BY_USER]} measured 0.50 ms -> 50.00 ms, then " in detail
     assert detail.endswith("without this index, side by side: not its regression")
     assert _indexes(dsn) == {"orders_pkey", "users_pkey", "items_pkey"}
+
+
+def test_a_left_out_candidate_the_set_leaves_slow_is_measured_and_added(
+    shop: tuple[str, Schema],
+) -> None:
+    # The choice took the feed index and left out the items lookup (300 calls) and a
+    # useless (sku) one for the same query: the second opinion measures both beside the
+    # set, the most time at stake first; the lookup is kept on its measured saving, and
+    # (sku) is then measured against the grown set and stays out, its figures said.
+    dsn, schema = shop
+    workload = workload_of(schema, (FEED, 100), (ITEMS, 300))
+    keys = {shape.query.sql: key for key, shape in workload.shapes.items()}
+    feed, items, sku = _feed_and_items(keys)
+    options = VerifyOptions(runs=3, keep_min_ms=0.05)
+
+    outcome = verify_indexes(
+        dsn, workload, [feed], options=options, data=DATA, left_out=[items, sku]
+    )
+
+    assert [s.name for s in outcome.kept] == [feed.name, items.name]
+    assert [s.name for s in outcome.looked] == [items.name, sku.name]
+    assert [s.name for s in outcome.added] == [items.name]
+    added = outcome.kept[1].verification
+    assert added is not None and added.verdict == "helps" and added.used
+    assert str(added.detail).startswith(
+        f"added after measurement beside the verified set: {keys[ITEMS]} "
+    )
+    assert str(added.detail).endswith(" x 300 calls")
+    assert added.after_ms < added.before_ms * 0.5
+    out = outcome.looked[1].verification
+    assert out is not None and out.verdict in ("not-used", "no-gain")
+    assert str(out.detail).startswith(f"measured beside the verified set ({keys[ITEMS]} ")
+    # The set's figures now include the added index: ITEMS is fast "together".
+    (together,) = [e for e in outcome.together if e.key == keys[ITEMS]]
+    assert together.after.ms is not None and together.before.ms is not None
+    assert together.after.ms < together.before.ms * 0.5
+    assert _indexes(dsn) == {"orders_pkey", "users_pkey", "items_pkey"}
+
+
+def test_the_second_opinion_is_bounded_and_skips_what_the_set_made_fast(
+    shop: tuple[str, Schema],
+) -> None:
+    # BY_USER is served by the chosen (user_id, created_at DESC): its own (user_id) has
+    # nothing left to save and is not looked at; of the two items candidates only the
+    # first is measured (second_looks=1).
+    dsn, schema = shop
+    workload = workload_of(schema, (FEED, 100), (BY_USER, 300), (ITEMS, 300))
+    keys = {shape.query.sql: key for key, shape in workload.shapes.items()}
+    feed, items, sku = _feed_and_items(keys)
+    by_user = make_suggestion(
+        "public.orders", (IndexColumn("user_id"),), query_keys=(keys[BY_USER],)
+    )
+    options = VerifyOptions(runs=3, keep_min_ms=0.05, second_looks=1)
+
+    outcome = verify_indexes(
+        dsn, workload, [feed], options=options, data=DATA, left_out=[by_user, sku, items]
+    )
+
+    assert [s.name for s in outcome.looked] == [sku.name]
+    assert [s.name for s in outcome.kept] == [feed.name]
+    none = verify_indexes(dsn, workload, [feed], options=options, data=DATA)
+    assert none.looked == () and none.added == ()
+
+
+def test_a_budget_leaves_no_candidate_to_add_back() -> None:
+    from advisor.suggest.choose import Choice, ChoiceBudget, NotChosen
+    from advisor.verify.stage import left_out_of
+
+    items = make_suggestion("public.items", (IndexColumn("order_id"),), query_keys=("k",))
+    choice = Choice(chosen=(), not_chosen=(NotChosen(items, "saves 0.1 %"),))
+    assert left_out_of(choice, ChoiceBudget()) == [items]
+    assert left_out_of(choice, ChoiceBudget(max_indexes=3)) == []
+    assert left_out_of(choice, ChoiceBudget(max_bytes=1 << 20)) == []
+
+
+def _feed_and_items(keys: dict[str, str]) -> tuple[IndexSuggestion, ...]:
+    """The feed's index, the items lookup's and a useless (sku) one for the lookup."""
+    feed = make_suggestion(
+        "public.orders",
+        (IndexColumn("user_id"), IndexColumn("created_at", descending=True)),
+        query_keys=(keys[FEED],),
+    )
+    items = make_suggestion("public.items", (IndexColumn("order_id"),), query_keys=(keys[ITEMS],))
+    sku = make_suggestion("public.items", (IndexColumn("sku"),), query_keys=(keys[ITEMS],))
+    return feed, items, sku
