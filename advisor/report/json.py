@@ -36,6 +36,7 @@ __all__ = [
     "data_json",
     "effect_json",
     "loop_text",
+    "site_json",
     "to_json",
     "verification_text",
 ]
@@ -87,10 +88,14 @@ class _Sites:
         self.root = root
 
     def __call__(self, site: CallSite | None) -> dict[str, Any] | None:
-        if site is None:
-            return None
-        path = repo_path(site.path, self.root)
-        return {"path": path, "line": site.line, "function": site.function}
+        return site_json(site, self.root)
+
+
+def site_json(site: CallSite | None, root: str | None) -> dict[str, Any] | None:
+    """A call site as ``{"path", "line", "function"}``, its path relative to ``root``."""
+    if site is None:
+        return None
+    return {"path": repo_path(site.path, root), "line": site.line, "function": site.function}
 
 
 def verification_text(v: Verification) -> str:

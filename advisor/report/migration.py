@@ -16,10 +16,8 @@ from rich.text import Text
 from rich.tree import Tree
 
 from advisor import __version__
-from advisor.model import CallSite
-from advisor.report.json import data_json, effect_json
+from advisor.report.json import data_json, effect_json, site_json
 from advisor.report.view import changed_nodes, ms_text, one_line
-from advisor.triage.baseline import repo_path
 from advisor.units import format_bytes
 from advisor.verify.effects import effect_text
 from advisor.verify.migration_review import IndexChange, MigrationReview
@@ -60,7 +58,7 @@ def to_json(review: MigrationReview, root: str | None = None) -> dict[str, Any]:
             {
                 "sql": q.sql,
                 "change": q.change,
-                "location": _site(q.location, root),
+                "location": site_json(q.location, root),
                 "text": effect_text(q.effect),
                 **effect_json(q.effect),
             }
@@ -69,7 +67,7 @@ def to_json(review: MigrationReview, root: str | None = None) -> dict[str, Any]:
         "broken": [{"key": k, "sql": sql, "error": why} for k, sql, why in review.broken],
         "unmeasured": [{"key": k, "reason": why} for k, why in review.unmeasured],
         "skipped": [
-            {"source": _site(s.source, root), "reason": s.reason, "sql": s.sql}
+            {"source": site_json(s.source, root), "reason": s.reason, "sql": s.sql}
             for s in review.skipped
         ],
     }
@@ -83,12 +81,6 @@ def _index(i: IndexChange) -> dict[str, Any]:
         "size_bytes": i.size_bytes,
         "valid": i.valid,
     }
-
-
-def _site(site: CallSite | None, root: str | None) -> dict[str, Any] | None:
-    if site is None:
-        return None
-    return {"path": repo_path(site.path, root), "line": site.line, "function": site.function}
 
 
 def render(review: MigrationReview | Mapping[str, Any]) -> RenderableType:
