@@ -115,6 +115,7 @@ def _docstring(
         "check SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid;",
     ]
     evidence = evidence_lines(items, context) if items else []
+    extensions = extensions_of(items)
     return [
         f"{_TRIPLE}{_doc_text(message)}",
         "",
@@ -123,8 +124,8 @@ def _docstring(
         *([f"Create Date: {date}"] if date else []),
         "",
         *how,
-        *extension_lines(extensions_of(items), up=True),
-        *extension_lines(extensions_of(items), up=False),
+        *extension_lines(extensions, up=True),
+        *extension_lines(extensions, up=False),
         *(["", *(_doc_text(line) for line in evidence)] if evidence else []),
         _TRIPLE,
     ]
