@@ -35,6 +35,7 @@ from advisor.schema import read_schema
 from advisor.sources.capture_file import read_capture
 from advisor.sources.capture_pools import read_pools
 from advisor.workload import build_workload
+from tests.capture.conftest import url
 from tests.serving import get_all, serve
 
 
@@ -119,7 +120,7 @@ APPS = [
 @pytest.fixture()
 def example_db(fresh_db: str) -> Iterator[str]:
     """A database holding one account and one rate."""
-    engine = create_engine(_url(fresh_db, "psycopg"))
+    engine = create_engine(url(fresh_db, "psycopg"))
     try:
         Base.metadata.create_all(engine)
         with engine.begin() as conn:
@@ -130,28 +131,24 @@ def example_db(fresh_db: str) -> Iterator[str]:
     yield fresh_db
 
 
-def _url(dsn: str, driver: str) -> str:
-    return dsn.replace("postgresql://", f"postgresql+{driver}://", 1)
-
-
 @contextmanager
 def _names(dsn: str) -> Iterator[dict[str, Any]]:
     """What an example's module sees; the engines it creates are disposed afterwards."""
     engines: list[Any] = []
 
     def sync_engine(_url_as_written: str, **kw: Any) -> Any:
-        engines.append(create_engine(_url(dsn, "psycopg"), **kw))
+        engines.append(create_engine(url(dsn, "psycopg"), **kw))
         return engines[-1]
 
     def async_engine(_url_as_written: str, **kw: Any) -> Any:
-        engines.append(create_async_engine(_url(dsn, "asyncpg"), **kw))
+        engines.append(create_async_engine(url(dsn, "asyncpg"), **kw))
         return engines[-1]
 
     # NullPool: the sessions' connections belong to uvicorn's loop and must not outlive it.
-    shared = create_async_engine(_url(dsn, "asyncpg"), poolclass=NullPool)
+    shared = create_async_engine(url(dsn, "asyncpg"), poolclass=NullPool)
     try:
         yield {
-            "url": _url(dsn, "asyncpg"),
+            "url": url(dsn, "asyncpg"),
             "create_engine": sync_engine,
             "create_async_engine": async_engine,
             "select": select,
