@@ -203,13 +203,31 @@ def test_failing_statement_is_recorded_and_exception_unchanged(
             conn.execute(text("SELECT no_such_column FROM users"))
         conn.rollback()
         assert conn.execute(text("SELECT 1")).scalar_one() == 1
-        assert handle.recorder._starts == {}  # start times of finished statements are gone
     assert "no_such_column" in str(raised.value.orig)
     failed = [e for e in executions(capture_file) if e.error is not None]
     assert len(failed) == 1
     assert failed[0].error is not None and failed[0].error.startswith("UndefinedColumn")
     assert failed[0].total_ms is not None and failed[0].total_ms >= 0
     assert "no_such_column" in failed[0].sql
+
+
+def test_capture_leaves_connection_events_off_and_skips_the_dialects_own_statements(
+    pg_dsn: str, capture_file: Path, executions: Read
+) -> None:
+    # A connection-event listener would switch SQLAlchemy's per-connection dispatch on for
+    # every statement (it costs more than capture's own work); capture listens on the
+    # dialect instead. The dialect's first-connect queries (version(), current_schema())
+    # run inside SQLAlchemy, not the app: they are not the app's statements.
+    engine = create_engine(pg_dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with capture.instrument(engine, output=str(capture_file), introspect_schema=False):
+            assert not engine._has_events
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 41 + 1"))
+                conn.exec_driver_sql("SELECT 2")
+    finally:
+        engine.dispose()
+    assert [e.sql for e in executions(capture_file)] == ["SELECT 41 + 1", "SELECT 2"]
 
 
 def test_instrument_one_engine_only_and_uninstrument(
