@@ -15,7 +15,16 @@ from advisor.capture.context import Scope, scope_fields
 from advisor.capture.frames import Site
 from advisor.capture.params import params_shape, to_json_value
 
-__all__ = ["Event", "Extra", "LineEncoder", "ParamsSummary", "params_hash", "summarize"]
+__all__ = [
+    "POOL",
+    "Event",
+    "Extra",
+    "LineEncoder",
+    "ParamsSummary",
+    "PoolCheckout",
+    "params_hash",
+    "summarize",
+]
 
 # (scope, sql, params, executemany, duration_ms, rows, call_site, origin, orm, error,
 #  server_side, keys, extra, callers): a plain tuple, because the application's hot path
@@ -72,6 +81,15 @@ class ParamsSummary(NamedTuple):
 def summarize(params: Any, many: bool) -> ParamsSummary:
     """The :class:`ParamsSummary` of ``params``."""
     return ParamsSummary(f'"{params_hash(params, many)}"', LineEncoder.shape_of(params, many))
+
+
+POOL = "pool"
+"""The first item of a pool checkout event (a query event's is never this string)."""
+
+# (POOL, pool number, at: seconds from the start of the capture when the checkout ended,
+#  wait_ms, in_use, overflow, connected, timeout, scope as an Event's): a plain tuple, as
+# an Event is, so the garbage collector untracks it (it never untracks a tuple subclass).
+PoolCheckout = tuple[str, int, float, float, int, int, bool, bool, Scope | str | None]
 
 
 class LineEncoder:
@@ -215,6 +233,21 @@ class LineEncoder:
             text += f', "callers": [{", ".join(self._site(c) for c in callers)}]'
         if self.keep_params and params is not None:
             text += f', "params": {json.dumps(to_json_value(params), default=str)}'
+        return text + "}\n"
+
+    def pool_line(self, checkout: PoolCheckout) -> str:
+        """The JSON line (with its newline) of one pool checkout."""
+        _, pool, at, wait_ms, in_use, overflow, connected, timeout, scope = checkout
+        text = (
+            f'{{"type": "pool", "pool": {pool}, "at": {at:.4f}, "wait_ms": {wait_ms:.4f}, '
+            f'"in_use": {in_use}, "overflow": {max(0, overflow)}'
+        )
+        if connected:
+            text += ', "connected": true'
+        if timeout:
+            text += ', "timeout": true'
+        if scope is not None:
+            text += ", " + self._scope(scope)
         return text + "}\n"
 
     def _tail(

@@ -19,6 +19,7 @@ from sqlalchemy import exc
 from sqlalchemy.pool import QueuePool
 
 from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
+from advisor.capture.encode import POOL
 from advisor.capture.writer import CaptureWriter
 
 __all__ = ["PoolTimer"]
@@ -66,25 +67,24 @@ class PoolTimer:
         setattr(pool, "_do_get", timed_do_get)  # noqa: B010
 
     def _record(self, number: int, pool: Any, start: float, before: int, timeout: bool) -> None:
+        # Every checkout: a tuple here, the line is formatted by the writer thread.
         try:
             end = perf_counter()
-            line: dict[str, Any] = {
-                "type": "pool",
-                "pool": number,
-                "at": round(end - self._t0, 4),
-                "wait_ms": round((end - start) * 1000.0, 4),
-                "in_use": pool.checkedout(),
-                "overflow": max(0, pool.overflow()),
-            }
-            if pool.overflow() > before:
-                line["connected"] = True
-            if timeout:
-                line["timeout"] = True
+            overflow = pool.overflow()
             scope = CURRENT_SCOPE.get() or FALLBACK_SCOPE[0]
-            if scope is not None:
-                line["scope"] = scope.resolve()
-                line["scope_id"] = scope.id
-            self.writer.submit(line)
+            self.writer.submit(
+                (
+                    POOL,
+                    number,
+                    end - self._t0,
+                    (end - start) * 1000.0,
+                    pool.checkedout(),
+                    overflow,
+                    overflow > before,
+                    timeout,
+                    None if scope is None else (scope.tag or scope.settle()),
+                )
+            )
         except Exception:
             self.writer.internal_errors += 1
 

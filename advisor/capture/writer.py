@@ -17,7 +17,7 @@ import threading
 import time
 from typing import IO, Any
 
-from advisor.capture.encode import Event, LineEncoder
+from advisor.capture.encode import POOL, Event, LineEncoder, PoolCheckout
 from advisor.capture.format import header_line, now_iso
 from advisor.errors import CaptureError
 
@@ -66,7 +66,7 @@ class CaptureWriter:
         self.dropped = 0
         self.internal_errors = 0
         self.schema_errors = 0
-        self.pending: collections.deque[Event | dict[str, Any]] = collections.deque()
+        self.pending: collections.deque[Event | PoolCheckout | dict[str, Any]] = collections.deque()
         self.encoder = LineEncoder(keep_params)
         self._wake = threading.Event()
         self._stop = False
@@ -86,7 +86,7 @@ class CaptureWriter:
         self._thread.start()
         atexit.register(self.close)
 
-    def submit(self, event: Event | dict[str, Any]) -> None:
+    def submit(self, event: Event | PoolCheckout | dict[str, Any]) -> None:
         """Queue one query event (or another line, as a dict); drop and count it when the
         buffer is full (never blocks). The hot path appends to :attr:`pending` directly."""
         if self._stop or len(self.pending) >= self.max_pending:
@@ -126,8 +126,11 @@ class CaptureWriter:
             taken += 1
             try:
                 if type(event) is tuple:
-                    batch.append(encode(seq + 1, *event))
-                    seq += 1
+                    if event[0] is POOL:
+                        batch.append(self.encoder.pool_line(event))  # type: ignore[arg-type]
+                    else:
+                        batch.append(encode(seq + 1, *event))
+                        seq += 1
                 else:
                     batch.append(json.dumps(event, default=str) + "\n")
             except Exception:

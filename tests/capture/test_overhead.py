@@ -13,6 +13,7 @@ from sqlalchemy import Engine, text
 import advisor.capture as capture
 from advisor.capture.asgi import RequestScope
 from advisor.capture.context import Scope
+from advisor.capture.encode import POOL
 from advisor.capture.frames import Site, SiteFinder
 
 HERE = "tests/capture/test_overhead.py"
@@ -27,17 +28,18 @@ def test_queued_events_are_untracked_and_numbered_in_order(
     with engine.connect() as conn, capture.scope("queued"):
         for value in range(5):
             conn.execute(text("SELECT CAST(:x AS integer)"), {"x": value})
-    # The pool's settings and one checkout are dicts beside the five query tuples.
+    # The pool's settings (a dict, once) and one checkout beside the five query tuples.
     pool_lines = [event for event in writer.pending if isinstance(event, dict)]
-    queued = [event for event in writer.pending if not isinstance(event, dict)]
-    assert len(queued) == 5
-    assert [line["type"] for line in pool_lines] == ["pool_config", "pool"]
+    checkouts = [e for e in writer.pending if isinstance(e, tuple) and e[0] is POOL]
+    queued = [e for e in writer.pending if isinstance(e, tuple) and e[0] is not POOL]
+    assert len(queued) == 5 and len(checkouts) == 1
+    assert [line["type"] for line in pool_lines] == ["pool_config"]
     gc.collect()
     gc.collect()
     # Plain values, and tuples of them one level deep: the garbage collector untracks such
     # an event at the second collection it meets, so a backlog never reaches the oldest
     # generation (whose growth triggers the app's full collections).
-    assert not any(gc.is_tracked(event) for event in queued + pool_lines)
+    assert not any(gc.is_tracked(event) for event in queued + checkouts + pool_lines)
     assert all(isinstance(event, tuple) and isinstance(event[0], str) for event in queued)
     monkeypatch.undo()
     handle.uninstrument()
@@ -47,6 +49,9 @@ def test_queued_events_are_untracked_and_numbered_in_order(
     assert {q["scope"] for q in queries} == {"queued"}
     assert len({q["scope_id"] for q in queries}) == 1
     assert lines[-1]["events"] == 5
+    (checkout,) = [line for line in lines if line["type"] == "pool"]
+    # Checked out before the scope began: no scope fields.
+    assert "scope" not in checkout and checkout["pool"] == 1 and checkout["in_use"] == 1
 
 
 def test_request_scope_settles_once_routed() -> None:
