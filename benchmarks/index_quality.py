@@ -773,6 +773,7 @@ def _choice_json(
         "kept": [verdict(s) for s in outcome.kept],
         "dropped": [verdict(s) for s in outcome.dropped],
         "second_opinion": [verdict(s) for s in outcome.looked],
+        "reduced": [verdict(s) for s in outcome.reduced],
         "not_chosen": [
             {
                 "name": n.suggestion.name,

@@ -62,10 +62,15 @@ async def reduce_set(
             total = sum((figure(e.after) or 0.0) * e.calls for e in now.values())
             keys = [k for k, e in now.items() if uses_index(e.after.plan, candidate.name)]
             effects = await _without(meter, candidate, keys, now, drop)
+            if keys and not effects:
+                await build(candidate)  # its queries could not be measured: no evidence
+                continue
             saved = sum(_loss(e) for e in effects)
             verdict, reason = judge(effects, keys) if effects else ("not-used", "")
             if verdict == "helps" and saved >= share * total:
                 await build(candidate)
+                noted = _noted(candidate, _given(total, saved, share))
+                current[current.index(candidate)] = noted
                 continue
             current.remove(candidate)
             dropped.append(_dropped(candidate, effects, total, saved, share, reason))
@@ -118,8 +123,7 @@ def _dropped(
         for e in effects
     )
     why = (
-        f"dropped after measurement: the set without it is {_s(total + saved)} vs "
-        f"{_s(total)} ({saved / total:+.2%} of the set's time, {share:.0%} needed)"
+        f"dropped after measurement: {_given(total, saved, share)}"
         if effects and total > 0
         else "dropped after measurement: with the set built, no plan uses it"
     )
@@ -130,6 +134,24 @@ def _dropped(
     verification = suggestion.verification
     assert verification is not None
     return replace(suggestion, verification=replace(verification, verdict="no-gain", detail=why))
+
+
+def _given(total: float, saved: float, share: float) -> str:
+    """``the set without it is 3.61 s vs 3.60 s (+0.28 % of the set's time, 1 % needed)``."""
+    share_now = saved / total if total > 0 else 0.0
+    part = f"{share_now:+.2%}" if abs(share_now) < 0.1 else f"{share_now:+.0%}"
+    return (
+        f"the set without it is {_s(total + saved)} vs {_s(total)} "
+        f"({part} of the set's time, {share:.0%} needed)"
+    )
+
+
+def _noted(suggestion: IndexSuggestion, given: str) -> IndexSuggestion:
+    """A kept index with its leave-one-out figures appended to its evidence."""
+    verification = suggestion.verification
+    assert verification is not None
+    detail = f"{verification.detail or ''}; measured given the others: {given}"
+    return replace(suggestion, verification=replace(verification, detail=detail))
 
 
 def _estimated_loss(
