@@ -238,13 +238,17 @@ class _Verifier:
         self._tell("measuring the kept set together", len(suggestions), len(suggestions))
         kept, regressed, together = await self._together(kept)
         kept, together, looked = await self._reconsider(kept, together, left_out)
-        kept, reduced, together = await self._reduce(kept, together)
+        beside = {s.name for s in looked}
+        kept, reduced, together = await self._reduce(kept, together, beside)
         return VerifyOutcome(
             tuple(kept), tuple(dropped + regressed + reduced), together, looked, tuple(reduced)
         )
 
     async def _reduce(
-        self, kept: list[IndexSuggestion], together: tuple[QueryEffect, ...]
+        self,
+        kept: list[IndexSuggestion],
+        together: tuple[QueryEffect, ...],
+        beside: Container[str],
     ) -> tuple[list[IndexSuggestion], list[IndexSuggestion], tuple[QueryEffect, ...]]:
         """The leave-one-out trials of :mod:`advisor.verify.reduce`, judged by
         :func:`verdict_of` (the set without the index as "before")."""
@@ -264,6 +268,7 @@ class _Verifier:
             trials=self.options.reduce_trials,
             build=self._build,
             drop=self._drop,
+            beside=beside,
         )
 
     async def _reconsider(

@@ -22,7 +22,7 @@ measured on the set as it then is (marginal values change when one goes). At mos
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from dataclasses import replace
 
 from advisor.model import IndexSuggestion, QueryEffect
@@ -44,15 +44,20 @@ async def reduce_set(
     trials: int,
     build: Step,
     drop: Step,
+    beside: Container[str] = (),
 ) -> tuple[list[IndexSuggestion], list[IndexSuggestion], tuple[QueryEffect, ...]]:
     """``(kept, dropped, together)`` after the leave-one-out trials of the module
     docstring. ``together`` are the set's figures (``after``: with the set built) and are
     returned with a dropped index's queries measured without it; ``judge(effects, keys)``
-    is the keep rule's verdict and reason. The set is dropped again when this returns."""
+    is the keep rule's verdict and reason; ``beside`` names the indexes whose figures were
+    measured beside the set (the second opinion's), not alone: the trials' order reads
+    only figures measured alone (with the set built, every query is fast already). The
+    set is dropped again when this returns."""
     now = {e.key: e for e in together}
     current = list(kept)
     dropped: list[IndexSuggestion] = []
-    order = sorted(current, key=lambda s: (_estimated_loss(s, current, now, meter), -_size(s)))
+    alone = [s for s in current if s.name not in beside]
+    order = sorted(current, key=lambda s: (_estimated_loss(s, alone, now, meter), -_size(s)))
     for suggestion in current:
         await build(suggestion)
     try:
@@ -162,8 +167,9 @@ def _estimated_loss(
 ) -> float:
     """What the set would lose without ``suggestion``, from figures already measured:
     for each query whose plan uses it with the set built, the best time another index of
-    the set gave that query alone (else its time without any index), less its time with
-    the set, times its calls. An index another one stands in for scores near zero."""
+    the set gave that query alone (``kept``: the indexes measured alone; else its time
+    without any index), less its time with the set, times its calls. An index another one
+    stands in for scores near zero."""
     loss = 0.0
     for key, effect in now.items():
         if not uses_index(effect.after.plan, suggestion.name):
