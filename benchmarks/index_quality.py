@@ -554,6 +554,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--min-gain", type=float, default=None, help="ChoiceBudget.min_gain (default 0.003)"
     )
     ap.add_argument("--no-cli", action="store_true", help="skip the integrated advisor scan")
+    ap.add_argument(
+        "--leave-one-out",
+        action="store_true",
+        help="experiment: the verified set measured without each of its indexes in turn",
+    )
     args = ap.parse_args(argv)
     if args.net_regressions:
         net_regressions()
@@ -598,6 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             measure("advisor candidates", result.suggestions),
             measure("single-column baseline", single_column_baseline(result)),
         ]
+        loo = leave_one_out(measure, configs[1]) if args.leave_one_out else []
         curve = _curve(args, dsn, result, adv_stmts, options, origin, clock, measure, configs[1])
         cli = {"ran": False, "missing_flags": [], "error": "--no-cli"}
         if not args.no_cli:
@@ -615,6 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "pipeline_s": round(pipeline, 2),
         "configs": {c.name: config_json(c, stmts) for c in configs},
         "curve": curve,
+        "leave_one_out": loo,
         "choice": _choice_json(choice, outcome, query_names(result)),
         "cli": cli,
         "targets": targets(configs[1], configs[3], pipeline, cli),
@@ -624,6 +631,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.json.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"\nwrote {args.json}")
     return 0
+
+
+def leave_one_out(
+    measure: Callable[[str, Sequence[IndexSuggestion]], Config], full: Config
+) -> list[dict[str, Any]]:
+    """The verified set measured without each of its indexes in turn (the set itself again
+    before each, side by side): each index's marginal value given the others."""
+    rows = []
+    for index in full.indexes:
+        whole = measure("verified again", full.indexes)
+        rest = [s for s in full.indexes if s is not index]
+        without = measure(f"verified without {index.name}", rest)
+        with_ms, without_ms = whole.total_ms()[0], without.total_ms()[0]
+        worse = sorted(
+            (
+                ((without.times[q.name].ms or 0.0) - (whole.times[q.name].ms or 0.0)) * q.calls,
+                q.name,
+            )
+            for q in QUERIES
+            if q.name in whole.times and q.name in without.times
+        )
+        rows.append(
+            {
+                "index": index.name,
+                "size_bytes": full.sizes.get(index.name, 0),
+                "with_ms": round(with_ms, 1),
+                "without_ms": round(without_ms, 1),
+                "most_worse": [(n, round(d, 1)) for d, n in reversed(worse[-3:])],
+            }
+        )
+        print(
+            f"without {index.name:<50} {without_ms:>9.1f} ms vs {with_ms:>9.1f} ms "
+            f"({(without_ms - with_ms) / with_ms:+.1%}); {rows[-1]['most_worse']}",
+            flush=True,
+        )
+    return rows
 
 
 def _measurer(
@@ -730,6 +773,7 @@ def _choice_json(
         "kept": [verdict(s) for s in outcome.kept],
         "dropped": [verdict(s) for s in outcome.dropped],
         "second_opinion": [verdict(s) for s in outcome.looked],
+        "reduced": [verdict(s) for s in outcome.reduced],
         "not_chosen": [
             {
                 "name": n.suggestion.name,

@@ -14,7 +14,10 @@ In a sandbox database with data (never a user's database), for each suggested in
 5. a measured second opinion on the candidates the choice left out (``left_out``): the
    planner's estimate rated some of them under the choice's bar while, measured, the
    verified set leaves their query far slower than they would (TPC-H's Q12: 90 ms with
-   the set, 56 ms with its own ``(l_shipmode, l_receiptdate)``). See :meth:`_Verifier._reconsider`.
+   the set, 56 ms with its own ``(l_shipmode, l_receiptdate)``). See :meth:`_Verifier._reconsider`;
+6. the backward half: each index of the final set measured given the others (the set with
+   and without it, side by side) and dropped when it no longer earns its place
+   (:func:`advisor.verify.reduce.reduce_set`; at most ``reduce_trials``).
 
 The threshold, and why: keep when the calls-weighted time of the served queries falls
 by at least ``keep_ratio`` (20 %) and by at least ``keep_min_ms`` (0.2 ms) per call. On
@@ -45,6 +48,7 @@ from advisor.model import (
 from advisor.sqltext import quote_ident, quote_qualified
 from advisor.verify.effects import EffectMeter, effect_text, figure, regressed
 from advisor.verify.explain import plan_change, uses_index
+from advisor.verify.reduce import reduce_set
 
 __all__ = ["VerifyOptions", "VerifyOutcome", "verdict_of", "verify_indexes"]
 
@@ -63,6 +67,8 @@ class VerifyOptions:
     max_related: int = 20
     second_looks: int = 6
     second_share: float = 0.01
+    reduce_trials: int = 4
+    reduce_share: float = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,7 @@ class VerifyOutcome:
     dropped: tuple[IndexSuggestion, ...]
     together: tuple[QueryEffect, ...] = ()
     looked: tuple[IndexSuggestion, ...] = ()
+    reduced: tuple[IndexSuggestion, ...] = ()
 
     @property
     def added(self) -> tuple[IndexSuggestion, ...]:
@@ -231,7 +238,38 @@ class _Verifier:
         self._tell("measuring the kept set together", len(suggestions), len(suggestions))
         kept, regressed, together = await self._together(kept)
         kept, together, looked = await self._reconsider(kept, together, left_out)
-        return VerifyOutcome(tuple(kept), tuple(dropped + regressed), together, looked)
+        beside = {s.name for s in looked}
+        kept, reduced, together = await self._reduce(kept, together, beside)
+        return VerifyOutcome(
+            tuple(kept), tuple(dropped + regressed + reduced), together, looked, tuple(reduced)
+        )
+
+    async def _reduce(
+        self,
+        kept: list[IndexSuggestion],
+        together: tuple[QueryEffect, ...],
+        beside: Container[str],
+    ) -> tuple[list[IndexSuggestion], list[IndexSuggestion], tuple[QueryEffect, ...]]:
+        """The leave-one-out trials of :mod:`advisor.verify.reduce`, judged by
+        :func:`verdict_of` (the set without the index as "before")."""
+        if len(kept) < 2 or self.options.reduce_trials < 1:
+            return kept, [], together
+        self._tell("measuring each index given the others", 0, 0)
+
+        def judge(effects: Sequence[QueryEffect], keys: Sequence[str]) -> tuple[str, str]:
+            return verdict_of(effects, keys, True, self.options)
+
+        return await reduce_set(
+            self.meter,
+            kept,
+            together,
+            judge=judge,
+            share=self.options.reduce_share,
+            trials=self.options.reduce_trials,
+            build=self._build,
+            drop=self._drop,
+            beside=beside,
+        )
 
     async def _reconsider(
         self,

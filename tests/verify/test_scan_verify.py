@@ -39,7 +39,8 @@ def test_scan_verify_keeps_measured_indexes(tmp_path: Path) -> None:
         assert s.verification is not None and s.verification.verdict == "helps"
     verified = [f for f in result.findings if f.suggestion and f.suggestion.verification]
     assert verified and all(f.confidence == "high" for f in verified)
-    assert seen and seen[-1] == "measuring the kept set together"
+    assert "measuring the kept set together" in seen
+    assert seen[-1] in ("measuring the kept set together", "measuring each index given the others")
 
     report = to_json(result)
     jsonschema.validate(report, json.loads(REPORT_SCHEMA.read_text()))

@@ -1,0 +1,87 @@
+"""The reduction step: an index of the verified set measured given the others."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor.indexes.ddl import make_suggestion
+from advisor.model import DataOrigin, IndexColumn, IndexSuggestion, Schema
+from advisor.verify.effects import figure
+from advisor.verify.measure import VerifyOptions, verify_indexes
+from tests.verify.builders import make_database, workload_of
+from tests.verify.test_measure import _indexes
+
+FEED = "SELECT id, total FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 20"
+BY_USER = "SELECT * FROM orders WHERE user_id = $1"
+ITEMS = "SELECT id, sku FROM items WHERE order_id = $1"
+DATA = DataOrigin("generated", "generated in the test")
+OPTIONS = VerifyOptions(runs=3, keep_min_ms=0.05)
+
+
+@pytest.fixture()
+def shop(fresh_db: str) -> tuple[str, Schema]:
+    return fresh_db, make_database(fresh_db)
+
+
+def test_an_index_another_one_stands_in_for_is_dropped_with_its_figures(
+    shop: tuple[str, Schema],
+) -> None:
+    # (user_id, created_at DESC) serves the feed and, 40 orders a user, the user's orders
+    # as well as their own (user_id) does; each helps alone, and one of the two is
+    # redundant given the other: it is dropped, with what the set measured without it.
+    dsn, schema = shop
+    workload = workload_of(schema, (FEED, 100), (BY_USER, 300))
+    keys = {shape.query.sql: key for key, shape in workload.shapes.items()}
+    feed = _feed(keys[FEED])
+    by_user = make_suggestion(
+        "public.orders", (IndexColumn("user_id"),), query_keys=(keys[BY_USER],)
+    )
+
+    outcome = verify_indexes(dsn, workload, [feed, by_user], options=OPTIONS, data=DATA)
+
+    (gone,) = outcome.reduced
+    (left,) = outcome.kept
+    assert {gone.name, left.name} == {feed.name, by_user.name}
+    assert gone in outcome.dropped
+    v = gone.verification
+    assert v is not None and v.verdict == "no-gain"
+    detail = str(v.detail)
+    assert detail.startswith("dropped after measurement: the set without it is ")
+    assert " with it, " in detail and " without x " in detail and "% needed" in detail
+    # The one left serves both queries: each is far faster than with no index.
+    for effect in outcome.together:
+        before, after = figure(effect.before), figure(effect.after)
+        assert before is not None and after is not None and after < before * 0.5
+    assert _indexes(dsn) == {"orders_pkey", "users_pkey", "items_pkey"}
+
+
+def test_indexes_each_needed_given_the_others_are_all_kept(shop: tuple[str, Schema]) -> None:
+    dsn, schema = shop
+    workload = workload_of(schema, (FEED, 100), (ITEMS, 300))
+    keys = {shape.query.sql: key for key, shape in workload.shapes.items()}
+    feed = _feed(keys[FEED])
+    items = make_suggestion("public.items", (IndexColumn("order_id"),), query_keys=(keys[ITEMS],))
+
+    outcome = verify_indexes(dsn, workload, [feed, items], options=OPTIONS, data=DATA)
+
+    assert [s.name for s in outcome.kept] == [feed.name, items.name]
+    assert outcome.reduced == () and outcome.dropped == ()
+    for kept in outcome.kept:
+        assert kept.verification is not None and kept.verification.verdict == "helps"
+        assert "; measured given the others: the set without it is " in str(
+            kept.verification.detail
+        )
+    none = verify_indexes(
+        dsn, workload, [feed, items], options=VerifyOptions(runs=3, reduce_trials=0), data=DATA
+    )
+    assert [s.name for s in none.kept] == [feed.name, items.name] and none.reduced == ()
+    assert _indexes(dsn) == {"orders_pkey", "users_pkey", "items_pkey"}
+
+
+def _feed(key: str) -> IndexSuggestion:
+    """The feed's index: (user_id, created_at DESC), serving ``key``."""
+    return make_suggestion(
+        "public.orders",
+        (IndexColumn("user_id"), IndexColumn("created_at", descending=True)),
+        query_keys=(key,),
+    )
