@@ -7,10 +7,13 @@ before any of its own work.
 1. Per statement: a loop of simple queries on one connection (Core ``text()`` and ORM
    ``select``), timed one by one; added microseconds = (median, p99) of a mode minus
    those of the uncaptured loop. Modes run interleaved in rounds, so drift hits all alike.
-2. Per request: requests/s of a FastAPI endpoint issuing 5 queries per request
-   (in-process through httpx's ASGITransport, 10 concurrent clients), interleaved too,
-   with the process CPU time per request (steadier than wall time on a busy machine);
-   both are medians over 20 rounds.
+2. Per request: requests/s of a FastAPI endpoint issuing 5 queries per request (through
+   httpx's ASGITransport, 10 concurrent clients), with the process CPU time per request
+   (steadier than wall time on a busy machine): each mode serves in a process of its own
+   (a listener on the Engine class, queryspy's, switches SQLAlchemy's connection-event
+   dispatch on for the whole process), once per round, rounds shuffled; medians of
+   ``--rounds``. ``--callgrind N`` also counts each mode's instructions per request under
+   valgrind, around N measured requests only: a figure the machine's load does not move.
    The ``-cpu`` rows of part 1 are the application thread's CPU time per statement.
 
 Targets: <= 15 us added per statement with call sites; on the 5-query endpoint no more CPU
@@ -18,7 +21,8 @@ per request than queryspy (median of the rounds, their range shown); under +5 % 
 on the test suite.
 
     ADVISOR_BENCH_DSN=postgresql://postgres@127.0.0.1:55432/postgres \\
-        python benchmarks/capture_overhead.py [--statements 20000] [--requests 3000] [--json]
+        python benchmarks/capture_overhead.py [--statements 20000] [--requests 3000] \\
+            [--rounds 5] [--callgrind 300] [--json]
     python benchmarks/capture_overhead.py --suite 300 [--rounds 5]
 
 3. ``--suite TESTS``: wall time of a generated pytest suite of TESTS ORM-heavy tests (lazy
@@ -27,9 +31,9 @@ on the test suite.
    Target: under +5 %.
 
 Without ADVISOR_BENCH_DSN a throwaway server is started (advisor.sandbox).
-All modes share one engine (two identical engines differ by up to 20 us per statement on a
-busy machine), so "none" runs with SQLAlchemy's (empty) event dispatch switched on, as
-every mode does after a listener was once added.
+In part 1 all modes share one engine (two identical engines differ by up to 20 us per
+statement on a busy machine), so "none" runs with SQLAlchemy's (empty) connection-event
+dispatch switched on, as every mode does after queryspy's listener was once added.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import logging
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -201,79 +206,145 @@ def statement_overhead(dsn: str, total: int, tmp: Path) -> dict[str, dict[str, f
 # --------------------------------------------------------------------- per request
 
 
-async def _burst(client: httpx.AsyncClient, count: int, concurrency: int) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) for ``count`` requests."""
-
-    async def worker(n: int) -> None:
-        for _ in range(n):
-            response = await client.get("/bench")
-            assert response.status_code == 200
-
-    start, start_cpu = time.perf_counter(), time.process_time()
-    share = count // concurrency
-    await asyncio.gather(*(worker(share) for _ in range(concurrency)))
-    return time.perf_counter() - start, time.process_time() - start_cpu
+# Each mode serves its requests in a process of its own: SQLAlchemy's connection-event
+# dispatch, once switched on by a listener on the Engine class (queryspy's), stays on for
+# every engine of the process, so a shared process would charge queryspy's dispatch cost to
+# every mode, the uncaptured one included.
 
 
-def request_rate(
-    dsn: str, total: int, tmp: Path, concurrency: int = 10
-) -> dict[str, dict[str, float]]:
-    """Requests/s and CPU us per request per mode (5 queries per request), interleaved."""
-
-    async def main() -> dict[str, dict[str, float]]:
-        engine = create_async_engine(async_url(dsn), pool_size=10, max_overflow=0)
-        handles = recorders(engine, tmp, "req")
-        app = create_app(dsn, engine)
+def _request_app(dsn: str, mode: str, tmp: Path) -> tuple[Any, Any, Any]:
+    """(ASGI app, engine, capture handle or None) of one mode."""
+    engine = create_async_engine(async_url(dsn), pool_size=10, max_overflow=0)
+    app: Any = create_app(dsn, engine)
+    handle = None
+    if mode.startswith("advisor"):
+        handle = capture.instrument(
+            engine,
+            output=str(tmp / f"req-{mode}.jsonl"),
+            call_sites=mode != "advisor-no-call-sites",
+            introspect_schema=False,
+            max_pending=0 if mode == "advisor-listeners-only" else 50_000,
+        )
+        app = AdvisorMiddleware(app)
+    elif mode == "queryspy":
         quiet = logging.getLogger("queryspy-bench")
         quiet.addHandler(logging.NullHandler())
         quiet.propagate = False
-        wrapped: dict[str, Any] = {
-            "none": app,
-            "advisor": AdvisorMiddleware(app),
-            "advisor-no-call-sites": AdvisorMiddleware(app),
-            "advisor-listeners-only": AdvisorMiddleware(app),
-            "queryspy": QuerySpyMiddleware(app, logger=quiet, add_headers=False),
-        }
-        clients = {
-            mode: httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://b")
-            for mode, asgi in wrapped.items()
-        }
-        # Per round: requests/s and CPU us per request. Reported as medians over the rounds:
-        # a burst of another process, or one of the app's full garbage collections (~50 ms
-        # each, a few per run), lands in one round of one mode and would skew a plain total.
-        rps: dict[str, list[float]] = {mode: [] for mode in MODES}
-        cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
-        rounds = 20
-        order = list(MODES)
-        per_round = max(concurrency, total // rounds // concurrency * concurrency)
-        try:
-            for mode in MODES:  # warm-up: pools, compiled caches
-                with enabled(mode, engine, handles, spy=False):
-                    await _burst(clients[mode], concurrency * 5, concurrency)
-            for _ in range(rounds):
-                random.shuffle(order)
-                for mode in order:
-                    with enabled(mode, engine, handles, spy=False):
-                        wall, used = await _burst(clients[mode], per_round, concurrency)
-                    rps[mode].append(per_round / wall)
-                    cpu[mode].append(1e6 * used / per_round)
-        finally:
-            for client in clients.values():
+        app = QuerySpyMiddleware(app, logger=quiet, add_headers=False)
+    return app, engine, handle
+
+
+def request_child(dsn: str, mode: str, count: int, handshake: str | None) -> dict[str, float]:
+    """In a child process: warm up, then time ``count`` requests to ``/bench`` (10 clients).
+
+    With ``handshake`` (a file name prefix), wait for ``PREFIX.go`` before the measured
+    requests and write ``PREFIX.done`` after them: the parent switches callgrind's
+    instrumentation on and off around them.
+    """
+    concurrency = 10
+
+    async def main() -> dict[str, float]:
+        with tempfile.TemporaryDirectory() as tmp:
+            app, engine, handle = _request_app(dsn, mode, Path(tmp))
+            transport = httpx.ASGITransport(app=app)
+            client = httpx.AsyncClient(transport=transport, base_url="http://b")
+
+            async def worker(n: int) -> None:
+                for _ in range(n):
+                    response = await client.get("/bench")
+                    assert response.status_code == 200
+
+            try:
+                await asyncio.gather(*(worker(30) for _ in range(concurrency)))
+                await asyncio.sleep(0.2)  # the writer's wake-up: its backlog is the warm-up's
+                if handshake:
+                    Path(handshake + ".ready").touch()
+                    while not Path(handshake + ".go").exists():
+                        await asyncio.sleep(0.05)
+                start, start_cpu = time.perf_counter(), time.process_time()
+                await asyncio.gather(*(worker(count // concurrency) for _ in range(concurrency)))
+                await asyncio.sleep(0.15)  # the writer thread's last drain of these requests
+                wall = time.perf_counter() - start - 0.15
+                used = time.process_time() - start_cpu
+                if handshake:
+                    Path(handshake + ".done").touch()
+                    while Path(handshake + ".go").exists():
+                        await asyncio.sleep(0.05)
+            finally:
                 await client.aclose()
-            await engine.dispose()
-            for handle in handles.values():
-                handle.uninstrument()
-        return {
-            mode: {
-                "rps": statistics.median(rps[mode]),
-                "cpu_us": statistics.median(cpu[mode]),
-                "cpu_us_min": min(cpu[mode]),
-                "cpu_us_max": max(cpu[mode]),
-            }
-            for mode in MODES
-        }
+                await engine.dispose()
+                if handle is not None:
+                    handle.uninstrument()
+        done = count // concurrency * concurrency
+        return {"rps": done / wall, "cpu_us": 1e6 * used / done}
 
     return asyncio.run(main())
+
+
+def _child_argv(dsn: str, mode: str, count: int, handshake: str | None = None) -> list[str]:
+    argv = [sys.executable, __file__, "--request-child", mode, "--dsn", dsn]
+    argv += ["--requests", str(count)]
+    return argv + (["--handshake", handshake] if handshake else [])
+
+
+def request_rate(dsn: str, total: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Requests/s and CPU us per request per mode (5 queries per request): ``rounds`` rounds,
+    each mode once per round in a fresh process, in a shuffled order; medians and ranges."""
+    rps: dict[str, list[float]] = {mode: [] for mode in MODES}
+    cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
+    order = list(MODES)
+    for _ in range(rounds):
+        random.shuffle(order)
+        for mode in order:
+            done = subprocess.run(
+                _child_argv(dsn, mode, total), capture_output=True, text=True, check=True
+            )
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            rps[mode].append(row["rps"])
+            cpu[mode].append(row["cpu_us"])
+    return {
+        mode: {
+            "rps": statistics.median(rps[mode]),
+            "cpu_us": statistics.median(cpu[mode]),
+            "cpu_us_min": min(cpu[mode]),
+            "cpu_us_max": max(cpu[mode]),
+        }
+        for mode in MODES
+    }
+
+
+def request_instructions(dsn: str, count: int, tmp: Path) -> dict[str, float]:
+    """Instructions per request per mode, counted by callgrind around the measured requests
+    only (start-up and warm-up excluded): a figure the machine's load does not move."""
+    found: dict[str, float] = {}
+    for mode in MODES:
+        prefix = str(tmp / f"cg-{mode}")
+        log = Path(prefix + ".log")
+        argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--log-file={log}"]
+        argv += ["--callgrind-out-file=" + prefix + ".out"]
+        child = subprocess.Popen(
+            argv + _child_argv(dsn, mode, count, prefix),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(Path(prefix + ".ready"), child)
+        subprocess.run(["callgrind_control", "-i", "on", str(child.pid)], capture_output=True)
+        Path(prefix + ".go").touch()
+        _wait_for(Path(prefix + ".done"), child)
+        subprocess.run(["callgrind_control", "-i", "off", str(child.pid)], capture_output=True)
+        Path(prefix + ".go").unlink()
+        if child.wait() != 0:
+            raise RuntimeError(f"{mode}: the callgrind run failed; see {log}")
+        collected = [line for line in log.read_text().splitlines() if "Collected :" in line]
+        found[mode] = int(collected[-1].split(":")[-1].replace(",", "")) / count
+    return found
+
+
+def _wait_for(path: Path, child: subprocess.Popen[bytes]) -> None:
+    while not path.exists():
+        if child.poll() is not None:
+            raise RuntimeError(f"the benchmark child exited ({child.returncode}) early")
+        time.sleep(0.1)
 
 
 # --------------------------------------------------------------------- test-suite mode
@@ -378,6 +449,31 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
+def _print_requests(
+    rates: dict[str, dict[str, float]], instructions: dict[str, float], requests: int, rounds: int
+) -> None:
+    print(
+        f"\nFastAPI endpoint, 5 queries per request ({requests} requests per mode and round, "
+        f"each mode in its own process; medians of {rounds} rounds):"
+    )
+    base = rates["none"]
+    for mode, row in rates.items():
+        print(
+            f"  {mode:34} {row['rps']:8.0f} req/s {100 * row['rps'] / base['rps']:6.1f} % "
+            f"of none   {row['cpu_us']:7.0f} us CPU/request "
+            f"({row['cpu_us'] - base['cpu_us']:+5.0f}; rounds {row['cpu_us_min']:.0f}"
+            f"-{row['cpu_us_max']:.0f})"
+        )
+    verdict = "met" if rates["advisor"]["cpu_us"] <= rates["queryspy"]["cpu_us"] else "NOT met"
+    print(f"  target (advisor CPU/request <= queryspy's): {verdict}")
+    if instructions:
+        print("Instructions per request (callgrind, measured requests only):")
+        for mode, count in instructions.items():
+            print(
+                f"  {mode:34} {count / 1e6:6.3f} M ({(count - instructions['none']) / 1e3:+6.0f} k)"
+            )
+
+
 def main() -> int:
     """Run the measurements and print a table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -391,8 +487,23 @@ def main() -> int:
         metavar="TESTS",
         help="instead: time a generated ORM-heavy pytest suite of TESTS tests per mode",
     )
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of --suite (>= 5)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of --suite / requests")
+    parser.add_argument(
+        "--callgrind",
+        type=int,
+        default=0,
+        metavar="REQUESTS",
+        help="also count instructions per request under valgrind's callgrind (300 is plenty)",
+    )
+    parser.add_argument("--request-child", help=argparse.SUPPRESS)
+    parser.add_argument("--dsn", help=argparse.SUPPRESS)
+    parser.add_argument("--handshake", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.request_child:
+        print(
+            json.dumps(request_child(args.dsn, args.request_child, args.requests, args.handshake))
+        )
+        return 0
     if args.suite:
         with database() as dsn, tempfile.TemporaryDirectory() as tmp:
             suite = suite_overhead(dsn, args.suite, args.rounds, Path(tmp))
@@ -408,11 +519,15 @@ def main() -> int:
             )
         print("  target: under +5 % wall time")
         return 0
+    instructions: dict[str, float] = {}
     with database() as dsn, tempfile.TemporaryDirectory() as tmp:
         stmts = statement_overhead(dsn, args.statements, Path(tmp))
-        rates = request_rate(dsn, args.requests, Path(tmp))
+        rates = request_rate(dsn, args.requests, args.rounds)
+        if args.callgrind:
+            instructions = request_instructions(dsn, args.callgrind, Path(tmp))
     if args.json:
-        print(json.dumps({"statements": stmts, "requests_per_s": rates}, indent=2))
+        out = {"statements": stmts, "requests_per_s": rates, "instructions": instructions}
+        print(json.dumps(out, indent=2))
         return 0
     print(f"Per statement ({args.statements} per mode and loop; added = mode - none):")
     print(f"  {'loop/mode':34} {'median':>9} {'p99':>9} {'added med':>10} {'added p99':>10}")
@@ -421,20 +536,7 @@ def main() -> int:
             f"  {key:34} {row['median_us']:8.1f}u {row['p99_us']:8.1f}u "
             f"{row['added_median_us']:9.1f}u {row['added_p99_us']:9.1f}u"
         )
-    print(
-        f"\nFastAPI endpoint, 5 queries per request ({args.requests} requests per mode, "
-        "medians of 20 rounds):"
-    )
-    base = rates["none"]
-    for mode, row in rates.items():
-        print(
-            f"  {mode:34} {row['rps']:8.0f} req/s {100 * row['rps'] / base['rps']:6.1f} % "
-            f"of none   {row['cpu_us']:7.0f} us CPU/request "
-            f"({row['cpu_us'] - base['cpu_us']:+5.0f}; rounds {row['cpu_us_min']:.0f}"
-            f"-{row['cpu_us_max']:.0f})"
-        )
-    verdict = "met" if rates["advisor"]["cpu_us"] <= rates["queryspy"]["cpu_us"] else "NOT met"
-    print(f"  target (advisor CPU/request <= queryspy's): {verdict}")
+    _print_requests(rates, instructions, args.requests, args.rounds)
     return 0
 
 
