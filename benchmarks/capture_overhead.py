@@ -129,7 +129,7 @@ def recorders(engine: Any, tmp: Path, tag: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def enabled(mode: str, engine: Any, handles: dict[str, Any], spy: bool) -> Iterator[None]:
+def enabled(mode: str, engine: Any, handles: dict[str, Any]) -> Iterator[None]:
     """Capture ``engine`` the way ``mode`` says for the duration of the block."""
     if mode in handles:
         handles[mode].recorder.attach(engine)
@@ -137,7 +137,7 @@ def enabled(mode: str, engine: Any, handles: dict[str, Any], spy: bool) -> Itera
             yield
         finally:
             handles[mode].recorder.detach()
-    elif mode == "queryspy" and spy:
+    elif mode == "queryspy":
         with queryspy.record():
             yield
     else:
@@ -170,7 +170,7 @@ def statement_overhead(dsn: str, total: int, tmp: Path) -> dict[str, dict[str, f
             random.shuffle(order)
             for mode in order:
                 row = samples[mode]
-                with enabled(mode, engine, handles, spy=True):
+                with enabled(mode, engine, handles):
                     for _ in range(per_round):
                         start, start_cpu = clock(), cpu()
                         conn.execute(stmt)

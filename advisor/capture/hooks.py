@@ -139,6 +139,11 @@ class Recorder:
 
     def _run(self, run: Any, args: tuple[Any, ...], params: Any, many: bool, context: Any) -> bool:
         """Run the dialect's own execute, timed, and record it (its error too)."""
+        if getattr(context.root_connection, "_allow_autobegin", True) is False:
+            # The connection SQLAlchemy opens for itself at the first connect (its
+            # dialect's initialize: version(), current_schema()...): not the app's.
+            run(*args)
+            return True
         start = perf_counter()
         try:
             run(*args)
@@ -156,12 +161,7 @@ class Recorder:
         # long (see Scope.settle), so a backlog never adds to the app's full collections.
         end = perf_counter()
         try:
-            conn = context.root_connection
-            if conn._allow_autobegin is False:
-                # The connection SQLAlchemy opens for itself at the first connect (its
-                # dialect's initialize: version(), current_schema()...): not the app's.
-                return
-            engine = conn.engine
+            engine = context.root_connection.engine
             if engine.pool is not self._pool:
                 self._pool = engine.pool
                 self.pools.watch(engine.pool)  # a new engine, or dispose() replaced the pool
@@ -172,7 +172,8 @@ class Recorder:
                 self.writer.dropped += 1
                 return
             site = orm = origin = callers = None
-            # ``many`` is the context's executemany (insertmanyvalues batches included).
+            # ``many``: a driver executemany (do_executemany); insertmanyvalues batches come
+            # through do_execute, one statement each.
             options = context.execution_options
             carried = options.get(OPTION)
             if carried is not None:
