@@ -177,7 +177,14 @@ PINNED = {
         "statement_for",
         "statements_for",
     ],
-    "advisor.verify.effects": ["EffectMeter", "effect_text", "figure", "improved", "regressed"],
+    "advisor.verify.effects": [
+        "EffectMeter",
+        "effect_text",
+        "figure",
+        "improved",
+        "measurement_text",
+        "regressed",
+    ],
     "advisor.verify.migration_review": [
         "Change",
         "IndexChange",

@@ -24,7 +24,14 @@ from advisor.model import Measurement, QueryEffect, Workload
 from advisor.verify.explain import explain, plan_change
 from advisor.verify.params import Statement, bind_statement
 
-__all__ = ["EffectMeter", "effect_text", "figure", "improved", "regressed"]
+__all__ = [
+    "EffectMeter",
+    "effect_text",
+    "figure",
+    "improved",
+    "measurement_text",
+    "regressed",
+]
 
 
 def figure(m: Measurement) -> float | None:
@@ -33,15 +40,16 @@ def figure(m: Measurement) -> float | None:
     return m.ms if m.ms is not None else m.timed_out_ms
 
 
+def measurement_text(m: Measurement) -> str:
+    """``12.40 ms``; a timed-out run reads ``> 5000 ms``, one only costed ``not run``."""
+    if m.ms is None and m.timed_out_ms is not None:
+        return f"> {m.timed_out_ms:.0f} ms"
+    return f"{m.ms:.2f} ms" if m.ms is not None else "not run"
+
+
 def effect_text(effect: QueryEffect) -> str:
     """``12.40 ms -> 0.08 ms``; a timed-out side reads ``> 5000 ms``."""
-
-    def side(m: Measurement) -> str:
-        if m.ms is None and m.timed_out_ms is not None:
-            return f"> {m.timed_out_ms:.0f} ms"
-        return f"{m.ms:.2f} ms" if m.ms is not None else "not run"
-
-    return f"{side(effect.before)} -> {side(effect.after)}"
+    return f"{measurement_text(effect.before)} -> {measurement_text(effect.after)}"
 
 
 def _may_differ(effect: QueryEffect) -> bool:

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from dataclasses import replace
 
 from advisor.model import IndexSuggestion, QueryEffect
-from advisor.verify.effects import EffectMeter, figure
+from advisor.verify.effects import EffectMeter, figure, measurement_text
 from advisor.verify.explain import plan_change, uses_index
 
 __all__ = ["reduce_set"]
@@ -124,7 +124,8 @@ def _dropped(
 ) -> IndexSuggestion:
     """``suggestion`` with its evidence saying what the set measured without it."""
     said = ", ".join(
-        f"{e.key} {_ms(figure(e.after))} with it, {_ms(figure(e.before))} without x {e.calls} calls"
+        f"{e.key} {measurement_text(e.after)} with it, {measurement_text(e.before)} without "
+        f"x {e.calls} calls"
         for e in effects
     )
     why = (
@@ -190,10 +191,6 @@ def _estimated_loss(
 def _size(suggestion: IndexSuggestion) -> int:
     verification = suggestion.verification
     return verification.size_bytes or 0 if verification is not None else 0
-
-
-def _ms(value: float | None) -> str:
-    return "not run" if value is None else f"{value:.2f} ms"
 
 
 def _s(ms: float) -> str:
