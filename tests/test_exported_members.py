@@ -169,7 +169,7 @@ PINNED = {
     ],
     "advisor.verify.loops": ["measure_loop", "measure_loops"],
     "advisor.verify.measure": ["VerifyOptions", "VerifyOutcome", "verdict_of", "verify_indexes"],
-    "advisor.verify.reduce": ["reduce_set"],
+    "advisor.verify.reduce": ["keeps", "reduce_set"],
     "advisor.verify.params": [
         "EXPLAINABLE",
         "Statement",

@@ -2,7 +2,9 @@
 
 Only SQLAlchemy's event API: the dialect's ``do_execute`` / ``do_executemany`` /
 ``do_execute_no_params`` (the listener runs the cursor execution itself, and times it),
-``do_orm_execute`` on sessions, ``load`` and ``refresh`` on mappers. Not the connection
+``do_orm_execute`` on sessions; and, the one hook outside it, a wrapper of the function
+that turns an ORM query's rows into objects (:func:`~advisor.capture.orm.watch_queries`:
+once per query where the mapper events fire once per row). Not the connection
 events (``before/after_cursor_execute``, ``handle_error``, ``engine_connect``): one listener
 there switches on SQLAlchemy's per-connection event dispatch for every statement of the
 engine (measured under callgrind, a psycopg Core loop: +51k instructions on a 295k
@@ -21,12 +23,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Session
 
 from advisor.capture.context import CURRENT_SCOPE, FALLBACK_SCOPE
 from advisor.capture.encode import summarize
 from advisor.capture.frames import SiteFinder
-from advisor.capture.orm import Origins, describe, loaded
+from advisor.capture.orm import Origins, describe, loaded, unwatch_queries, watch_queries
 from advisor.capture.pools import PoolTimer
 from advisor.capture.results import result_hash
 from advisor.capture.schema_line import SchemaProbe
@@ -69,9 +71,7 @@ class Recorder:
         self._listening: list[tuple[Any, str, Any]] = []
         self._pool: Any = None  # the pool of the last statement's engine (watched)
         self.origins = Origins()
-        # The runid of the ORM query whose rows were loading last: its entry is built once
-        # per query, not per row.
-        self._seen_run = 0
+        self._watching = False
         self._t0 = perf_counter()  # a line's ``at`` counts seconds from here
         self.pools = PoolTimer(writer, self._t0)
 
@@ -93,12 +93,11 @@ class Recorder:
         if target is not None:
             self.pools.watch(engine.pool)
         self._listen(Session, "do_orm_execute", self._orm)
-        if self.call_sites:
-            # raw: the listener gets the InstanceState (no wrapper looking up the object).
-            # refresh: a reload (expired attributes, Session.refresh, populate_existing)
-            # stamps the object with the reloading query's runid.
-            self._listen(Mapper, "load", self._load, raw=True)
-            self._listen(Mapper, "refresh", self._load, raw=True)
+        if self.call_sites and not self._watching:
+            # Every ORM query, a reload too (expired attributes, Session.refresh,
+            # populate_existing): it stamps its objects with its own runid.
+            watch_queries(self._query)
+            self._watching = True
 
     def detach(self) -> None:
         """Remove every listener this recorder added (idempotent)."""
@@ -108,6 +107,9 @@ class Recorder:
                 event.remove(target, name, fn)
             except Exception:
                 self.writer.internal_errors += 1
+        if self._watching:
+            unwatch_queries(self._query)
+            self._watching = False
         self.pools.restore()
 
     def close(self) -> None:
@@ -279,7 +281,7 @@ class Recorder:
             orm, found = describe(orm_state, self.origins)
             site = callers = None
             origin = None if found is None else found[0]
-            # A column load's object keeps its entry through the reload (see _load).
+            # A column load's object keeps its entry through the reload (see _query).
             kept = found if orm is not None and orm["kind"] in _RELOADS else None
             if self.call_sites:
                 site, callers = self.finder.trace()
@@ -288,13 +290,9 @@ class Recorder:
         except Exception:
             self.writer.internal_errors += 1
 
-    def _load(self, state: Any, query_context: Any, attrs: Any = None) -> None:
-        # Runs for every instance an ORM query creates (or reloads): one comparison.
+    def _query(self, query_context: Any) -> None:
+        # Once per ORM query, its runid just set: remember where its objects come from.
         try:
-            runid = query_context.runid
-            if runid == self._seen_run:
-                return
-            self._seen_run = runid
             carried = query_context.execution_options.get(OPTION)
             if carried is None or carried[0] is None:
                 return
@@ -303,8 +301,8 @@ class Recorder:
                 # A reload of an object's columns: it still comes from the query that
                 # loaded it first (if that one is known).
                 if carried[4] is not None:
-                    self.origins.remember(runid, carried[4])
+                    self.origins.remember(query_context.runid, carried[4])
                 return
-            self.origins.remember(runid, loaded(carried[0], orm))
+            self.origins.remember(query_context.runid, loaded(carried[0], orm))
         except Exception:
             self.writer.internal_errors += 1

@@ -201,6 +201,8 @@ def test_cli_in_its_own_environment_captures_an_old_stack_app(
     assert {q["scope_kind"] for q in by_scope["fixture engine"]} == {"fixture"}
     lazy = [q for q in by_scope["test_app.py::test_lazy_loop"] if q.get("orm")]
     assert len(lazy) == 3 and all(q["call_site"]["path"] == "test_app.py" for q in lazy)
+    # The origin (the query that loaded the authors) on this older SQLAlchemy too.
+    assert all((q["origin"] or {}).get("path") == "test_app.py" for q in lazy)
     writes = [str(q["sql"]).split()[0] for q in by_scope["test_app.py::test_orm_update_and_delete"]]
     assert "UPDATE" in writes and "DELETE" in writes
     schema = read_header(str(out)).schema

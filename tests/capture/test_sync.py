@@ -230,6 +230,36 @@ def test_capture_leaves_connection_events_off_and_skips_the_dialects_own_stateme
     assert [e.sql for e in executions(capture_file)] == ["SELECT 41 + 1", "SELECT 2"]
 
 
+def test_origins_are_learnt_once_per_query_not_per_row(
+    engine: Engine, capture_file: Path, executions: Read
+) -> None:
+    # No mapper load/refresh listener (SQLAlchemy would call it for every row loaded); the
+    # one wrapper of the ORM's row-to-object step is shared by two recorders and gone with
+    # the last one.
+    from sqlalchemy.orm import loading
+
+    own = loading.instances
+    first = capture.instrument(engine, output=str(capture_file))
+    second = capture.instrument(engine, output=str(capture_file.with_suffix(".2.jsonl")))
+    try:
+        assert not User.__mapper__.class_manager.dispatch.load
+        assert not User.__mapper__.class_manager.dispatch.refresh
+        wrapped = loading.instances
+        assert wrapped is not own
+        first.uninstrument()
+        assert loading.instances is wrapped  # the second recorder still watches
+        with Session(engine) as session:
+            for user in session.scalars(select(User).order_by(User.id).limit(2)):  # mark:2
+                assert user.orders  # mark:lazy2
+    finally:
+        first.uninstrument()
+        second.uninstrument()
+    assert loading.instances is own
+    lazy = [e for e in executions(capture_file.with_suffix(".2.jsonl")) if e.orm]
+    assert [e.call_site.line for e in lazy if e.call_site] == [_line_of("# mark:lazy2")] * 2
+    assert [e.origin.line for e in lazy if e.origin] == [_line_of("# mark:2")] * 2
+
+
 def test_instrument_one_engine_only_and_uninstrument(
     engine: Engine, shop_dsn: str, capture_file: Path, executions: Read
 ) -> None:
