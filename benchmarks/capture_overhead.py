@@ -61,6 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import queryspy  # noqa: E402
+from callgrind import instructions_per_request  # noqa: E402
 from queryspy.asgi import QuerySpyMiddleware  # noqa: E402
 from shop_app.api import async_url, create_app  # noqa: E402
 from shop_app.models import User  # noqa: E402
@@ -319,32 +320,9 @@ def request_instructions(dsn: str, count: int, tmp: Path) -> dict[str, float]:
     found: dict[str, float] = {}
     for mode in MODES:
         prefix = str(tmp / f"cg-{mode}")
-        log = Path(prefix + ".log")
-        argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--log-file={log}"]
-        argv += ["--callgrind-out-file=" + prefix + ".out"]
-        child = subprocess.Popen(
-            argv + _child_argv(dsn, mode, count, prefix),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for(Path(prefix + ".ready"), child)
-        subprocess.run(["callgrind_control", "-i", "on", str(child.pid)], capture_output=True)
-        Path(prefix + ".go").touch()
-        _wait_for(Path(prefix + ".done"), child)
-        subprocess.run(["callgrind_control", "-i", "off", str(child.pid)], capture_output=True)
-        Path(prefix + ".go").unlink()
-        if child.wait() != 0:
-            raise RuntimeError(f"{mode}: the callgrind run failed; see {log}")
-        collected = [line for line in log.read_text().splitlines() if "Collected :" in line]
-        found[mode] = int(collected[-1].split(":")[-1].replace(",", "")) / count
+        child = _child_argv(dsn, mode, count, prefix)
+        found[mode] = instructions_per_request(child, prefix, count)
     return found
-
-
-def _wait_for(path: Path, child: subprocess.Popen[bytes]) -> None:
-    while not path.exists():
-        if child.poll() is not None:
-            raise RuntimeError(f"the benchmark child exited ({child.returncode}) early")
-        time.sleep(0.1)
 
 
 # --------------------------------------------------------------------- test-suite mode

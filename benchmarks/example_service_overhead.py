@@ -21,21 +21,32 @@ Beside requests/s, each round reports the uvicorn process's own CPU time per req
 system, from ``/proc/PID/stat``, over the measured requests only): on a machine shared with
 other work it is the steadier figure, since the load driver and PostgreSQL compete for the
 same cores and move requests/s by several points from one round to the next.
+
+``--callgrind N`` counts instead the instructions per request of the same request mix served
+in-process (httpx's ASGI transport, one request at a time, the fixed hash seed and the
+objects of the warm-up frozen out of the collector), bare and under ``advisor capture``:
+a figure this machine's load does not move (A/A: within 0.2 %), for what the medians of
+rounds cannot resolve (their A/A spread is several points).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
 import os
 import statistics
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from callgrind import instructions_per_request
+
 from advisor.demo import DemoOptions, request_plan, seed_database
 from advisor.demo.load import drive
-from advisor.demo.service import served
+from advisor.demo.service import served, service_root
 from advisor.sandbox import create_database, open_sandbox
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -117,6 +128,57 @@ def _round(
     return servers[0].figures(), servers[1].figures()
 
 
+def request_child(args: argparse.Namespace) -> None:
+    """In a child process (``--request-child``): serve the request mix in-process, one
+    request at a time, with the handshake of :mod:`callgrind` around the measured ones."""
+    sys.path.insert(0, str(service_root()))
+    os.environ.update(EXAMPLE_DSN=args.dsn, EXAMPLE_FIXES="all")
+    import httpx
+    from example_service.app import create_app
+
+    options = DemoOptions(size=args.size, requests=args.warmup + args.callgrind, warmup=0)
+    plan = request_plan(options)
+    app = create_app()
+
+    async def serve(requests: list[tuple[str, str]]) -> None:
+        for _, path in requests:
+            response = await client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+
+    async def main() -> None:
+        async with app.router.lifespan_context(app):
+            await serve(plan[: args.warmup])
+            await asyncio.sleep(0.3)  # the capture writer drains the warm-up's lines
+            gc.collect()
+            gc.freeze()
+            Path(args.handshake + ".ready").touch()
+            while not Path(args.handshake + ".go").exists():
+                await asyncio.sleep(0.05)
+            await serve(plan[args.warmup :])
+            await asyncio.sleep(0.3)  # and the measured requests' lines
+            Path(args.handshake + ".done").touch()
+            while Path(args.handshake + ".go").exists():
+                await asyncio.sleep(0.05)
+
+    transport = httpx.ASGITransport(app=app)
+    client = httpx.AsyncClient(transport=transport, base_url="http://example")
+    asyncio.run(main())
+
+
+def instructions(dsn: str, args: argparse.Namespace, work: Path) -> dict[str, float]:
+    """Instructions per request of the request mix, bare and under ``advisor capture``."""
+    child = [sys.executable, __file__, "--request-child", "--dsn", dsn, "--size", args.size]
+    child += ["--warmup", str(args.warmup), "--callgrind", str(args.callgrind)]
+    capture = [sys.executable, "-m", "advisor", "capture", "-o", str(work / "cg.jsonl"), "--"]
+    os.environ["PYTHONHASHSEED"] = "0"  # both children: dict and set layouts alike
+    found = {}
+    for mode, wrapper in (("uncaptured", []), ("captured", capture)):
+        prefix = str(work / f"cg-{mode}")
+        handshake = [*child, "--handshake", prefix]
+        found[mode] = instructions_per_request(handshake, prefix, args.callgrind, wrapper=wrapper)
+    return found
+
+
 def _median_range(values: list[float], fmt: str) -> str:
     return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
 
@@ -135,7 +197,30 @@ def main() -> None:
         action="store_true",
         help="A/A test of the method: both servers uncaptured (the ratio should read ~100 %%)",
     )
+    parser.add_argument(
+        "--callgrind",
+        type=int,
+        default=0,
+        metavar="N",
+        help="count instructions per request over N in-process requests instead (valgrind)",
+    )
+    parser.add_argument("--request-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--dsn", help=argparse.SUPPRESS)
+    parser.add_argument("--handshake", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.request_child:
+        request_child(args)
+        return
+    if args.callgrind:
+        with open_sandbox("local") as sandbox:
+            dsn = create_database(sandbox, "example_overhead")
+            seed_database(dsn, args.size)
+            found = instructions(dsn, args, Path(tempfile.mkdtemp(prefix="advisor-cg-")))
+        bare, captured = found["uncaptured"], found["captured"]
+        print(f"instructions per request over {args.callgrind} requests (callgrind):")
+        print(f"uncaptured {bare / 1e6:.2f} M, captured {captured / 1e6:.2f} M "
+              f"({(captured / bare - 1) * 100:+.1f} %)")  # fmt: skip
+        return
     options = DemoOptions(
         size=args.size, requests=args.requests, concurrency=args.concurrency, warmup=args.warmup
     )
