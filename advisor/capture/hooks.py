@@ -290,6 +290,8 @@ class Recorder:
 
     def _load(self, state: Any, query_context: Any, attrs: Any = None) -> None:
         # Runs for every instance an ORM query creates (or reloads): one comparison.
+        if query_context is None:
+            return  # a bulk UPDATE/DELETE synchronizing the session's objects: no query
         try:
             runid = query_context.runid
             if runid == self._seen_run:
