@@ -180,13 +180,14 @@ def test_both_paths_fail_alike(tmp_path: Path) -> None:
     assert outputs[0][0] == 2 and outputs[0][1].startswith("advisor: error: ")
 
 
-def test_the_fast_path_imports_no_typer_or_rich(tmp_path: Path) -> None:
+def test_the_fast_path_imports_no_typer_rich_or_scan_model(tmp_path: Path) -> None:
     code = (
         "import sys; sys.argv = ['advisor', 'capture', '-o', sys.argv[1], '--', 'true'];"
         "import advisor.cli as cli\n"
         "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in sys.modules"
-        " if m.split('.')[0] in ('typer', 'rich', 'click', 'pydantic')))"
+        " if m.split('.')[0] in ('typer', 'rich', 'click', 'pydantic')"
+        " or m in ('advisor.model', 'advisor.triage')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "c.jsonl")],
