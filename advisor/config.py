@@ -29,10 +29,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from advisor.errors import ConfigError
-from advisor.triage.suppress import Suppression, parse_suppressions
+
+if TYPE_CHECKING:
+    from advisor.triage.suppress import Suppression
 
 __all__ = ["Config", "find_config", "load_config"]
 
@@ -116,10 +118,20 @@ def _config_from_table(table: Mapping[str, Any], path: str) -> Config:
         verify=_bool(table.get("verify", False), "verify", path),
         rule_options={str(k): dict(v) for k, v in rules.items()},
         path=path,
-        suppress=parse_suppressions(table.get("suppress", []), path),
+        suppress=_suppressions(table.get("suppress"), path),
         app_packages=_names(table.get("app-packages", []), "app-packages", path, "package names"),
         ignore_library=_flag(table.get("ignore-library", False), "ignore-library", path),
     )
+
+
+def _suppressions(entries: object, path: str) -> tuple[Suppression, ...]:
+    if entries is None:
+        return ()
+    # Imported only for a file that has entries: the triage side imports advisor.model
+    # (~40 ms), which `advisor capture` (reading app-packages) has no use for.
+    from advisor.triage.suppress import parse_suppressions
+
+    return parse_suppressions(entries, path)
 
 
 def _flag(value: object, key: str, path: str) -> bool:

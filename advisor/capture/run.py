@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import importlib.metadata
 import os
 import shutil
 import signal
@@ -72,6 +71,8 @@ class CaptureRun:
 
 def plugin_installed() -> bool:
     """True when the pytest11 entry point already loads advisor's plugin."""
+    import importlib.metadata  # ~25 ms: not on the path of every capture
+
     try:
         points = importlib.metadata.entry_points(group="pytest11")
     except Exception:
@@ -148,10 +149,24 @@ def _forward_signals(proc: subprocess.Popen[bytes]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _dsn_files(parts_dir: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(parts_dir, DSN_FILE_PREFIX + "*")))
+
+
+def _prepare_snapshot(parts_dir: str, exited: threading.Event) -> None:
+    """Once a PostgreSQL engine of the command has left its DSN, import the scan side
+    (~0.1 s) while the command runs: the end-of-run snapshot then only reads the schema."""
+    while not _dsn_files(parts_dir):
+        if exited.wait(0.05):
+            return
+    with contextlib.suppress(Exception):
+        import advisor.schema  # noqa: F401
+
+
 def _last_snapshot(parts_dir: str) -> dict[str, Any] | None:
     """The schema the command's database has now that it exited (after its migrations),
     or None: no PostgreSQL engine ran, or the database is gone (a test suite's own)."""
-    files = sorted(glob.glob(os.path.join(parts_dir, DSN_FILE_PREFIX + "*")))
+    files = _dsn_files(parts_dir)
     if not files:
         return None
     try:
@@ -193,8 +208,17 @@ def run_command(
             raise CaptureError(
                 f"{argv[0]}: cannot start the command ({exc.strerror}); check its name"
             ) from exc
-        with _forward_signals(proc):
-            code = proc.wait()
+        exited = threading.Event()
+        prepare = threading.Thread(
+            target=_prepare_snapshot, args=(parts_dir, exited), name="advisor-prepare"
+        )
+        prepare.start()
+        try:
+            with _forward_signals(proc):
+                code = proc.wait()
+        finally:
+            exited.set()
+            prepare.join()
         parts = sorted(glob.glob(os.path.join(parts_dir, "part-*.jsonl")))
         schema = _last_snapshot(parts_dir)
         totals = merge_parts(parts, output, keep_params=keep_params, schema=schema)

@@ -1,4 +1,8 @@
-"""``advisor capture -o FILE -- COMMAND``: run an app with every engine captured."""
+"""``advisor capture -o FILE -- COMMAND``: run an app with every engine captured.
+
+The typer command, for ``--help`` and usage errors; a plain command line takes the fast
+path of :mod:`advisor.cli.capture_argv` (same options, same body) without typer.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,15 @@ from typing import Annotated
 
 import typer
 
-from advisor.cli.common import app, err, load_cfg, split_values
-from advisor.errors import ConfigError
+from advisor.cli.capture_argv import (
+    APP_PACKAGE,
+    CALL_SITES,
+    KEEP_PARAMS,
+    OUTPUT,
+    CaptureArgs,
+    run_capture,
+)
+from advisor.cli.common import app
 
 __all__ = ["capture"]
 
@@ -18,38 +29,19 @@ __all__ = ["capture"]
 )
 def capture(
     ctx: typer.Context,
-    output: Annotated[str, typer.Option("--output", "-o", help="Capture file (.jsonl).")],
-    keep_params: Annotated[
-        bool, typer.Option(help="Keep parameter values (redacted by default).")
-    ] = False,
-    call_sites: Annotated[bool, typer.Option(help="Record the application line.")] = True,
+    output: Annotated[str, typer.Option(*OUTPUT.decls, help=OUTPUT.help)],
+    keep_params: Annotated[bool, typer.Option(*KEEP_PARAMS.decls, help=KEEP_PARAMS.help)] = False,
+    call_sites: Annotated[bool, typer.Option(*CALL_SITES.decls, help=CALL_SITES.help)] = True,
     app_package: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--app-package",
-            help="An installed package that is application code (repeatable; default:"
-            " app-packages of \\[tool.advisor]).",
-        ),
+        list[str] | None, typer.Option(*APP_PACKAGE.decls, help=APP_PACKAGE.help)
     ] = None,
 ) -> None:
     """Run COMMAND with every SQLAlchemy engine captured: advisor capture -o F -- COMMAND..."""
-    packages = tuple(split_values(app_package)) if app_package else None
-    if packages is None:
-        packages = load_cfg(None).app_packages
-    from advisor.capture.run import run_command
-
-    argv = list(ctx.args)
-    if not argv:
-        raise ConfigError("capture: no command given; usage: advisor capture -o FILE -- COMMAND")
-    done = run_command(
-        output, argv, keep_params=keep_params, call_sites=call_sites, app_packages=packages
+    args = CaptureArgs(
+        output=output,
+        command=tuple(ctx.args),
+        keep_params=keep_params,
+        call_sites=call_sites,
+        app_package=tuple(app_package) if app_package else None,
     )
-    written = f"{output} ({done.statements} statements)"
-    problem = done.problem()
-    if problem is None:
-        err.print(
-            f"advisor: capture written to {written}", style="dim", markup=False, soft_wrap=True
-        )
-    else:
-        err.print(f"advisor: {problem}; capture written to {written}", markup=False, soft_wrap=True)
-    raise typer.Exit(done.exit_code)
+    raise typer.Exit(run_capture(args))

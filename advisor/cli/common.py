@@ -1,4 +1,5 @@
-"""What every command shares: the app, the consoles, writing outputs and one-line messages."""
+"""What every command shares: the app, the consoles, writing outputs and one-line messages
+(those, the config and the exit codes from :mod:`advisor.cli.edge`, which needs no typer)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
+from advisor.cli.edge import error_line, fail, load_cfg, split_values, stderr_line
 from advisor.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,13 +71,6 @@ def scan_options(
     )
 
 
-def load_cfg(config: Path | None) -> Config:
-    """The ``--config`` file, else the one found from the working directory."""
-    from advisor.config import find_config, load_config
-
-    return load_config(config if config is not None else find_config(Path.cwd()))
-
-
 def print_to(renderable: Any, output: str | None) -> None:
     """A rich renderable to stdout, or to ``output`` at a fixed width."""
     if output is None or output == "-":
@@ -114,11 +108,6 @@ def read_stdin() -> str:
     return sys.stdin.buffer.read().decode("utf-8", errors="replace")
 
 
-def split_values(values: list[str]) -> list[str]:
-    """Repeatable, comma-separated option values as one list: ``-a x,y -a z``."""
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
-
-
 @contextlib.contextmanager
 def progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
     """A rich progress bar on a terminal; nothing when stderr is not one or CI is set."""
@@ -134,20 +123,3 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
             bar.update(task, description=what, completed=done, total=total or None)
 
         yield tell
-
-
-def stderr_line(kind: str, message: str) -> None:
-    """``advisor: KIND: MESSAGE`` on stderr, as one line."""
-    # Plain write: a one-line message must stay one line whatever the terminal width.
-    sys.stderr.write(f"advisor: {kind}: {' '.join(message.split())}\n")
-
-
-def error_line(message: str) -> None:
-    """``advisor: error: MESSAGE`` on stderr."""
-    stderr_line("error", message)
-
-
-def fail(message: str, code: int) -> NoReturn:
-    """The error line, then exit with ``code``."""
-    error_line(message)
-    sys.exit(code)

@@ -309,6 +309,28 @@ def test_orm_update_and_delete_are_captured_without_internal_errors(
     assert found.count("UPDATE") == 2 and found.count("DELETE") == 1
 
 
+@pytest.mark.parametrize("synchronize", ["auto", "evaluate", "fetch"])
+def test_orm_update_of_loaded_objects_has_no_internal_errors(
+    engine: Engine, capture_file: Path, executions: Read, synchronize: str
+) -> None:
+    from sqlalchemy import update
+
+    # The objects are in the identity map: SQLAlchemy refreshes them in memory to
+    # synchronize the session (a mapper ``refresh`` event with no query context, which
+    # failed once per test when capture listened to it).
+    handle = capture.instrument(engine, output=str(capture_file))
+    with handle, Session(engine) as session:
+        users = session.scalars(select(User).where(User.id <= 2)).all()
+        session.execute(
+            update(User).where(User.id <= 2).values(bio="synced"),
+            execution_options={"synchronize_session": synchronize},
+        )
+        assert {user.bio for user in users} == {"synced"}
+        session.rollback()
+        assert handle.internal_errors == 0
+    assert [e.sql.split()[0] for e in executions(capture_file)].count("UPDATE") == 1
+
+
 def test_column_loads_are_told_apart_from_the_mapper(
     engine: Engine, capture_file: Path, executions: Read
 ) -> None:
