@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from tpch_workload import QUERIES
 
 from advisor.model import IndexSuggestion, Measurement, PlanNode
+from advisor.verify.explain import iter_nodes
 
 __all__ = [
     "Config",
@@ -123,14 +124,6 @@ def merge_rounds(found: Sequence[Config]) -> Config:
     )
 
 
-def _nodes(node: PlanNode | None) -> Iterator[PlanNode]:
-    if node is None:
-        return
-    yield node
-    for child in node.children:
-        yield from _nodes(child)
-
-
 def plan_shape(node: PlanNode | None) -> str:
     """A plan's shape without its figures: node types, relations and indexes, nested;
     ``"?"`` for a query that was not planned (timed out)."""
@@ -143,7 +136,7 @@ def plan_shape(node: PlanNode | None) -> str:
 
 def plan_indexes(node: PlanNode | None) -> set[str]:
     """The names of the indexes a plan reads."""
-    return {n.index for n in _nodes(node) if n.index}
+    return {n.index for n in iter_nodes(node) if n.index} if node is not None else set()
 
 
 @dataclass(frozen=True, slots=True)
