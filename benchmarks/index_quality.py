@@ -10,7 +10,10 @@ One run, one sandbox (this machine's PostgreSQL binaries):
    would have recorded it: one line per call, the measured time, varied values, the
    measured ones first). ``pg_stat_user_tables`` is then reset (``--keep-load-stats``
    keeps it), so that the bulk COPY does not read as write traffic.
-3. Index configurations, each built for real, measured, dropped:
+3. Index configurations, each built for real, measured, dropped, in ``--rounds``
+   interleaved rounds (each round every configuration once, in a seeded shuffled order, so
+   the machine's drift falls on all alike; per query the median round is kept, per
+   configuration the range of the round totals is shown; ``index_rounds.py``):
 
    none        primary keys only
    verified    advisor's set: ``choose_indexes`` (HypoPG what-if, workload-wide Extend)
@@ -23,14 +26,17 @@ One run, one sandbox (this machine's PostgreSQL binaries):
    that hits ``--time-box-ms`` counts as the time box, and the total is shown as "> x"),
    index count and total size; then advisor's choice under ``--max-index-size`` budgets
    (fractions of the unbudgeted choice's size), verified, as a workload-time vs storage
-   curve (Kossmann et al., VLDB 2020).
+   curve (Kossmann et al., VLDB 2020). A drift control: the queries whose plan no
+   configuration changes (TPC-H Q1), per configuration; the spread of their total is the
+   noise floor the verified-vs-candidates gap is read against; the queries the candidates
+   win beyond it are listed with the index that wins and why the choice left it out.
 4. Wall times: the scan, the choice, verification; and the integrated
    ``advisor scan CAPTURE --dsn ... --verify --migrations-dir DIR`` in a subprocess (flags
    this version of advisor lacks are left out, and the report says which).
 
 Usage::
 
-    python benchmarks/index_quality.py                 # SF 0.1, 3 runs, 3 s time box
+    python benchmarks/index_quality.py                 # SF 0.1, 3 rounds of 3 runs, 3 s box
     python benchmarks/index_quality.py --scale 0.05 --json out.json --no-cli
 """
 
