@@ -642,6 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "floor": round(control.floor, 4),
             "gap_same_plan_ms": round(split.same_plan_ms, 1),
             "gap_other_ms": round(split.other_ms, 1),
+            "same_plan": split.same,
             "round_gaps": [round(x, 4) for x in per],
         },
         "drift_control_lines": control_lines(control, [c.name for c in configs]),

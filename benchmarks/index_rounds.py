@@ -185,6 +185,7 @@ class Gap:
     same_plan_ms: float  # a - b on the queries whose plan is the same in a and b
     other_ms: float  # a - b on the others
     b_other_ms: float  # b's time on the others
+    same: tuple[str, ...] = ()  # the queries whose plan is the same in a and b
 
     @property
     def relative(self) -> float:
@@ -210,7 +211,7 @@ def gap(a: Config, b: Config) -> Gap:
     other = [k for k in CALLS if k not in same]
     ta, tb, b_other = a.total_ms()[0], b.total_ms()[0], b.total_ms(other)[0]
     same_ms = a.total_ms(same)[0] - b.total_ms(same)[0]
-    return Gap(ta, tb, same_ms, a.total_ms(other)[0] - b_other, b_other)
+    return Gap(ta, tb, same_ms, a.total_ms(other)[0] - b_other, b_other, tuple(same))
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,7 @@ def test_rounds_are_shuffled_merged_and_read_against_the_drift_control(table: st
     split = index_rounds.gap(none, indexed)
     assert split.same_plan_ms + split.other_ms == pytest.approx(split.a_ms - split.b_ms)
     assert split.other_ms > 0  # the sequential scan for a = 7 is slower than the index
+    assert split.same == (COUNT,)
 
     found = index_rounds.losses(none, indexed, control.floor)
     assert [loss.query for loss in found] == [POINT]
