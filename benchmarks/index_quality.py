@@ -10,7 +10,10 @@ One run, one sandbox (this machine's PostgreSQL binaries):
    would have recorded it: one line per call, the measured time, varied values, the
    measured ones first). ``pg_stat_user_tables`` is then reset (``--keep-load-stats``
    keeps it), so that the bulk COPY does not read as write traffic.
-3. Index configurations, each built for real, measured, dropped:
+3. Index configurations, each built for real, measured, dropped, in ``--rounds``
+   interleaved rounds (each round every configuration once, in a seeded shuffled order, so
+   the machine's drift falls on all alike; per query the median round is kept, per
+   configuration the range of the round totals is shown; ``index_rounds.py``):
 
    none        primary keys only
    verified    advisor's set: ``choose_indexes`` (HypoPG what-if, workload-wide Extend)
@@ -23,14 +26,17 @@ One run, one sandbox (this machine's PostgreSQL binaries):
    that hits ``--time-box-ms`` counts as the time box, and the total is shown as "> x"),
    index count and total size; then advisor's choice under ``--max-index-size`` budgets
    (fractions of the unbudgeted choice's size), verified, as a workload-time vs storage
-   curve (Kossmann et al., VLDB 2020).
+   curve (Kossmann et al., VLDB 2020). A drift control: the queries whose plan no
+   configuration changes (TPC-H Q1), per configuration; the spread of their total is the
+   noise floor the verified-vs-candidates gap is read against; the queries the candidates
+   win beyond it are listed with the index that wins and why the choice left it out.
 4. Wall times: the scan, the choice, verification; and the integrated
    ``advisor scan CAPTURE --dsn ... --verify --migrations-dir DIR`` in a subprocess (flags
    this version of advisor lacks are left out, and the report says which).
 
 Usage::
 
-    python benchmarks/index_quality.py                 # SF 0.1, 3 runs, 3 s time box
+    python benchmarks/index_quality.py                 # SF 0.1, 3 rounds of 3 runs, 3 s box
     python benchmarks/index_quality.py --scale 0.05 --json out.json --no-cli
 """
 
@@ -55,6 +61,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from index_rounds import (  # noqa: E402
+    Config,
+    analysis,
+    control_lines,
+    drift_control,
+    gap,
+    gap_line,
+    losses,
+    measure_rounds,
+    round_gaps,
+    rounds_text,
+)
 from tpch_workload import DDL, QUERIES, TABLES  # noqa: E402
 
 from advisor.db import connect  # noqa: E402
@@ -63,7 +81,6 @@ from advisor.model import (  # noqa: E402
     DataOrigin,
     IndexColumn,
     IndexSuggestion,
-    Measurement,
     ScanResult,
 )
 from advisor.sandbox import create_database, open_sandbox  # noqa: E402
@@ -146,35 +163,6 @@ def statements(params: Mapping[str, list[tuple[object, ...]]]) -> dict[str, Stat
 
 
 # ---------------------------------------------------------------------------- measuring
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """One index configuration, as measured."""
-
-    name: str
-    indexes: tuple[IndexSuggestion, ...]
-    sizes: Mapping[str, int]
-    times: Mapping[str, Measurement]
-    build_s: float
-
-    @property
-    def size_bytes(self) -> int:
-        """Total size of the configuration's indexes."""
-        return sum(self.sizes.values())
-
-    def total_ms(self) -> tuple[float, bool]:
-        """Workload time (median x calls; a timed-out query as its time box) and whether
-        any query timed out (then the figure is a lower bound)."""
-        total, boxed = 0.0, False
-        for q in QUERIES:
-            m = self.times.get(q.name)
-            if m is None:
-                continue
-            if m.ms is None:
-                boxed = True
-            total += (m.ms if m.ms is not None else (m.timed_out_ms or 0.0)) * q.calls
-        return total, boxed
 
 
 async def measure_config(
@@ -441,6 +429,7 @@ def config_json(c: Config, stmts: Mapping[str, Statement]) -> dict[str, Any]:
         "workload_ms": round(total, 1),
         "lower_bound": boxed,
         "build_s": round(c.build_s, 2),
+        "round_ms": [round(x, 1) for x in c.round_ms],
         "queries": {
             k: {
                 "ms": m.ms,
@@ -462,14 +451,18 @@ def print_report(report: Mapping[str, Any], configs: Sequence[Config]) -> None:
     """The tables on stdout."""
     none_total = configs[0].total_ms()[0] or 1.0
     print(f"\nTPC-H SF {report['scale']}, {len(QUERIES)} queries, {report['calls']:,} calls")
-    print(f"{'configuration':<28}{'indexes':>8}{'size MB':>10}{'workload':>14}{'vs none':>9}")
+    print(f"rounds: {report['rounds']} (seed {report['seed']}), each a median of the runs")
+    print(
+        f"{'configuration':<28}{'indexes':>8}{'size MB':>10}{'workload':>14}{'vs none':>9}"
+        f"{'rounds':>18}"
+    )
     for c in configs:
         total, boxed = c.total_ms()
         print(
             f"{c.name:<28}{len(c.indexes):>8}{c.size_bytes / 1024**2:>10.1f}"
-            f"{_ms_text(total, boxed):>14}{total / none_total:>9.1%}"
+            f"{_ms_text(total, boxed):>14}{total / none_total:>9.1%}{rounds_text(c):>18}"
         )
-    print("\nper query, ms (median of the runs; '>' = time box)")
+    print("\nper query, ms (median over rounds of the medians of the runs; '>' = time box)")
     print(f"{'query':<28}{'calls':>6}" + "".join(f"{c.name[:12]:>13}" for c in configs))
     for q in QUERIES:
         cells = []
@@ -477,6 +470,12 @@ def print_report(report: Mapping[str, Any], configs: Sequence[Config]) -> None:
             m = c.times[q.name]
             cells.append(f"> {m.timed_out_ms:.0f}" if m.ms is None else f"{m.ms:.2f}")
         print(f"{q.name:<28}{q.calls:>6}" + "".join(f"{x:>13}" for x in cells))
+    print("\ndrift control: queries with one plan in every configuration and round, median ms")
+    for line in report["drift_control_lines"]:
+        print(line)
+    print("\nwhere the candidates beat the verified set beyond the noise floor")
+    for line in report["analysis"]:
+        print(line)
     print("\nwall seconds:", ", ".join(f"{k} {v:.1f}" for k, v in report["seconds"].items()))
     print("cli:", report["cli"])
     for line in report["targets"]:
@@ -484,7 +483,11 @@ def print_report(report: Mapping[str, Any], configs: Sequence[Config]) -> None:
 
 
 def targets(
-    verified: Config, candidates: Config, pipeline_s: float, cli: Mapping[str, Any]
+    verified: Config,
+    candidates: Config,
+    pipeline_s: float,
+    cli: Mapping[str, Any],
+    drift: str,
 ) -> list[str]:
     """The issue's targets, met or not, with the figures."""
     tv, tc = verified.total_ms()[0], candidates.total_ms()[0]
@@ -494,7 +497,7 @@ def targets(
     out = [
         f"verified workload time within 5 % of the candidates': "
         f"{'met' if time_ok else 'NOT met'} ({tv / 1000:.2f} s vs {tc / 1000:.2f} s, "
-        f"{tv / tc - 1:+.1%})"
+        f"{tv / tc - 1:+.1%}); {drift}"
         if tc
         else "candidates' workload time is 0",
         f"verified index count <= 60 % of the candidates': {'met' if count_ok else 'NOT met'} "
@@ -526,6 +529,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds: every configuration measured once per round, shuffled",
+    )
+    ap.add_argument("--seed", type=int, default=0, help="seed of the rounds' shuffles")
     ap.add_argument("--time-box-ms", type=float, default=3000.0)
     ap.add_argument("--budgets", default="0.25,0.5,0.75", help="fractions of the free choice")
     ap.add_argument("--json", type=Path, default=Path("index_quality.json"))
@@ -552,6 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.net_regressions:
         net_regressions()
     clock = Clock()
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="advisor_bench_") as tmp, open_sandbox("local") as sb:
         work = Path(tmp)
         clock.time("tpchgen", lambda: tpchgen(args.scale, work / "csv"))
@@ -585,35 +596,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipeline = sum(
             clock.seconds[k] for k in ("scan", "bind statements", "choose free", "verify free")
         )
-        configs = [
-            none,
-            measure("advisor verified", outcome.kept),
-            measure("advisor chosen, unverified", choice.chosen),
-            measure("advisor candidates", result.suggestions),
-            measure("single-column baseline", single_column_baseline(result)),
+        budgets = _budget_sets(args, dsn, result, adv_stmts, options, origin, clock, outcome)
+        plan: list[tuple[str, Sequence[IndexSuggestion]]] = [
+            (none.name, ()),
+            ("advisor verified", outcome.kept),
+            ("advisor chosen, unverified", choice.chosen),
+            ("advisor candidates", result.suggestions),
+            ("single-column baseline", single_column_baseline(result)),
+            *((f"budget {label}", kept) for label, _, kept in budgets),
         ]
+        measured = measure_rounds(plan, measure, args.rounds, args.seed)
+        configs, budget_configs = measured[:5], measured[5:]
         loo = leave_one_out(measure, configs[1]) if args.leave_one_out else []
-        curve = _curve(args, dsn, result, adv_stmts, options, origin, clock, measure, configs[1])
+        curve = _curve(budgets, budget_configs, configs[1])
         cli = {"ran": False, "missing_flags": [], "error": "--no-cli"}
         if not args.no_cli:
             cli = clock.time("cli", lambda: run_cli(capture, dsn, work))
+    control = drift_control([*configs, *budget_configs])
+    split, per = gap(configs[1], configs[3]), round_gaps(configs[1], configs[3])
+    choice_json = _choice_json(choice, outcome, query_names(result))
+    beaten = losses(configs[1], configs[3], control.floor)
     report: dict[str, Any] = {
         "scale": args.scale,
         "runs": args.runs,
+        "rounds": args.rounds,
+        "seed": args.seed,
         "time_box_ms": args.time_box_ms,
         "load_stats_kept": args.keep_load_stats,
         "net_regressions": args.net_regressions,
         "calls": calls,
         "rows": rows,
-        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_start": load_start,
+            "load_average": os.getloadavg(),
+        },
         "seconds": {k: round(v, 2) for k, v in clock.seconds.items()},
         "pipeline_s": round(pipeline, 2),
         "configs": {c.name: config_json(c, stmts) for c in configs},
         "curve": curve,
         "leave_one_out": loo,
-        "choice": _choice_json(choice, outcome, query_names(result)),
+        "choice": choice_json,
+        "drift_control": {
+            "queries": control.ms,
+            "floor": round(control.floor, 4),
+            "gap_same_plan_ms": round(split.same_plan_ms, 1),
+            "gap_other_ms": round(split.other_ms, 1),
+            "same_plan": split.same,
+            "round_gaps": [round(x, 4) for x in per],
+        },
+        "drift_control_lines": control_lines(control, [c.name for c in configs]),
+        "analysis": analysis(beaten, choice_json),
         "cli": cli,
-        "targets": targets(configs[1], configs[3], pipeline, cli),
+        "targets": targets(configs[1], configs[3], pipeline, cli, gap_line(split, control, per)),
     }
     print_report(report, configs)
     _print_curve(curve, configs[0].total_ms()[0])
@@ -673,7 +708,7 @@ def _measurer(
     return measure
 
 
-def _curve(
+def _budget_sets(
     args: argparse.Namespace,
     dsn: str,
     result: ScanResult,
@@ -681,13 +716,17 @@ def _curve(
     options: VerifyOptions,
     origin: DataOrigin,
     clock: Clock,
-    measure: Callable[[str, Sequence[IndexSuggestion]], Config],
-    free: Config,
-) -> list[dict[str, Any]]:
-    """Workload time against index storage: advisor's verified choice at each budget."""
-    points = []
-    for fraction in (float(f) for f in args.budgets.split(",") if f.strip()):
-        budget_bytes = int(free.size_bytes * fraction)
+    free: VerifyOutcome,
+) -> list[tuple[str, int, tuple[IndexSuggestion, ...]]]:
+    """advisor's verified choice at each ``--budgets`` fraction of the free verified set's
+    size (built once to learn it): (label, budget bytes, the kept indexes)."""
+    fractions = [float(f) for f in args.budgets.split(",") if f.strip()]
+    if not fractions:
+        return []
+    sized = asyncio.run(measure_config(dsn, "sizes", free.kept, {}, runs=1, time_box_ms=1.0))
+    out = []
+    for fraction in fractions:
+        budget_bytes = int(sized.size_bytes * fraction)
         _, outcome = choose_and_verify(
             dsn,
             result,
@@ -698,9 +737,20 @@ def _curve(
             clock,
             f"{fraction:g}",
         )
-        c = measure(f"budget {fraction:g}", outcome.kept)
+        out.append((f"{fraction:g}", budget_bytes, outcome.kept))
+    return out
+
+
+def _curve(
+    budgets: Sequence[tuple[str, int, tuple[IndexSuggestion, ...]]],
+    measured: Sequence[Config],
+    free: Config,
+) -> list[dict[str, Any]]:
+    """Workload time against index storage: advisor's verified choice at each budget."""
+    points = []
+    for (label, budget_bytes, _), c in zip(budgets, measured, strict=True):
         total, boxed = c.total_ms()
-        points.append(_point(f"{fraction:g} x", budget_bytes, c, total, boxed))
+        points.append(_point(f"{label} x", budget_bytes, c, total, boxed))
     total, boxed = free.total_ms()
     points.append(_point("no budget", None, free, total, boxed))
     return points
