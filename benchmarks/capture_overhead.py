@@ -318,6 +318,7 @@ def request_instructions(dsn: str, count: int, tmp: Path) -> dict[str, float]:
     """Instructions per request per mode, counted by callgrind around the measured requests
     only (start-up and warm-up excluded): a figure the machine's load does not move."""
     found: dict[str, float] = {}
+    os.environ["PYTHONHASHSEED"] = "0"  # every child: dict and set layouts alike
     for mode in MODES:
         prefix = str(tmp / f"cg-{mode}")
         child = _child_argv(dsn, mode, count, prefix)

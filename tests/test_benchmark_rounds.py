@@ -4,10 +4,6 @@ PostgreSQL, the drift control and the reading of a gap."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -116,30 +112,3 @@ def test_plan_shape_names_nodes_relations_and_indexes_not_figures() -> None:
     )
     assert index_rounds.plan_shape(None) == "?"
     assert index_rounds.plan_indexes(PlanNode("Sort", children=(scan,))) == {"t_a_idx"}
-
-
-def test_the_benchmark_runs_in_two_rounds_at_a_tiny_scale(tmp_path: Path) -> None:
-    """The whole of ``index_quality.py`` at SF 0.01 (~15 s): every configuration measured
-    in each round, the drift control and the target line's reading in the JSON."""
-    exe = Path(sys.executable).with_name("tpchgen-cli")
-    if not exe.exists() and shutil.which("tpchgen-cli") is None:
-        pytest.skip("tpchgen-cli is not installed (pip install -e '.[bench]')")
-    out = tmp_path / "iq.json"
-    args = ["--scale", "0.01", "--rounds", "2", "--runs", "1", "--time-box-ms", "500"]
-    args += ["--budgets", "", "--no-cli", "--json", str(out)]
-    env = {**os.environ, "PATH": f"{exe.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "index_quality.py"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(out.read_text(encoding="utf-8"))
-    assert report["rounds"] == 2
-    assert all(len(c["round_ms"]) == 2 for c in report["configs"].values())
-    assert "tpch_q1" in report["drift_control"]["queries"]
-    assert "noise floor" in report["targets"][0]
-    assert "drift control" in done.stdout
