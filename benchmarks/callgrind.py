@@ -23,6 +23,8 @@ def instructions_per_request(
     """Run ``wrapper + valgrind + child`` (``child`` told to use ``prefix`` for the handshake)
     and return the instructions counted over its ``count`` measured requests."""
     log = Path(prefix + ".log")
+    for stale in (".ready", ".go", ".done"):  # an earlier run's handshake with this prefix
+        Path(prefix + stale).unlink(missing_ok=True)
     argv = [*wrapper, "valgrind", "--tool=callgrind", "--instr-atstart=no"]
     argv += [f"--log-file={log}", f"--callgrind-out-file={prefix}.out", *child]
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
