@@ -74,23 +74,37 @@ def _library_dirs() -> tuple[str, ...]:
     return tuple(sorted(d.rstrip(os.sep) + os.sep for d in dirs))
 
 
-def _installed(inside: str) -> tuple[str, str | None, str | None]:
-    """(top-level name, distribution, version) of ``inside``, a path below site-packages."""
+def _top_level(inside: str) -> str:
+    """The top-level import name of ``inside``, a path below site-packages."""
     top = inside.split(os.sep, 1)[0]
-    top = top[:-3] if top.endswith(".py") else top
+    return top[:-3] if top.endswith(".py") else top
+
+
+def _installed(top: str) -> tuple[str | None, str | None]:
+    """(distribution, version) of the installed top-level package ``top``, read once per
+    process and name, and only for a call site in library code: ``importlib.metadata``
+    parses every distribution's METADATA file to map names (0.1 s of a captured test
+    suite's start when every library frame on a stack asked)."""
+    found = _INSTALLED.get(top)
+    if found is not None:
+        return found
     try:
         import importlib.metadata as metadata
 
-        names = _DISTRIBUTIONS.get("map")
-        if names is None:
-            names = _DISTRIBUTIONS["map"] = metadata.packages_distributions()
-        dist = (names.get(top) or [None])[0]
-        return top, dist, metadata.version(dist) if dist else None
+        if not _DISTRIBUTIONS:
+            _DISTRIBUTIONS.update(metadata.packages_distributions())
+        names = _DISTRIBUTIONS.get(top)
+        dist = names[0] if names else None
+        found = (dist, metadata.version(dist) if dist else None)
     except Exception:
-        return top, None, None
+        found = (None, None)
+    _INSTALLED[top] = found
+    return found
 
 
-_DISTRIBUTIONS: dict[str, Any] = {}
+# importlib.metadata's top-level name -> distributions map, and what _installed found.
+_DISTRIBUTIONS: dict[str, list[str]] = {}
+_INSTALLED: dict[str, tuple[str | None, str | None]] = {}
 
 
 class SiteFinder:
@@ -111,17 +125,17 @@ class SiteFinder:
         self.max_depth = max_depth
         self.app_packages = frozenset(app_packages)
         self._skip_dirs = _library_dirs()
-        # file name -> relative path (application), (path, package, version) (an
-        # installed package), or None (never a call site). Keyed by the code object's
+        # file name -> relative path (application), (path, top-level name) (an installed
+        # package), or None (never a call site). Keyed by the code object's
         # file name, not the code object: a code object does not cache its hash
         # (hashing one hashes its bytecode), a string does.
-        self._files: dict[str, str | tuple[str, str | None, str | None] | None] = {}
+        self._files: dict[str, str | tuple[str, str] | None] = {}
         # (id(code), f_lasti) -> (code, site): f_lineno scans the code's line table (over
         # a microsecond deep in a long function); the code is kept so its id is not reused.
         self._sites: dict[tuple[int, int], tuple[CodeType, Site]] = {}
         self._getcurrent: Any = None
 
-    def _classify(self, filename: str) -> str | tuple[str, str | None, str | None] | None:
+    def _classify(self, filename: str) -> str | tuple[str, str] | None:
         if not filename or filename.startswith("<"):
             return None
         real = os.path.realpath(filename)
@@ -129,12 +143,16 @@ class SiteFinder:
             at = real.rfind(marker)
             if at >= 0:
                 inside = real[at + len(marker) :]
-                top, dist, version = _installed(inside)
+                top = _top_level(inside)
                 if top in _SKIP_PACKAGES:
                     return None
-                if top in self.app_packages or (dist is not None and dist in self.app_packages):
+                if top in self.app_packages:
                     return inside
-                return (inside, dist or top, version)
+                # A distribution name given as an app package (the only use of the
+                # distribution here: a library site is named when it is recorded).
+                if self.app_packages and _installed(top)[0] in self.app_packages:
+                    return inside
+                return (inside, top)
         if real.startswith(self._skip_dirs):
             return None
         try:
@@ -198,7 +216,7 @@ class SiteFinder:
         stops after ``_GAP`` library frames in a row (a test runner's or a server's)."""
         cache, sites = self._files, self._sites
         site: Site | None = None
-        library: Site | None = None
+        library: tuple[str, int, str, str] | None = None
         found: list[Site] = []
         gap = 0
         depth = self.max_depth
@@ -229,9 +247,13 @@ class SiteFinder:
                 if gap >= _GAP:
                     break
             elif rel is not None and library is None:
-                library = (rel[0], frame.f_lineno, code.co_name, rel[1], rel[2])
+                library = (rel[0], frame.f_lineno, code.co_name, rel[1])
             frame = frame.f_back
             depth -= 1
         if site is None:
-            return library, ()
+            if library is None:
+                return None, ()
+            path, line, function, top = library
+            dist, version = _installed(top)
+            return (path, line, function, dist or top, version), ()
         return site, tuple(found)
