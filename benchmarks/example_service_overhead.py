@@ -169,7 +169,11 @@ def instructions(dsn: str, args: argparse.Namespace, work: Path) -> dict[str, fl
     """Instructions per request of the request mix, bare and under ``advisor capture``."""
     child = [sys.executable, __file__, "--request-child", "--dsn", dsn, "--size", args.size]
     child += ["--warmup", str(args.warmup), "--callgrind", str(args.callgrind)]
-    capture = [sys.executable, "-m", "advisor", "capture", "-o", str(work / "cg.jsonl"), "--"]
+    # The CLI of this interpreter's environment (``python -m advisor`` would take the one of
+    # the working directory first, a checkout's other than the installed one).
+    script = Path(sys.executable).with_name("advisor")
+    cli = [str(script)] if script.exists() else [sys.executable, "-m", "advisor"]
+    capture = [*cli, "capture", "-o", str(work / "cg.jsonl"), "--"]
     os.environ["PYTHONHASHSEED"] = "0"  # both children: dict and set layouts alike
     found = {}
     for mode, wrapper in (("uncaptured", []), ("captured", capture)):
