@@ -9,12 +9,28 @@ the machine's load does not move, unlike wall or CPU time on a shared machine.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["instructions_per_request"]
+__all__ = ["done_measuring", "instructions_per_request", "ready_to_measure"]
+
+
+async def ready_to_measure(prefix: str) -> None:
+    """The child's side, after its warm-up: say so and wait for instrumentation."""
+    Path(prefix + ".ready").touch()
+    while not Path(prefix + ".go").exists():
+        await asyncio.sleep(0.05)
+
+
+async def done_measuring(prefix: str) -> None:
+    """The child's side, after its measured requests: say so and wait until the parent
+    has switched instrumentation off."""
+    Path(prefix + ".done").touch()
+    while Path(prefix + ".go").exists():
+        await asyncio.sleep(0.05)
 
 
 def instructions_per_request(

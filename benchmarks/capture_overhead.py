@@ -61,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import queryspy  # noqa: E402
-from callgrind import instructions_per_request  # noqa: E402
+from callgrind import done_measuring, instructions_per_request, ready_to_measure  # noqa: E402
 from queryspy.asgi import QuerySpyMiddleware  # noqa: E402
 from shop_app.api import async_url, create_app  # noqa: E402
 from shop_app.models import User  # noqa: E402
@@ -259,18 +259,14 @@ def request_child(dsn: str, mode: str, count: int, handshake: str | None) -> dic
                 await asyncio.gather(*(worker(30) for _ in range(concurrency)))
                 await asyncio.sleep(0.2)  # the writer's wake-up: its backlog is the warm-up's
                 if handshake:
-                    Path(handshake + ".ready").touch()
-                    while not Path(handshake + ".go").exists():
-                        await asyncio.sleep(0.05)
+                    await ready_to_measure(handshake)
                 start, start_cpu = time.perf_counter(), time.process_time()
                 await asyncio.gather(*(worker(count // concurrency) for _ in range(concurrency)))
                 await asyncio.sleep(0.15)  # the writer thread's last drain of these requests
                 wall = time.perf_counter() - start - 0.15
                 used = time.process_time() - start_cpu
                 if handshake:
-                    Path(handshake + ".done").touch()
-                    while Path(handshake + ".go").exists():
-                        await asyncio.sleep(0.05)
+                    await done_measuring(handshake)
             finally:
                 await client.aclose()
                 await engine.dispose()

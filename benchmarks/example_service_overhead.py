@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from callgrind import instructions_per_request
+from callgrind import done_measuring, instructions_per_request, ready_to_measure
 
 from advisor.demo import DemoOptions, request_plan, seed_database
 from advisor.demo.load import drive
@@ -151,14 +151,10 @@ def request_child(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.3)  # the capture writer drains the warm-up's lines
             gc.collect()
             gc.freeze()
-            Path(args.handshake + ".ready").touch()
-            while not Path(args.handshake + ".go").exists():
-                await asyncio.sleep(0.05)
+            await ready_to_measure(args.handshake)
             await serve(plan[args.warmup :])
             await asyncio.sleep(0.3)  # and the measured requests' lines
-            Path(args.handshake + ".done").touch()
-            while Path(args.handshake + ".go").exists():
-                await asyncio.sleep(0.05)
+            await done_measuring(args.handshake)
 
     transport = httpx.ASGITransport(app=app)
     client = httpx.AsyncClient(transport=transport, base_url="http://example")
