@@ -6,7 +6,6 @@ import pytest
 
 from advisor.indexes.ddl import make_suggestion
 from advisor.model import (
-    DataOrigin,
     IndexColumn,
     IndexSuggestion,
     Measurement,
@@ -17,12 +16,8 @@ from advisor.verify.effects import figure
 from advisor.verify.measure import VerifyOptions, verdict_of, verify_indexes
 from advisor.verify.reduce import keeps
 from tests.verify.builders import make_database, workload_of
-from tests.verify.test_measure import _indexes
+from tests.verify.test_measure import BY_USER, DATA, FEED, ITEMS, _indexes
 
-FEED = "SELECT id, total FROM orders WHERE user_id = $1 ORDER BY created_at DESC LIMIT 20"
-BY_USER = "SELECT * FROM orders WHERE user_id = $1"
-ITEMS = "SELECT id, sku FROM items WHERE order_id = $1"
-DATA = DataOrigin("generated", "generated in the test")
 OPTIONS = VerifyOptions(runs=3, keep_min_ms=0.05)
 
 
